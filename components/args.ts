@@ -1,0 +1,161 @@
+import * as pulumi from "@pulumi/pulumi";
+import * as k8s from "@pulumi/kubernetes";
+import type { StreamSettingsInput } from "./stream/model";
+
+import Core = k8s.types.input.core.v1;
+
+/**
+ * Settings for one of the bus's containers, as Argo's `ContainerTemplate`
+ * (reference argo-events-jetstream.md §1.3).
+ */
+export interface ContainerTemplate {
+    /** CPU and memory requests and limits. With a memory limit on `main`, `GOMEMLIMIT` is set to 80% of it. */
+    resources?: pulumi.Input<Core.ResourceRequirements>;
+    /** Image pull policy of the container. Kubernetes' default applies when unset. */
+    imagePullPolicy?: pulumi.Input<string>;
+    /** Container security context; replaces the restricted default of this package when set. */
+    securityContext?: pulumi.Input<Core.SecurityContext>;
+}
+
+/** Persistent storage for JetStream, as Argo's `PersistenceStrategy` (§1.2). */
+export interface PersistenceArgs {
+    /** Storage class of the PVCs. Unset uses the cluster's default class. */
+    storageClassName?: string;
+    /** Access mode of the PVCs. Default `ReadWriteOnce`. */
+    accessMode?: "ReadWriteOnce" | "ReadWriteOncePod" | "ReadWriteMany";
+    /** Size of each PVC as a Kubernetes quantity. Default `20Gi`. Also the default `max_file_store`. */
+    volumeSize?: string;
+    /**
+     * What happens to the PVCs when the bus is deleted or scaled down (StatefulSet
+     * `persistentVolumeClaimRetentionPolicy`). Default `Retain` for both: data is never deleted by surprise,
+     * unlike Argo which deletes every PVC with the bus (§2.7).
+     */
+    retentionPolicy?: {
+        /** `Retain` (default) or `Delete` when the StatefulSet is deleted. */
+        whenDeleted?: "Retain" | "Delete";
+        /** `Retain` (default) or `Delete` when the StatefulSet is scaled down. */
+        whenScaled?: "Retain" | "Delete";
+    };
+}
+
+/** Labels and annotations for the bus pods, as Argo's `Metadata` (§1.2). */
+export interface PodMetadataArgs {
+    /** Extra pod labels; the package's own labels win on conflict. */
+    labels?: Record<string, string>;
+    /** Pod annotations. */
+    annotations?: Record<string, string>;
+}
+
+/** Image overrides for private registries and mirrors (Argo #2504). */
+export interface ImageOverrides {
+    /** Registry host (and path) put in front of every default image, e.g. `registry.example.com/mirror`. */
+    registry?: string;
+    /** Full nats-server image; wins over `registry`. */
+    nats?: string;
+    /** Full config reloader image; wins over `registry`. */
+    reloader?: string;
+    /** Full Prometheus exporter image; wins over `registry`. */
+    metricsExporter?: string;
+    /** Path of nats-server inside the image, when a custom image puts it elsewhere. */
+    startCommand?: string;
+}
+
+/** Typed JetStream server limits, an alternative to Argo's free-text `settings`. */
+export interface JetStreamServerSettings {
+    /** `max_memory_store`: a size, or -1 for the server's automatic limit (75% of memory). Default -1. */
+    maxMemoryStore?: string | number;
+    /** `max_file_store`: a size. Default: the volume size with persistence, else 1TB (Argo §3.1). */
+    maxFileStore?: string | number;
+}
+
+/**
+ * A managed JetStream cluster: every field of Argo Events' `JetStreamBus` (§1.2) with the same name,
+ * type and default, plus the options Argo lacks. Fields that decide names, sizes or the server
+ * configuration are plain values, so that bad input fails the preview before anything is created.
+ */
+export interface JetStreamBusArgs {
+    /** Key of the version map (e.g. `latest`, `2.10.29`). Required, matched exactly as Argo does. */
+    version: string;
+    /** Number of servers: 1, or 3 and more (a JetStream cluster of 2 cannot lose a node). Default 3. */
+    replicas?: number;
+    /** Settings of the `main` (nats-server) container. */
+    containerTemplate?: ContainerTemplate;
+    /** Settings of the `reloader` container. */
+    reloaderContainerTemplate?: ContainerTemplate;
+    /** Settings of the `metrics` (Prometheus exporter) container. */
+    metricsContainerTemplate?: ContainerTemplate;
+    /** Persistent volumes for JetStream. Unset means an emptyDir (data lost with the pod), as Argo. */
+    persistence?: PersistenceArgs;
+    /** Extra labels and annotations for the pods. */
+    metadata?: PodMetadataArgs;
+    /** Pod node selector. */
+    nodeSelector?: pulumi.Input<Record<string, pulumi.Input<string>>>;
+    /** Pod tolerations. */
+    tolerations?: pulumi.Input<pulumi.Input<Core.Toleration>[]>;
+    /** Pod security context. Replaces the restricted default (non-root 1000, fsGroup 1000, RuntimeDefault seccomp). */
+    securityContext?: pulumi.Input<Core.PodSecurityContext>;
+    /** Pull secrets for private registries. */
+    imagePullSecrets?: pulumi.Input<pulumi.Input<Core.LocalObjectReference>[]>;
+    /** Pod priority class. */
+    priorityClassName?: pulumi.Input<string>;
+    /** Pod priority. */
+    priority?: pulumi.Input<number>;
+    /** Pod affinity. Replaces the default soft anti-affinity that spreads the servers over nodes. */
+    affinity?: pulumi.Input<Core.Affinity>;
+    /** Service account of the pods. Default: the namespace's default service account. */
+    serviceAccountName?: pulumi.Input<string>;
+    /**
+     * NATS configuration text pasted into the `jetstream {}` block, as Argo. Default (Argo §3.1):
+     * `max_memory_store: -1` and `max_file_store: 1TB`, or the volume size with persistence.
+     */
+    settings?: string;
+    /** Typed alternative to `settings`; cannot be combined with it. */
+    jetstreamSettings?: JetStreamServerSettings;
+    /** Extra nats-server arguments, e.g. `["-D"]`. */
+    startArgs?: string[];
+    /** Argo's stream configuration YAML (maxMsgs, maxAge, maxBytes, replicas, duplicates, retention, discard). */
+    streamConfig?: string;
+    /** Typed stream configuration with every JetStream field; wins over `streamConfig`. */
+    stream?: StreamSettingsInput;
+    /** Largest message the server accepts (`max_payload`), as a size. Default `1MB`. */
+    maxPayload?: string;
+
+    /** Image overrides for private registries. */
+    images?: ImageOverrides;
+    /** Pod topology spread constraints (Argo #2425). Default none. */
+    topologySpreadConstraints?: pulumi.Input<pulumi.Input<Core.TopologySpreadConstraint>[]>;
+    /** Create a PodDisruptionBudget `maxUnavailable: 1`. Default true when replicas >= 3. */
+    podDisruptionBudget?: boolean;
+    /** `lame_duck_duration`, at least 30s. Default `30s`. */
+    lameDuckDuration?: string;
+    /** `lame_duck_grace_period`, below `lameDuckDuration`. Default `10s`. */
+    lameDuckGracePeriod?: string;
+    /** Pod termination grace period; must exceed lame duck duration. Default: lame duck duration + 30s. */
+    terminationGracePeriodSeconds?: number;
+}
+
+/** Argo's `jetstreamExotic`: a JetStream server you run yourself. Only the stream is managed. */
+export interface JetStreamExoticArgs {
+    /** Server URL, e.g. `nats://nats.example.svc:4222`. */
+    url: string;
+    /** Kubernetes Secret key holding `username:` / `password:` YAML, as Argo. */
+    accessSecret?: { name: string; key: string };
+    /** Argo's stream configuration YAML. */
+    streamConfig?: string;
+}
+
+/** Arguments of an {@link EventBus}. */
+export interface EventBusArgs {
+    /** Namespace of every object. Default `default`. */
+    namespace?: string;
+    /** The Argo EventBus name used in object names (`eventbus-<busName>-js`). Default: the component's name. */
+    busName?: string;
+    /** Cluster DNS domain, for certificate names. Default `cluster.local`. */
+    clusterDomain?: string;
+    /** Labels for the StatefulSet, as Argo's EventBus `metadata.labels` (§1.1). */
+    labels?: Record<string, string>;
+    /** A managed JetStream cluster. Exactly one of `jetstream` and `jetstreamExotic`. */
+    jetstream?: JetStreamBusArgs;
+    /** A JetStream server you run yourself. Exactly one of `jetstream` and `jetstreamExotic`. */
+    jetstreamExotic?: JetStreamExoticArgs;
+}

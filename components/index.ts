@@ -1,0 +1,22 @@
+/**
+ * jetstream-eventbus: a NATS JetStream event bus on Kubernetes as a Pulumi component,
+ * compatible with Argo Events' EventBus.
+ */
+export { EventBus, EVENTBUS_TYPE } from "./eventbus";
+export type {
+    ContainerTemplate,
+    EventBusArgs,
+    ImageOverrides,
+    JetStreamBusArgs,
+    JetStreamExoticArgs,
+    JetStreamServerSettings,
+    PersistenceArgs,
+    PodMetadataArgs,
+} from "./args";
+export { InputError } from "./errors";
+export { renderAuthConfig, renderServerConfig, podLayout } from "./config/render";
+export type { ServerLayout } from "./config/render";
+export { resolveBusSpec } from "./validate";
+export type { BusSpec } from "./validate";
+export { VERSIONS, LATEST_SERVER_VERSION, supportedVersions } from "./versions";
+export type { StreamSettingsInput, StreamSpec } from "./stream/model";

@@ -1,0 +1,124 @@
+import * as pulumi from "@pulumi/pulumi";
+import * as k8s from "@pulumi/kubernetes";
+import { CONFIG_FILES, PORTS } from "../defaults";
+import type { BusSpec } from "../validate";
+import { commonLabels, selectorLabels } from "./names";
+
+/** Keys of the server Secret (Argo §2.2), and the file each is projected to. */
+export const SERVER_SECRET_KEYS = {
+    auth: { key: "auth", file: CONFIG_FILES.auth },
+    serverKey: { key: "private-key", file: CONFIG_FILES.serverKey },
+    serverCert: { key: "cert", file: CONFIG_FILES.serverCert },
+    caCert: { key: "ca-cert", file: CONFIG_FILES.caCert },
+    clusterKey: { key: "cluster-private-key", file: CONFIG_FILES.clusterKey },
+    clusterCert: { key: "cluster-cert", file: CONFIG_FILES.clusterCert },
+} as const;
+
+/** Secret keys that are not files in the pod. */
+export const SERVER_SECRET_ENV_KEYS = {
+    /** JetStream encryption-at-rest key, the `JS_KEY` variable (Argo §2.2). */
+    encryption: "encryption",
+    /** Password of the `sys` user, for operators (`nats server report`). */
+    systemPassword: "system-password",
+} as const;
+
+/** Keys of the client Secret: Argo's `client-auth` (§2.3) plus what a client needs to verify TLS. */
+export const CLIENT_SECRET_KEYS = {
+    auth: "client-auth",
+    caCert: "ca.crt",
+    url: "url",
+} as const;
+
+/** The key of `nats-js.conf` in the ConfigMap (Argo §2.4). */
+export const CONFIG_MAP_KEY = "nats-js";
+
+/** Everything secret or generated that goes into the server Secret. */
+export interface ServerSecretData {
+    authConfig: pulumi.Input<string>;
+    encryptionKey: pulumi.Input<string>;
+    systemPassword: pulumi.Input<string>;
+    caCertPem: pulumi.Input<string>;
+    serverKeyPem: pulumi.Input<string>;
+    serverCertPem: pulumi.Input<string>;
+    routeKeyPem: pulumi.Input<string>;
+    routeCertPem: pulumi.Input<string>;
+}
+
+function metadata(spec: BusSpec, name: string): k8s.types.input.meta.v1.ObjectMeta {
+    return { name, namespace: spec.namespace, labels: commonLabels(spec.busName) };
+}
+
+/** Secret `eventbus-<n>-js-server`: auth include, TLS material, encryption key (Argo §2.2). */
+export function serverSecretArgs(spec: BusSpec, data: ServerSecretData): k8s.core.v1.SecretArgs {
+    return {
+        metadata: metadata(spec, spec.names.serverSecret),
+        type: "Opaque",
+        stringData: {
+            [SERVER_SECRET_KEYS.auth.key]: data.authConfig,
+            [SERVER_SECRET_KEYS.serverKey.key]: data.serverKeyPem,
+            [SERVER_SECRET_KEYS.serverCert.key]: data.serverCertPem,
+            [SERVER_SECRET_KEYS.caCert.key]: data.caCertPem,
+            [SERVER_SECRET_KEYS.clusterKey.key]: data.routeKeyPem,
+            [SERVER_SECRET_KEYS.clusterCert.key]: data.routeCertPem,
+            [SERVER_SECRET_ENV_KEYS.encryption]: data.encryptionKey,
+            [SERVER_SECRET_ENV_KEYS.systemPassword]: data.systemPassword,
+        },
+    };
+}
+
+/** Secret `eventbus-<n>-js-client-auth`: Argo's YAML credentials (§2.3) plus `ca.crt` and `url`. */
+export function clientSecretArgs(spec: BusSpec, clientAuthYaml: pulumi.Input<string>, caCertPem: pulumi.Input<string>, url: string): k8s.core.v1.SecretArgs {
+    return {
+        metadata: metadata(spec, spec.names.clientSecret),
+        type: "Opaque",
+        stringData: {
+            [CLIENT_SECRET_KEYS.auth]: clientAuthYaml,
+            [CLIENT_SECRET_KEYS.caCert]: caCertPem,
+            [CLIENT_SECRET_KEYS.url]: url,
+        },
+    };
+}
+
+/** ConfigMap `eventbus-<n>-js-config` with `nats-js.conf` (Argo §2.4). Holds no secret. */
+export function configMapArgs(spec: BusSpec, serverConfig: string): k8s.core.v1.ConfigMapArgs {
+    return {
+        metadata: metadata(spec, spec.names.configMap),
+        data: { [CONFIG_MAP_KEY]: serverConfig },
+    };
+}
+
+/**
+ * Headless Service `eventbus-<n>-js-svc` (Argo §2.5). `publishNotReadyAddresses` lets the pods find
+ * each other by DNS before they are ready, which a forming cluster needs.
+ */
+export function headlessServiceArgs(spec: BusSpec): k8s.core.v1.ServiceArgs {
+    return {
+        metadata: metadata(spec, spec.names.service),
+        spec: {
+            type: "ClusterIP",
+            clusterIP: "None",
+            publishNotReadyAddresses: true,
+            selector: selectorLabels(spec.busName),
+            ports: [
+                { name: "tcp-client", port: PORTS.client, protocol: "TCP", appProtocol: "tls" },
+                { name: "cluster", port: PORTS.cluster, protocol: "TCP", appProtocol: "tls" },
+                { name: "metrics", port: PORTS.metrics, protocol: "TCP", appProtocol: "http" },
+                { name: "monitor", port: PORTS.monitor, protocol: "TCP", appProtocol: "http" },
+            ],
+        },
+    };
+}
+
+/**
+ * PodDisruptionBudget `maxUnavailable: 1` (Helm §1.3): a drain never takes two servers of a
+ * 3-node cluster at once, which would lose the quorum. Argo has none (§2.1).
+ */
+export function podDisruptionBudgetArgs(spec: BusSpec): k8s.policy.v1.PodDisruptionBudgetArgs {
+    return {
+        metadata: metadata(spec, spec.names.podDisruptionBudget),
+        spec: {
+            maxUnavailable: 1,
+            selector: { matchLabels: selectorLabels(spec.busName) },
+        },
+    };
+}

@@ -1,0 +1,393 @@
+import { EventBusArgs, JetStreamBusArgs, PersistenceArgs } from "./args";
+import { DEFAULTS } from "./defaults";
+import { didYouMean, InputError } from "./errors";
+import { ObjectNames, objectNames } from "./kube/names";
+import { resolveStreamSpec, StreamSpec } from "./stream/model";
+import { formatDuration, parseDurationMs, parseKubernetesQuantity, parseNatsSize } from "./units";
+import { findVersion, supportedVersions, VersionEntry } from "./versions";
+
+/** Resolved images and start command of the three containers. */
+export interface ImageSpec {
+    nats: string;
+    reloader: string;
+    metricsExporter: string;
+    startCommand: string;
+}
+
+/** Normalized persistence settings, every default applied. */
+export interface PersistenceSpec {
+    storageClassName?: string;
+    accessMode: string;
+    /** The quantity as the user wrote it (it goes into the PVC template). */
+    volumeSize: string;
+    volumeSizeBytes: number;
+    whenDeleted: "Retain" | "Delete";
+    whenScaled: "Retain" | "Delete";
+}
+
+/**
+ * A managed bus after validation: every default applied, every unit parsed.
+ * Pass-through Kubernetes fields (affinity, tolerations, ...) stay in `args`.
+ */
+export interface BusSpec {
+    busName: string;
+    namespace: string;
+    clusterDomain: string;
+    names: ObjectNames;
+    replicas: number;
+    version: VersionEntry;
+    images: ImageSpec;
+    /** `max_payload` in bytes. */
+    maxPayloadBytes: number;
+    persistence?: PersistenceSpec;
+    /** Text of the `jetstream {}` block after `key` and `store_dir`: the user's `settings`, completed. */
+    jetstreamSettingsText: string;
+    /** `max_file_store` in bytes when known from the settings (-1 when automatic). */
+    maxFileStoreBytes?: number;
+    lameDuckDuration: string;
+    lameDuckGracePeriod: string;
+    terminationGracePeriodSeconds: number;
+    startArgs: string[];
+    podDisruptionBudget: boolean;
+    stream: StreamSpec;
+    /** The original arguments, for the pass-through Kubernetes fields. */
+    args: JetStreamBusArgs;
+}
+
+// Keys of the argument objects, so a typo in an untyped object (stack config, pasted YAML) is caught.
+const EVENTBUS_KEYS = ["namespace", "busName", "clusterDomain", "labels", "jetstream", "jetstreamExotic"];
+const JETSTREAM_KEYS = [
+    "version", "replicas", "containerTemplate", "reloaderContainerTemplate", "metricsContainerTemplate",
+    "persistence", "metadata", "nodeSelector", "tolerations", "securityContext", "imagePullSecrets",
+    "priorityClassName", "priority", "affinity", "serviceAccountName", "settings", "jetstreamSettings",
+    "startArgs", "streamConfig", "stream", "maxPayload", "images", "topologySpreadConstraints",
+    "podDisruptionBudget", "lameDuckDuration", "lameDuckGracePeriod", "terminationGracePeriodSeconds",
+];
+const PERSISTENCE_KEYS = ["storageClassName", "accessMode", "volumeSize", "retentionPolicy"];
+const IMAGE_KEYS = ["registry", "nats", "reloader", "metricsExporter", "startCommand"];
+const ACCESS_MODES = ["ReadWriteOnce", "ReadWriteOncePod", "ReadWriteMany"];
+const RETENTION_CHOICES = ["Retain", "Delete"];
+
+/** nats-server refuses `max_payload` above `max_pending`, 64MB by default (nats-anchors §6.2). */
+const MAX_PAYLOAD_LIMIT = 64 * 1024 * 1024;
+
+/** Kubernetes' StatefulSet name limit for its pods' `controller-revision-hash` label: 63 - 11. */
+const MAX_STATEFULSET_NAME = 52;
+
+/** Throws when `value` has keys other than `known`, suggesting the closest known key. */
+export function rejectUnknownKeys(value: object | undefined, known: readonly string[], field: string): void {
+    if (value === undefined || value === null) {
+        return;
+    }
+    if (typeof value !== "object" || Array.isArray(value)) {
+        throw new InputError(field, `must be an object, got ${JSON.stringify(value)}`);
+    }
+    for (const key of Object.keys(value)) {
+        if (!known.includes(key)) {
+            throw new InputError(`${field}.${key}`, `unknown field${didYouMean(key, known)}; allowed fields: ${known.join(", ")}`);
+        }
+    }
+}
+
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+
+/** A Kubernetes namespace name: a DNS-1123 label. */
+export function validateNamespace(namespace: unknown, field = "namespace"): string {
+    if (typeof namespace !== "string" || namespace.length > 63 || !DNS_LABEL.test(namespace)) {
+        throw new InputError(field, `${JSON.stringify(namespace)} is not a valid Kubernetes namespace: use at most 63 lowercase letters, digits and '-', starting and ending with a letter or digit`);
+    }
+    return namespace;
+}
+
+/**
+ * A bus name. It becomes part of `eventbus-<busName>-js-svc` (a DNS-1035 label) and of the
+ * StatefulSet name, so it must be a lowercase DNS label short enough for both.
+ */
+export function validateBusName(busName: unknown, field = "busName"): string {
+    const maxLength = MAX_STATEFULSET_NAME - "eventbus--js".length;
+    if (typeof busName !== "string" || busName.length > maxLength || !DNS_LABEL.test(busName)) {
+        throw new InputError(field, `${JSON.stringify(busName)} is not a valid bus name: use at most ${maxLength} lowercase letters, digits and '-', starting and ending with a letter or digit (it becomes part of the Kubernetes names eventbus-<busName>-js-svc and eventbus-<busName>-js)`);
+    }
+    return busName;
+}
+
+/** A cluster DNS domain such as `cluster.local`. */
+export function validateClusterDomain(domain: unknown, field = "clusterDomain"): string {
+    if (typeof domain !== "string" || domain.length > 253 || !DNS_SUBDOMAIN.test(domain)) {
+        throw new InputError(field, `${JSON.stringify(domain)} is not a valid DNS domain, e.g. "cluster.local"`);
+    }
+    return domain;
+}
+
+/** Server count: 1, or 3 and more, as Argo (§1.4): a 2-node JetStream cluster loses quorum with either node. */
+export function validateReplicas(replicas: unknown, field = "jetstream.replicas"): number {
+    if (typeof replicas !== "number" || !Number.isInteger(replicas) || replicas === 2 || replicas < 1) {
+        throw new InputError(field, `${JSON.stringify(replicas)} is not allowed: a JetStream bus needs 1 replica or 3 and more (2 servers cannot keep a quorum when one fails)`);
+    }
+    return replicas;
+}
+
+/** The version map entry for `version`, or an error listing the supported ones. */
+export function validateVersion(version: unknown, field = "jetstream.version"): VersionEntry {
+    if (typeof version !== "string" || version === "") {
+        throw new InputError(field, `a version is required; supported versions: ${supportedVersions().join(", ")}`);
+    }
+    const found = findVersion(version);
+    if (!found) {
+        throw new InputError(field, `unsupported version "${version}"; supported versions: ${supportedVersions().join(", ")}`);
+    }
+    return found;
+}
+
+/** `maxPayload` in bytes: a size from 1 byte to 64MB. */
+export function validateMaxPayload(maxPayload: unknown, field = "jetstream.maxPayload"): number {
+    const bytes = parseNatsSize(maxPayload as string, field);
+    if (bytes < 1 || bytes > MAX_PAYLOAD_LIMIT) {
+        throw new InputError(field, `${JSON.stringify(maxPayload)} is out of range: use a size from 1 byte to 64MB (nats-server refuses larger payloads than max_pending, and 0 does not mean unlimited)`);
+    }
+    return bytes;
+}
+
+function applyRegistry(registry: string | undefined, image: string): string {
+    return registry ? `${registry.replace(/\/+$/, "")}/${image}` : image;
+}
+
+/** Images of the three containers, with the overrides for private registries applied (Argo #2504). */
+export function resolveImages(version: VersionEntry, overrides: JetStreamBusArgs["images"], field = "jetstream.images"): ImageSpec {
+    rejectUnknownKeys(overrides, IMAGE_KEYS, field);
+    for (const key of IMAGE_KEYS) {
+        const value = (overrides as Record<string, unknown> | undefined)?.[key];
+        if (value !== undefined && (typeof value !== "string" || value.trim() === "" || /\s/.test(value))) {
+            throw new InputError(`${field}.${key}`, `${JSON.stringify(value)} is not an image reference`);
+        }
+    }
+    const registry = overrides?.registry;
+    return {
+        nats: overrides?.nats ?? applyRegistry(registry, version.natsImage),
+        reloader: overrides?.reloader ?? applyRegistry(registry, version.reloaderImage),
+        metricsExporter: overrides?.metricsExporter ?? applyRegistry(registry, version.metricsExporterImage),
+        startCommand: overrides?.startCommand ?? version.startCommand,
+    };
+}
+
+/** Normalized persistence, or undefined for an emptyDir. */
+export function resolvePersistence(persistence: PersistenceArgs | undefined, field = "jetstream.persistence"): PersistenceSpec | undefined {
+    if (persistence === undefined || persistence === null) {
+        return undefined;
+    }
+    rejectUnknownKeys(persistence, PERSISTENCE_KEYS, field);
+    const accessMode = persistence.accessMode ?? DEFAULTS.accessMode;
+    if (!ACCESS_MODES.includes(accessMode)) {
+        throw new InputError(`${field}.accessMode`, `${JSON.stringify(accessMode)} is not allowed; use one of ${ACCESS_MODES.join(", ")}`);
+    }
+    const volumeSize = persistence.volumeSize ?? DEFAULTS.volumeSize;
+    const volumeSizeBytes = parseKubernetesQuantity(volumeSize, `${field}.volumeSize`);
+    if (volumeSizeBytes <= 0) {
+        throw new InputError(`${field}.volumeSize`, `${JSON.stringify(volumeSize)} must be larger than zero`);
+    }
+    const retention = persistence.retentionPolicy ?? {};
+    rejectUnknownKeys(retention, ["whenDeleted", "whenScaled"], `${field}.retentionPolicy`);
+    for (const key of ["whenDeleted", "whenScaled"] as const) {
+        const value = retention[key];
+        if (value !== undefined && !RETENTION_CHOICES.includes(value)) {
+            throw new InputError(`${field}.retentionPolicy.${key}`, `${JSON.stringify(value)} is not allowed; use Retain or Delete`);
+        }
+    }
+    if (persistence.storageClassName !== undefined && (typeof persistence.storageClassName !== "string" || !DNS_SUBDOMAIN.test(persistence.storageClassName))) {
+        throw new InputError(`${field}.storageClassName`, `${JSON.stringify(persistence.storageClassName)} is not a valid storage class name`);
+    }
+    return {
+        storageClassName: persistence.storageClassName,
+        accessMode,
+        volumeSize,
+        volumeSizeBytes,
+        whenDeleted: retention.whenDeleted ?? DEFAULTS.pvcRetention,
+        whenScaled: retention.whenScaled ?? DEFAULTS.pvcRetention,
+    };
+}
+
+/** One `key: value` line of NATS configuration text, comments removed. */
+interface SettingsEntry {
+    key: string;
+    value: string;
+}
+
+/**
+ * The top-level `key: value` entries of a `jetstream {}` block body. NATS accepts `:`, `=` or a
+ * space between key and value and `#` or `//` comments (nats-anchors §6.1); the full syntax is
+ * checked by nats-server itself, this only reads the keys we must know about.
+ */
+export function readSettingsEntries(settings: string): SettingsEntry[] {
+    const entries: SettingsEntry[] = [];
+    for (const rawLine of settings.split(/[\n;]/)) {
+        const line = rawLine.replace(/(#|\/\/).*$/, "").trim();
+        const match = /^([A-Za-z_][A-Za-z0-9_]*)\s*(?:[:=]\s*|\s+)(.*?)\s*,?$/.exec(line);
+        if (match) {
+            entries.push({ key: match[1].toLowerCase(), value: match[2].replace(/^["']|["']$/g, "") });
+        }
+    }
+    return entries;
+}
+
+// Keys of the jetstream block this package writes itself: a second value would fight ours.
+const OWNED_SETTINGS = ["store_dir", "store", "storedir", "key", "ek", "encryption_key", "enabled"];
+const FILE_STORE_KEYS = ["max_file_store", "max_file"];
+
+interface JetStreamSettingsResult {
+    text: string;
+    maxFileStoreBytes?: number;
+}
+
+/**
+ * The text of the `jetstream {}` block (after `key` and `store_dir`) and the file store limit,
+ * from Argo's `settings` or the typed `jetstreamSettings`. With persistence, `max_file_store`
+ * defaults to the volume size (Helm §1.2, k8s#716) and may not exceed it (Argo #1849).
+ */
+export function resolveJetStreamSettings(
+    settings: string | undefined,
+    typed: JetStreamBusArgs["jetstreamSettings"],
+    persistence: PersistenceSpec | undefined,
+): JetStreamSettingsResult {
+    if (settings !== undefined && typed !== undefined) {
+        throw new InputError("jetstream.jetstreamSettings", "cannot be combined with jetstream.settings; use one of them");
+    }
+    const lines: string[] = [];
+    let maxFileStoreBytes: number | undefined;
+    let maxFileStoreField = "jetstream.settings";
+    if (settings !== undefined) {
+        if (typeof settings !== "string") {
+            throw new InputError("jetstream.settings", "must be NATS configuration text, e.g. \"max_file_store: 10GB\"");
+        }
+        for (const entry of readSettingsEntries(settings)) {
+            if (OWNED_SETTINGS.includes(entry.key)) {
+                throw new InputError("jetstream.settings", `"${entry.key}" is set by the bus itself (store directory and encryption key); remove it`);
+            }
+            if (FILE_STORE_KEYS.includes(entry.key)) {
+                maxFileStoreBytes = parseNatsSize(entry.value, `jetstream.settings ${entry.key}`);
+            }
+        }
+        lines.push(settings.trim());
+    } else {
+        rejectUnknownKeys(typed, ["maxMemoryStore", "maxFileStore"], "jetstream.jetstreamSettings");
+        const memory = parseNatsSize(typed?.maxMemoryStore ?? DEFAULTS.maxMemoryStore, "jetstream.jetstreamSettings.maxMemoryStore");
+        lines.push(`max_memory_store: ${memory}`);
+        if (typed?.maxFileStore !== undefined) {
+            maxFileStoreBytes = parseNatsSize(typed.maxFileStore, "jetstream.jetstreamSettings.maxFileStore");
+            maxFileStoreField = "jetstream.jetstreamSettings.maxFileStore";
+        } else if (!persistence) {
+            maxFileStoreBytes = parseNatsSize(DEFAULTS.maxFileStoreWithoutPersistence, "jetstream.jetstreamSettings.maxFileStore");
+        }
+    }
+    if (persistence) {
+        if (maxFileStoreBytes === undefined) {
+            maxFileStoreBytes = persistence.volumeSizeBytes;
+        } else if (maxFileStoreBytes > persistence.volumeSizeBytes || maxFileStoreBytes === -1) {
+            throw new InputError(maxFileStoreField, `max_file_store (${maxFileStoreBytes === -1 ? "automatic" : `${maxFileStoreBytes} bytes`}) must not exceed persistence.volumeSize ${persistence.volumeSize} (${persistence.volumeSizeBytes} bytes): JetStream would fill the volume (Argo #1849)`);
+        }
+    }
+    const alreadyInText = settings !== undefined && readSettingsEntries(settings).some((e) => FILE_STORE_KEYS.includes(e.key));
+    if (maxFileStoreBytes !== undefined && !alreadyInText) {
+        lines.push(`max_file_store: ${maxFileStoreBytes}`);
+    }
+    return { text: lines.filter((l) => l !== "").join("\n"), maxFileStoreBytes };
+}
+
+interface LameDuckSpec {
+    lameDuckDuration: string;
+    lameDuckGracePeriod: string;
+    terminationGracePeriodSeconds: number;
+}
+
+/**
+ * Lame duck timing. nats-server needs a duration of at least 30s and a grace period below it
+ * (nats-anchors §6.2); the pod must get longer than both to leave Raft cleanly (Argo #3948).
+ */
+export function resolveLameDuck(js: JetStreamBusArgs): LameDuckSpec {
+    const durationMs = parseDurationMs(js.lameDuckDuration ?? DEFAULTS.lameDuckDuration, "jetstream.lameDuckDuration");
+    const graceMs = parseDurationMs(js.lameDuckGracePeriod ?? DEFAULTS.lameDuckGracePeriod, "jetstream.lameDuckGracePeriod");
+    if (durationMs < 30_000) {
+        throw new InputError("jetstream.lameDuckDuration", `${formatDuration(durationMs)} is too short: nats-server requires at least 30s`);
+    }
+    if (graceMs >= durationMs) {
+        throw new InputError("jetstream.lameDuckGracePeriod", `${formatDuration(graceMs)} must be shorter than lameDuckDuration ${formatDuration(durationMs)}`);
+    }
+    const minimumGrace = Math.ceil(durationMs / 1000);
+    const termination = js.terminationGracePeriodSeconds ?? minimumGrace + DEFAULTS.terminationGraceMarginSeconds;
+    if (!Number.isInteger(termination) || termination <= minimumGrace) {
+        throw new InputError("jetstream.terminationGracePeriodSeconds", `${JSON.stringify(termination)} must be a whole number of seconds above lameDuckDuration (${minimumGrace}s), or Kubernetes kills the server before it has handed over its streams (Argo #3948)`);
+    }
+    return {
+        lameDuckDuration: formatDuration(durationMs),
+        lameDuckGracePeriod: formatDuration(graceMs),
+        terminationGracePeriodSeconds: termination,
+    };
+}
+
+function validateStartArgs(startArgs: unknown): string[] {
+    if (startArgs === undefined) {
+        return [];
+    }
+    if (!Array.isArray(startArgs) || startArgs.some((a) => typeof a !== "string")) {
+        throw new InputError("jetstream.startArgs", "must be a list of strings, e.g. [\"-D\"]");
+    }
+    return startArgs as string[];
+}
+
+/** Common fields of every bus kind, checked and defaulted. */
+export interface BusIdentity {
+    busName: string;
+    namespace: string;
+    clusterDomain: string;
+}
+
+/** Namespace, bus name and cluster domain of a bus, with their defaults. */
+export function resolveIdentity(componentName: string, args: EventBusArgs): BusIdentity {
+    rejectUnknownKeys(args, EVENTBUS_KEYS, "args");
+    return {
+        busName: validateBusName(args.busName ?? componentName, args.busName === undefined ? "busName (defaults to the component name)" : "busName"),
+        namespace: validateNamespace(args.namespace ?? DEFAULTS.namespace),
+        clusterDomain: validateClusterDomain(args.clusterDomain ?? DEFAULTS.clusterDomain),
+    };
+}
+
+/**
+ * Validates the arguments of a managed bus and applies every default. Throws an
+ * {@link InputError} naming the field at fault; nothing has been created at that point.
+ */
+export function resolveBusSpec(componentName: string, args: EventBusArgs): BusSpec {
+    const identity = resolveIdentity(componentName, args);
+    if (args.jetstream !== undefined && args.jetstreamExotic !== undefined) {
+        // Argo silently prefers `jetstream` (§1.1); a user who set both meant one of them.
+        throw new InputError("jetstream", "jetstream and jetstreamExotic are both set; set exactly one of them");
+    }
+    const js = args.jetstream;
+    if (js === undefined || js === null) {
+        throw new InputError("jetstream", "is required for a managed bus (set jetstream, or jetstreamExotic to use a server you run yourself)");
+    }
+    rejectUnknownKeys(js, JETSTREAM_KEYS, "jetstream");
+    const version = validateVersion(js.version);
+    const replicas = validateReplicas(js.replicas ?? DEFAULTS.replicas);
+    const persistence = resolvePersistence(js.persistence);
+    const settings = resolveJetStreamSettings(js.settings, js.jetstreamSettings, persistence);
+    const podDisruptionBudget = js.podDisruptionBudget ?? replicas >= 3;
+    if (typeof podDisruptionBudget !== "boolean") {
+        throw new InputError("jetstream.podDisruptionBudget", "must be true or false");
+    }
+    return {
+        ...identity,
+        names: objectNames(identity.busName),
+        replicas,
+        version,
+        images: resolveImages(version, js.images),
+        maxPayloadBytes: validateMaxPayload(js.maxPayload ?? DEFAULTS.maxPayload),
+        persistence,
+        jetstreamSettingsText: settings.text,
+        maxFileStoreBytes: settings.maxFileStoreBytes,
+        ...resolveLameDuck(js),
+        startArgs: validateStartArgs(js.startArgs),
+        podDisruptionBudget,
+        stream: resolveStreamSpec({ streamConfig: js.streamConfig, stream: js.stream, busReplicas: replicas, field: "jetstream.streamConfig" }),
+        args: js,
+    };
+}
