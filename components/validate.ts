@@ -387,7 +387,7 @@ export function resolveBusSpec(componentName: string, args: EventBusArgs): BusSp
         ...resolveLameDuck(js),
         startArgs: validateStartArgs(js.startArgs),
         podDisruptionBudget,
-        stream: resolveStreamSpec({ streamConfig: js.streamConfig, stream: js.stream, busReplicas: replicas, field: "jetstream.streamConfig" }),
+        stream: resolveStreamSpec({ streamConfig: js.streamConfig, stream: js.stream, busReplicas: replicas, field: "jetstream" }),
         args: js,
     };
 }
