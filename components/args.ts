@@ -1,6 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as k8s from "@pulumi/kubernetes";
 import type { StreamSettingsInput } from "./stream/model";
+import type { StreamLifecycleArgs } from "./stream/resource";
 
 import Core = k8s.types.input.core.v1;
 
@@ -117,6 +118,8 @@ export interface JetStreamBusArgs {
     streamConfig?: string;
     /** Typed stream configuration with every JetStream field; wins over `streamConfig`. */
     stream?: StreamSettingsInput;
+    /** Deletion policy, data-loss permission and create timeout of the stream. Default: retain, no data loss, 5m. */
+    streamLifecycle?: StreamLifecycleArgs;
     /** Largest message the server accepts (`max_payload`), as a size. Default `1MB`. */
     maxPayload?: string;
 

@@ -8,6 +8,7 @@ import { clientSecretArgs, configMapArgs, headlessServiceArgs, podDisruptionBudg
 import { statefulSetArgs } from "./kube/statefulset";
 import { createCertificates } from "./security/certificates";
 import { clientAuthYaml, createCredentials } from "./security/credentials";
+import { Stream } from "./stream/resource";
 import { resolveBusSpec } from "./validate";
 
 /** Type token of the component; changing it needs an alias. */
@@ -85,6 +86,28 @@ export class EventBus extends pulumi.ComponentResource {
         if (spec.podDisruptionBudget) {
             new k8s.policy.v1.PodDisruptionBudget(`${name}-pdb`, podDisruptionBudgetArgs(spec), childOpts);
         }
+        const js = spec.args;
+        // After the StatefulSet: Pulumi waits for its pods to be ready before creating the stream.
+        const stream = new Stream(
+            `${name}-stream`,
+            {
+                connection: {
+                    servers: [dns.url],
+                    username: credentials.username,
+                    password: credentials.password,
+                    caCert: certificates.caCertPem,
+                    serverName: dns.serviceHost,
+                },
+                streamConfig: js.streamConfig,
+                stream: js.stream,
+                busReplicas: spec.replicas,
+                serverVersion: spec.version.serverVersion,
+                deletionPolicy: spec.streamLifecycle.deletionPolicy,
+                allowDataLoss: spec.streamLifecycle.allowDataLoss,
+                createTimeout: spec.streamLifecycle.createTimeout,
+            },
+            { parent: this, dependsOn: [statefulSet] },
+        );
 
         this.url = pulumi.all([service.metadata.name, statefulSet.metadata.name]).apply(() => dns.url);
         this.serviceName = service.metadata.name;
@@ -94,7 +117,7 @@ export class EventBus extends pulumi.ComponentResource {
         this.caCert = certificates.caCertPem;
         this.username = pulumi.output(credentials.username);
         this.password = credentials.password;
-        this.streamName = pulumi.output(spec.stream.name);
+        this.streamName = stream.config.apply((config) => config.name);
 
         this.registerOutputs({
             url: this.url,

@@ -20,3 +20,5 @@ export { resolveBusSpec } from "./validate";
 export type { BusSpec } from "./validate";
 export { VERSIONS, LATEST_SERVER_VERSION, supportedVersions } from "./versions";
 export type { StreamSettingsInput, StreamSpec } from "./stream/model";
+export { Stream } from "./stream/resource";
+export type { StreamArgs, StreamConnectionArgs, StreamLifecycleArgs } from "./stream/resource";

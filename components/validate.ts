@@ -3,6 +3,7 @@ import { DEFAULTS } from "./defaults";
 import { didYouMean, InputError } from "./errors";
 import { ObjectNames, objectNames } from "./kube/names";
 import { resolveStreamSpec, StreamSpec } from "./stream/model";
+import { resolveStreamLifecycle } from "./stream/resource";
 import { formatDuration, parseDurationMs, parseKubernetesQuantity, parseNatsSize } from "./units";
 import { findVersion, supportedVersions, VersionEntry } from "./versions";
 
@@ -50,6 +51,7 @@ export interface BusSpec {
     startArgs: string[];
     podDisruptionBudget: boolean;
     stream: StreamSpec;
+    streamLifecycle: ReturnType<typeof resolveStreamLifecycle>;
     /** The original arguments, for the pass-through Kubernetes fields. */
     args: JetStreamBusArgs;
 }
@@ -60,7 +62,7 @@ const JETSTREAM_KEYS = [
     "version", "replicas", "containerTemplate", "reloaderContainerTemplate", "metricsContainerTemplate",
     "persistence", "metadata", "nodeSelector", "tolerations", "securityContext", "imagePullSecrets",
     "priorityClassName", "priority", "affinity", "serviceAccountName", "settings", "jetstreamSettings",
-    "startArgs", "streamConfig", "stream", "maxPayload", "images", "topologySpreadConstraints",
+    "startArgs", "streamConfig", "stream", "streamLifecycle", "maxPayload", "images", "topologySpreadConstraints",
     "podDisruptionBudget", "lameDuckDuration", "lameDuckGracePeriod", "terminationGracePeriodSeconds",
 ];
 const PERSISTENCE_KEYS = ["storageClassName", "accessMode", "volumeSize", "retentionPolicy"];
@@ -80,11 +82,11 @@ export function rejectUnknownKeys(value: object | undefined, known: readonly str
         return;
     }
     if (typeof value !== "object" || Array.isArray(value)) {
-        throw new InputError(field, `must be an object, got ${JSON.stringify(value)}`);
+        throw new InputError(field || "args", `must be an object, got ${JSON.stringify(value)}`);
     }
     for (const key of Object.keys(value)) {
         if (!known.includes(key)) {
-            throw new InputError(`${field}.${key}`, `unknown field${didYouMean(key, known)}; allowed fields: ${known.join(", ")}`);
+            throw new InputError(field === "" ? key : `${field}.${key}`, `unknown field${didYouMean(key, known)}; allowed fields: ${known.join(", ")}`);
         }
     }
 }
@@ -343,7 +345,7 @@ export interface BusIdentity {
 
 /** Namespace, bus name and cluster domain of a bus, with their defaults. */
 export function resolveIdentity(componentName: string, args: EventBusArgs): BusIdentity {
-    rejectUnknownKeys(args, EVENTBUS_KEYS, "args");
+    rejectUnknownKeys(args, EVENTBUS_KEYS, "");
     return {
         busName: validateBusName(args.busName ?? componentName, args.busName === undefined ? "busName (defaults to the component name)" : "busName"),
         namespace: validateNamespace(args.namespace ?? DEFAULTS.namespace),
@@ -388,6 +390,7 @@ export function resolveBusSpec(componentName: string, args: EventBusArgs): BusSp
         startArgs: validateStartArgs(js.startArgs),
         podDisruptionBudget,
         stream: resolveStreamSpec({ streamConfig: js.streamConfig, stream: js.stream, busReplicas: replicas, field: "jetstream" }),
+        streamLifecycle: resolveStreamLifecycle(js.streamLifecycle, "jetstream.streamLifecycle"),
         args: js,
     };
 }

@@ -78,9 +78,11 @@ export function createCertificates(name: string, subject: CertificateSubject, op
     );
     const ca = { keyPem: caKey.privateKeyPem, certPem: caCert.certPem };
     const serverNames = serverCertificateDnsNames(subject.busName, subject.namespace, subject.clusterDomain);
-    const server = leafCertificate(`${name}-server`, serverNames[2], serverNames, ["digital_signature", "key_encipherment", "server_auth"], ca, opts);
+    // Common names stay within X.509's 64 characters; clients check the subject alternative names.
+    const service = `eventbus-${subject.busName}-js-svc`;
+    const server = leafCertificate(`${name}-server`, service, serverNames, ["digital_signature", "key_encipherment", "server_auth"], ca, opts);
     const routeNames = routeCertificateDnsNames(subject.busName, subject.namespace, subject.clusterDomain);
-    const route = leafCertificate(`${name}-route`, routeNames[0], routeNames, ["digital_signature", "key_encipherment", "server_auth", "client_auth"], ca, opts);
+    const route = leafCertificate(`${name}-route`, `eventbus-${subject.busName}-js-route`, routeNames, ["digital_signature", "key_encipherment", "server_auth", "client_auth"], ca, opts);
     return {
         caCertPem: caCert.certPem,
         serverKeyPem: server.keyPem,

@@ -1,0 +1,272 @@
+/**
+ * What the stream's dynamic provider does, loaded by the serialized provider with `require` at the
+ * start of each operation (so the serialized code stays small and holds no module graph).
+ *
+ * check and diff are pure. create, read, update and delete open one connection each, with a
+ * deadline, and close it before returning.
+ */
+import type * as pulumi from "@pulumi/pulumi";
+import { StreamSpec, toServerStreamConfig } from "./model";
+import { changedFields, conflictingChange, fieldsNeedingNewerServer, fromServerStreamConfig, replaceReasons } from "./rules";
+import { atLeast } from "../versions";
+
+/** How the provider reaches the JetStream server. */
+export interface ConnectionProps {
+    /** Server URLs, e.g. `nats://eventbus-default-js-svc.argo-events.svc:4222`. */
+    servers: string[];
+    username?: string;
+    /** Secret. */
+    password?: string;
+    /** PEM of the CA that signed the server certificate; set means TLS verified against it. */
+    caCert?: string;
+    /** Name the server certificate must carry, when it differs from the URL's host. */
+    serverName?: string;
+}
+
+/** The inputs of a Stream resource. */
+export interface StreamProps {
+    config: StreamSpec;
+    /** The nats-server release the stream lives on, for the update rules until the server has told us. */
+    serverVersion: string;
+    connection: ConnectionProps;
+    /** `retain` (default) keeps the stream and its messages when the resource is deleted. */
+    deletionPolicy: "retain" | "delete";
+    /** Allow a replacement, which deletes the stream's messages. */
+    allowDataLoss: boolean;
+    /** How long create keeps retrying while the cluster elects its leader. */
+    createTimeoutMs: number;
+}
+
+/** The outputs: the inputs, with `config` as the server holds it and the server's release. */
+export interface StreamOutputs extends StreamProps {
+    /** The server release seen at the last operation. */
+    observedServerVersion: string;
+}
+
+/** The name of a property in check failures and diffs. */
+const CONFIG = "config";
+
+// The value Pulumi's dynamic provider host gives to inputs that are not known yet (during preview).
+const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
+
+function containsUnknown(value: unknown): boolean {
+    if (value === UNKNOWN) return true;
+    if (Array.isArray(value)) return value.some(containsUnknown);
+    if (typeof value === "object" && value !== null) return Object.values(value).some(containsUnknown);
+    return false;
+}
+
+/** Pure checks of the inputs; unknown values (preview) are left for later. */
+export function checkProps(news: StreamProps): pulumi.dynamic.CheckFailure[] {
+    const failures: pulumi.dynamic.CheckFailure[] = [];
+    if (!containsUnknown(news.connection)) {
+        const servers = news.connection?.servers;
+        if (!Array.isArray(servers) || servers.length === 0 || servers.some((s) => typeof s !== "string" || s === "")) {
+            failures.push({ property: "connection", reason: "connection.servers must list at least one server URL, e.g. nats://nats.example.svc:4222" });
+        }
+    }
+    if (!["retain", "delete"].includes(news.deletionPolicy)) {
+        failures.push({ property: "deletionPolicy", reason: `deletionPolicy must be "retain" or "delete", got ${JSON.stringify(news.deletionPolicy)}` });
+    }
+    if (!containsUnknown(news.config) && !containsUnknown(news.serverVersion)) {
+        const needs = fieldsNeedingNewerServer(news.config, news.serverVersion);
+        if (needs.length > 0) {
+            failures.push({ property: CONFIG, reason: `${needs.join(", ")} need nats-server 2.10 or later; the bus runs ${news.serverVersion}` });
+        }
+    }
+    return failures;
+}
+
+/**
+ * The plan for moving from the recorded state to the new inputs. Throws, failing the preview,
+ * when the change would delete the stream's messages and the user did not allow data loss.
+ */
+export function planDiff(olds: StreamOutputs, news: StreamProps): pulumi.dynamic.DiffResult {
+    if (containsUnknown(news.config)) {
+        return { changes: true };
+    }
+    const serverVersion = olds.observedServerVersion ?? olds.serverVersion ?? news.serverVersion;
+    const changed = changedFields(olds.config, news.config);
+    const conflict = conflictingChange(olds.config, news.config);
+    if (conflict) {
+        throw new Error(`stream "${news.config.name}": ${conflict}`);
+    }
+    const reasons = replaceReasons(olds.config, news.config, serverVersion);
+    if (reasons.length > 0 && !news.allowDataLoss) {
+        const list = reasons.map((r) => `${r.field} (${r.reason})`).join("; ");
+        throw new Error(
+            `stream "${olds.config.name}": changing ${list} means deleting the stream and creating it again, which deletes its messages. ` +
+                "Set allowDataLoss: true on the stream to allow it, or revert the change.",
+        );
+    }
+    const settingsChanged = ["deletionPolicy", "allowDataLoss", "createTimeoutMs", "serverVersion"].some(
+        (key) => JSON.stringify((olds as unknown as Record<string, unknown>)[key]) !== JSON.stringify((news as unknown as Record<string, unknown>)[key]),
+    );
+    const connectionChanged = containsUnknown(news.connection) || JSON.stringify(olds.connection) !== JSON.stringify(news.connection);
+    const changes = changed.length > 0 || settingsChanged || connectionChanged;
+    return reasons.length > 0 ? { changes, replaces: [CONFIG], deleteBeforeReplace: true } : { changes };
+}
+
+/** Errors of the first seconds of a cluster, worth retrying (nats-anchors §4.3, §6.6). */
+export function isTransient(err: unknown): boolean {
+    const e = err as { name?: string; code?: unknown; status?: unknown; message?: string; cause?: unknown };
+    if (!e) return false;
+    if (e.code === 10008 || e.status === 503) return true;
+    if (["TimeoutError", "NoRespondersError", "JetStreamNotEnabled", "ConnectionError", "ClosedConnectionError"].includes(e.name ?? "")) return true;
+    const message = String(e.message ?? "");
+    if (/ECONNREFUSED|ECONNRESET|EHOSTUNREACH|ENOTFOUND|EAI_AGAIN|timeout|no responders|temporarily unavailable|no suitable peers|insufficient resources/i.test(message)) return true;
+    return e.cause !== undefined && e.cause !== err ? isTransient(e.cause) : false;
+}
+
+function isStreamNotFound(err: unknown): boolean {
+    const e = err as { name?: string; code?: unknown };
+    return e?.code === 10059 || e?.name === "StreamNotFoundError";
+}
+
+function describe(err: unknown): string {
+    const e = err as { message?: string; code?: unknown; cause?: { message?: string } };
+    const code = typeof e?.code === "number" ? ` (error ${e.code})` : "";
+    const cause = e?.cause?.message && e.cause.message !== e.message ? `: ${e.cause.message}` : "";
+    return `${e?.message ?? String(err)}${code}${cause}`;
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+interface Session {
+    jsm: any;
+    serverVersion: string;
+}
+
+/** One connection for one operation, closed afterwards; `deadline` bounds connecting and every request. */
+async function withJetStream<T>(connection: ConnectionProps, deadline: number, work: (session: Session) => Promise<T>): Promise<T> {
+    const { connect } = require("@nats-io/transport-node");
+    const { jetstreamManager } = require("@nats-io/jetstream");
+    const remaining = () => Math.max(1_000, deadline - Date.now());
+    const tls = connection.caCert ? { ca: connection.caCert, ...(connection.serverName ? { servername: connection.serverName } : {}) } : undefined;
+    const nc = await connect({
+        servers: connection.servers,
+        user: connection.username,
+        pass: connection.password,
+        tls,
+        timeout: Math.min(10_000, remaining()),
+        reconnect: false,
+        // Pod addresses gossiped by the cluster are neither reachable from here nor in the certificate.
+        ignoreClusterUpdates: true,
+        name: "jetstream-eventbus stream provider",
+    });
+    try {
+        const jsm = await jetstreamManager(nc, { timeout: Math.min(10_000, remaining()) });
+        return await work({ jsm, serverVersion: String(nc.info?.version ?? "0.0.0") });
+    } finally {
+        await nc.close().catch(() => undefined);
+    }
+}
+
+/** Retries `work` on transient errors until `timeoutMs` has passed, then fails naming the servers and the last error. */
+async function withRetries<T>(what: string, connection: ConnectionProps, timeoutMs: number, work: (session: Session) => Promise<T>): Promise<T> {
+    const deadline = Date.now() + timeoutMs;
+    let delay = 250;
+    let attempts = 0;
+    for (;;) {
+        attempts++;
+        try {
+            return await withJetStream(connection, deadline, work);
+        } catch (err) {
+            if (!isTransient(err) || Date.now() + delay >= deadline) {
+                const retried = attempts > 1 ? ` after ${attempts} attempts over ${Math.round((timeoutMs - (deadline - Date.now())) / 1000)}s` : "";
+                throw new Error(`${what} on ${connection.servers.join(", ")} failed${retried}: ${describe(err)}`);
+            }
+            await sleep(delay);
+            delay = Math.min(delay * 2, 5_000);
+        }
+    }
+}
+
+async function streamInfo(jsm: any, name: string): Promise<any | undefined> {
+    try {
+        return await jsm.streams.info(name);
+    } catch (err) {
+        if (isStreamNotFound(err)) return undefined;
+        throw err;
+    }
+}
+
+/**
+ * The configuration for an update. nats.js merges it into the server's current one, so fields the
+ * user removed are sent as undefined (dropped, hence reset) rather than left out (kept)
+ * (nats-anchors §0.4, §4.2).
+ */
+export function toServerUpdateConfig(spec: StreamSpec, serverVersion: string): Record<string, unknown> {
+    const config: Record<string, unknown> = { description: undefined, placement: undefined, metadata: undefined, ...toServerStreamConfig(spec) };
+    if (atLeast(serverVersion, "2.10.0")) {
+        config.compression = spec.compression;
+    }
+    delete config.first_seq;
+    return config;
+}
+
+/** Brings the server to `desired`: creates, adopts, updates, or (when allowed) recreates the stream. */
+async function reconcile(session: Session, props: StreamProps): Promise<any> {
+    const { jsm, serverVersion } = session;
+    const desired = props.config;
+    const existing = await streamInfo(jsm, desired.name);
+    if (!existing) {
+        return jsm.streams.add(toServerStreamConfig(desired));
+    }
+    const current = fromServerStreamConfig(existing.config);
+    const reasons = replaceReasons(current, desired, serverVersion);
+    if (reasons.length > 0) {
+        if (!props.allowDataLoss) {
+            throw new Error(
+                `stream "${desired.name}" exists with settings that cannot be changed in place (${reasons.map((r) => r.field).join(", ")}) and holds ${existing.state?.messages ?? 0} messages; ` +
+                    "set allowDataLoss: true to delete and recreate it, or match its settings",
+            );
+        }
+        await jsm.streams.delete(desired.name);
+        return jsm.streams.add(toServerStreamConfig(desired));
+    }
+    if (changedFields(current, desired).length === 0) {
+        return existing;
+    }
+    return jsm.streams.update(desired.name, toServerUpdateConfig(desired, serverVersion));
+}
+
+function outputs(props: StreamProps, info: any, serverVersion: string): StreamOutputs {
+    return { ...props, config: fromServerStreamConfig(info.config), observedServerVersion: serverVersion };
+}
+
+/** create: retried while the cluster forms; a stream that exists already is adopted. */
+export async function createStream(props: StreamProps): Promise<{ id: string; outs: StreamOutputs }> {
+    return withRetries(`creating stream "${props.config.name}"`, props.connection, props.createTimeoutMs, async (session) => {
+        const info = await reconcile(session, props);
+        return { id: props.config.name, outs: outputs(props, info, session.serverVersion) };
+    });
+}
+
+/** update: the full desired configuration. */
+export async function updateStream(olds: StreamOutputs, news: StreamProps): Promise<{ outs: StreamOutputs }> {
+    return withRetries(`updating stream "${news.config.name}"`, news.connection, news.createTimeoutMs, async (session) => {
+        const info = await reconcile(session, news);
+        return { outs: outputs(news, info, session.serverVersion) };
+    });
+}
+
+/** read (refresh): the server's configuration; a stream deleted behind our back is reported gone. */
+export async function readStream(id: string, props: StreamOutputs): Promise<{ id?: string; props?: StreamOutputs }> {
+    return withRetries(`reading stream "${id}"`, props.connection, props.createTimeoutMs, async (session) => {
+        const info = await streamInfo(session.jsm, id);
+        return info ? { id, props: outputs(props, info, session.serverVersion) } : {};
+    });
+}
+
+/** delete: only with deletionPolicy "delete"; the default keeps the stream and its messages. */
+export async function deleteStream(id: string, props: StreamOutputs): Promise<void> {
+    if (props.deletionPolicy !== "delete") {
+        return;
+    }
+    await withRetries(`deleting stream "${id}"`, props.connection, props.createTimeoutMs, async ({ jsm }) => {
+        if (await streamInfo(jsm, id)) {
+            await jsm.streams.delete(id);
+        }
+    });
+}

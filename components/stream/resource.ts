@@ -1,0 +1,120 @@
+import * as pulumi from "@pulumi/pulumi";
+import { didYouMean, InputError } from "../errors";
+import { parseDurationMs } from "../units";
+import { LATEST_SERVER_VERSION, parseServerVersion } from "../versions";
+import { resolveStreamSpec, StreamSettingsInput, StreamSpec } from "./model";
+import { streamProvider } from "./provider";
+
+/** How the provider reaches the JetStream server. */
+export interface StreamConnectionArgs {
+    /** Server URLs, e.g. `nats://nats.example.svc:4222`. */
+    servers: pulumi.Input<pulumi.Input<string>[]>;
+    /** User name, when the server requires a password. */
+    username?: pulumi.Input<string>;
+    /** Password; kept as a secret. */
+    password?: pulumi.Input<string>;
+    /** PEM of the CA that signed the server certificate. Set: TLS, verified against it. */
+    caCert?: pulumi.Input<string>;
+    /** Name the server certificate must carry when it differs from the URL's host. */
+    serverName?: pulumi.Input<string>;
+}
+
+/** What happens to the stream around its Pulumi lifecycle. */
+export interface StreamLifecycleArgs {
+    /** `retain` (default) keeps the stream and its messages when the resource is deleted; `delete` deletes it. */
+    deletionPolicy?: "retain" | "delete";
+    /**
+     * Allow changes the server cannot make in place (storage, a renamed stream, retention to or from
+     * workqueue, ...). They delete the stream and create it again, losing its messages. Default false:
+     * such a change fails the preview.
+     */
+    allowDataLoss?: boolean;
+    /** How long creating the stream may keep retrying while a new cluster elects its leader. Default `5m`. */
+    createTimeout?: string;
+}
+
+/** Arguments of a {@link Stream}. */
+export interface StreamArgs extends StreamLifecycleArgs {
+    /** How to reach the server. */
+    connection: pulumi.Input<StreamConnectionArgs>;
+    /** Argo's `streamConfig` YAML. */
+    streamConfig?: string;
+    /** Typed stream settings; they win over `streamConfig`. */
+    stream?: StreamSettingsInput;
+    /** Servers in the cluster, when known: stream replicas may not exceed it. */
+    busReplicas?: number;
+    /** The nats-server release, for the rules of what can change in place until the server reports its own. Default the latest in the version map. */
+    serverVersion?: string;
+}
+
+/** Lifecycle settings with their defaults, checked; `field` prefixes error paths. */
+export function resolveStreamLifecycle(lifecycle: StreamLifecycleArgs | undefined, field = ""): Required<StreamLifecycleArgs> & { createTimeoutMs: number } {
+    const at = (key: string) => (field ? `${field}.${key}` : key);
+    for (const key of Object.keys(lifecycle ?? {})) {
+        if (!["deletionPolicy", "allowDataLoss", "createTimeout"].includes(key)) {
+            throw new InputError(at(key), `unknown field${didYouMean(key, ["deletionPolicy", "allowDataLoss", "createTimeout"])}; allowed fields: deletionPolicy, allowDataLoss, createTimeout`);
+        }
+    }
+    const deletionPolicy = lifecycle?.deletionPolicy ?? "retain";
+    if (deletionPolicy !== "retain" && deletionPolicy !== "delete") {
+        throw new InputError(at("deletionPolicy"), `${JSON.stringify(deletionPolicy)} is not allowed; use "retain" or "delete"`);
+    }
+    const allowDataLoss = lifecycle?.allowDataLoss ?? false;
+    if (typeof allowDataLoss !== "boolean") {
+        throw new InputError(at("allowDataLoss"), "must be true or false");
+    }
+    const createTimeout = lifecycle?.createTimeout ?? "5m";
+    return { deletionPolicy, allowDataLoss, createTimeout, createTimeoutMs: parseDurationMs(createTimeout, at("createTimeout")) };
+}
+
+/** Dynamic resource type `pulumi-nodejs:dynamic/jetstream:Stream`; changing it needs an alias. */
+export const STREAM_MODULE = "jetstream";
+export const STREAM_TYPE = "Stream";
+
+/**
+ * A JetStream stream managed through nats.js: created (adopting one that exists), updated in place
+ * with the full configuration, replaced only where the server requires it and only when data loss is
+ * allowed, refreshed from the server, and kept on delete unless asked otherwise.
+ */
+// Output properties are `declare`d: a class field would overwrite the value the base constructor sets.
+export class Stream extends pulumi.dynamic.Resource {
+    /** The stream's configuration as the server holds it. */
+    declare public readonly config: pulumi.Output<StreamSpec>;
+    /** The nats-server release seen at the last operation. */
+    declare public readonly observedServerVersion: pulumi.Output<string>;
+
+    constructor(name: string, args: StreamArgs, opts?: pulumi.CustomResourceOptions) {
+        const config = resolveStreamSpec({ streamConfig: args.streamConfig, stream: args.stream, busReplicas: args.busReplicas });
+        const serverVersion = args.serverVersion ?? LATEST_SERVER_VERSION;
+        try {
+            parseServerVersion(serverVersion);
+        } catch {
+            throw new InputError("serverVersion", `${JSON.stringify(serverVersion)} is not a nats-server version like "2.10.29"`);
+        }
+        const lifecycle = resolveStreamLifecycle({ deletionPolicy: args.deletionPolicy, allowDataLoss: args.allowDataLoss, createTimeout: args.createTimeout });
+        const connection = pulumi.output(args.connection).apply((c) => ({
+            servers: c.servers,
+            ...(c.username !== undefined ? { username: c.username } : {}),
+            ...(c.password !== undefined ? { password: c.password } : {}),
+            ...(c.caCert !== undefined ? { caCert: c.caCert } : {}),
+            ...(c.serverName !== undefined ? { serverName: c.serverName } : {}),
+        }));
+        super(
+            streamProvider,
+            name,
+            {
+                config,
+                serverVersion,
+                connection: pulumi.secret(connection),
+                deletionPolicy: lifecycle.deletionPolicy,
+                allowDataLoss: lifecycle.allowDataLoss,
+                createTimeoutMs: lifecycle.createTimeoutMs,
+                observedServerVersion: undefined,
+            },
+            // The connection holds the password: keep it encrypted in state.
+            { ...opts, additionalSecretOutputs: ["connection"] },
+            STREAM_MODULE,
+            STREAM_TYPE,
+        );
+    }
+}

@@ -1,0 +1,156 @@
+/**
+ * The server's side of a stream: reading its configuration back into our model, and which
+ * changes it accepts in place. Pure: no network, so `pulumi preview` never connects.
+ */
+import { StreamSpec } from "./model";
+import { atLeast } from "../versions";
+
+const NS_PER_MS = 1_000_000;
+
+function limit(value: unknown): number {
+    // The server stores "unlimited" as -1 and turns 0 (and on newer servers anything below -1) into it (nats-anchors §5.1).
+    const n = typeof value === "number" ? value : -1;
+    return n <= 0 ? -1 : n;
+}
+
+function millis(nanos: unknown): number {
+    return typeof nanos === "number" ? Math.round(nanos / NS_PER_MS) : 0;
+}
+
+/**
+ * A stream configuration as the server returns it, in our model. Server-owned details are dropped so
+ * that an unchanged stream compares equal to its desired spec: `_nats.*` metadata (2.11+), and
+ * fields the model does not manage (mirrors, sources, consumer limits, TTL settings).
+ */
+export function fromServerStreamConfig(config: Record<string, any>): StreamSpec {
+    const metadata: Record<string, string> = {};
+    for (const [key, value] of Object.entries(config.metadata ?? {})) {
+        if (!key.startsWith("_nats.")) {
+            metadata[key] = String(value);
+        }
+    }
+    return {
+        name: String(config.name),
+        subjects: Array.isArray(config.subjects) ? config.subjects.map(String) : [],
+        retention: config.retention ?? "limits",
+        discard: config.discard ?? "old",
+        storage: config.storage ?? "file",
+        maxMsgs: limit(config.max_msgs),
+        maxBytes: limit(config.max_bytes),
+        maxAgeMs: millis(config.max_age),
+        duplicatesMs: millis(config.duplicate_window),
+        replicas: typeof config.num_replicas === "number" && config.num_replicas > 0 ? config.num_replicas : 1,
+        maxMsgSize: limit(config.max_msg_size),
+        maxMsgsPerSubject: limit(config.max_msgs_per_subject),
+        maxConsumers: limit(config.max_consumers),
+        compression: config.compression === "s2" ? "s2" : "none",
+        allowDirect: config.allow_direct === true,
+        allowRollup: config.allow_rollup_hdrs === true,
+        denyDelete: config.deny_delete === true,
+        denyPurge: config.deny_purge === true,
+        discardNewPerSubject: config.discard_new_per_subject === true,
+        noAck: config.no_ack === true,
+        description: typeof config.description === "string" ? config.description : "",
+        metadata,
+        placement: {
+            cluster: typeof config.placement?.cluster === "string" ? config.placement.cluster : "",
+            tags: Array.isArray(config.placement?.tags) ? config.placement.tags.map(String) : [],
+        },
+        firstSeq: typeof config.first_seq === "number" ? config.first_seq : 0,
+    };
+}
+
+/** The fields of {@link StreamSpec}, in display order. */
+export const STREAM_FIELDS: readonly (keyof StreamSpec)[] = [
+    "name", "subjects", "retention", "discard", "storage", "maxMsgs", "maxBytes", "maxAgeMs", "duplicatesMs",
+    "replicas", "maxMsgSize", "maxMsgsPerSubject", "maxConsumers", "compression", "allowDirect", "allowRollup",
+    "denyDelete", "denyPurge", "discardNewPerSubject", "noAck", "description", "metadata", "placement", "firstSeq",
+];
+
+function sameValue(a: unknown, b: unknown): boolean {
+    if (Array.isArray(a) || Array.isArray(b) || (typeof a === "object" && a !== null)) {
+        return JSON.stringify(sortKeys(a)) === JSON.stringify(sortKeys(b));
+    }
+    return a === b;
+}
+
+function sortKeys(value: unknown): unknown {
+    if (Array.isArray(value)) {
+        return value.map(sortKeys);
+    }
+    if (typeof value === "object" && value !== null) {
+        return Object.fromEntries(Object.keys(value).sort().map((k) => [k, sortKeys((value as Record<string, unknown>)[k])]));
+    }
+    return value;
+}
+
+/** The fields whose values differ between two specs. */
+export function changedFields(current: StreamSpec, desired: StreamSpec): (keyof StreamSpec)[] {
+    return STREAM_FIELDS.filter((field) => !sameValue(current[field], desired[field]));
+}
+
+/** A change the server refuses to make in place, and why. */
+export interface ReplaceReason {
+    field: keyof StreamSpec;
+    reason: string;
+}
+
+/**
+ * The changes from `current` to `desired` that the given nats-server release refuses as an update,
+ * so the stream would have to be deleted and created again (nats-anchors §0.2, §5.1).
+ */
+export function replaceReasons(current: StreamSpec, desired: StreamSpec, serverVersion: string): ReplaceReason[] {
+    const reasons: ReplaceReason[] = [];
+    const changed = new Set(changedFields(current, desired));
+    const refuse = (field: keyof StreamSpec, reason: string) => reasons.push({ field, reason });
+    if (changed.has("name")) {
+        refuse("name", "a stream cannot be renamed");
+    }
+    if (changed.has("storage")) {
+        refuse("storage", "the server cannot change a stream's storage type");
+    }
+    if (changed.has("retention")) {
+        if (!atLeast(serverVersion, "2.10.0")) {
+            refuse("retention", `nats-server ${serverVersion} cannot change a stream's retention policy (2.10 and later can between limits and interest)`);
+        } else if (current.retention === "workqueue" || desired.retention === "workqueue") {
+            refuse("retention", "the server cannot change retention to or from workqueue");
+        }
+    }
+    if (changed.has("maxConsumers") && !atLeast(serverVersion, "2.12.5")) {
+        refuse("maxConsumers", `nats-server ${serverVersion} cannot change maxConsumers (2.12.5 and later can)`);
+    }
+    if (current.denyDelete && !desired.denyDelete) {
+        refuse("denyDelete", "denyDelete cannot be turned off once set");
+    }
+    if (current.denyPurge && !desired.denyPurge) {
+        refuse("denyPurge", "denyPurge cannot be turned off once set");
+    }
+    if (changed.has("firstSeq")) {
+        refuse("firstSeq", "the first sequence applies only when a stream is created");
+    }
+    return reasons;
+}
+
+/**
+ * A change no single update can make and that a replacement would not need either: the server
+ * refuses to move (placement) and scale (replicas) a stream at once (10123, nats-anchors §5.2).
+ */
+export function conflictingChange(current: StreamSpec, desired: StreamSpec): string | undefined {
+    const changed = new Set(changedFields(current, desired));
+    if (changed.has("replicas") && changed.has("placement")) {
+        return `the server cannot change replicas (${current.replicas} -> ${desired.replicas}) and placement in one update (error 10123); change one, run pulumi up, then change the other`;
+    }
+    return undefined;
+}
+
+/** Fields that need nats-server 2.10 or later when set (nats-anchors §5.5). */
+export function fieldsNeedingNewerServer(spec: StreamSpec, serverVersion: string): string[] {
+    if (atLeast(serverVersion, "2.10.0")) {
+        return [];
+    }
+    const needs: string[] = [];
+    if (spec.compression !== "none") needs.push("compression");
+    if (Object.keys(spec.metadata).length > 0) needs.push("metadata");
+    if (spec.firstSeq > 0) needs.push("firstSeq");
+    return needs;
+}
