@@ -2,85 +2,17 @@
  * A 3-node cluster of real nats-server processes started from the rendered configuration, the
  * generated certificates and the generated password forms a JetStream cluster over mutually
  * authenticated TLS routes, and a client that verifies the CA and uses the password gets an R3 stream.
- *
- * Each server runs in its own mount namespace whose /etc/hosts maps the pod and service DNS names
- * to 127.0.0.1, so routes dial the same names as in Kubernetes and TLS checks the same SANs.
+ * (tests/support/cluster.ts says how it maps the pods onto this machine.)
  */
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
-import * as fs from "node:fs";
-import * as path from "node:path";
 import { connect, NatsConnection } from "@nats-io/transport-node";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { parse } from "yaml";
 import { renderServerConfig } from "../../components/config/render";
-import { renderBus, RenderedBus } from "../support/bus";
-import { Cleanup, findNatsServers, freePorts, NatsServerBinary, NatsServerHandle, startNatsServer } from "../support/nats";
-import { hostsFile, LocalPorts, localLayout, podEnv, versionEntryFor } from "../support/local-layout";
-
-/** Whether this machine lets us give a process its own /etc/hosts (root and util-linux `unshare`). */
-function canUsePrivateHosts(): string | undefined {
-    try {
-        execFileSync("unshare", ["-m", "--", "sh", "-c", "mount --bind /etc/hosts /etc/hosts"], { stdio: "pipe", timeout: 10_000 });
-        return undefined;
-    } catch (err) {
-        return `cannot create a mount namespace here (${(err as Error).message.split("\n")[0]})`;
-    }
-}
-
-/** A launcher that runs nats-server with `hosts` bind-mounted over /etc/hosts in a private mount namespace. */
-function writeLauncher(dir: string, binary: string, hosts: string): string {
-    const hostsPath = path.join(dir, "hosts");
-    fs.writeFileSync(hostsPath, hosts);
-    const launcher = path.join(dir, "nats-server-with-hosts");
-    fs.writeFileSync(
-        launcher,
-        `#!/bin/sh\nexec unshare -m -- sh -c 'hosts="$0"; binary="$1"; shift; mount --bind "$hosts" /etc/hosts && exec "$binary" "$@"' ${JSON.stringify(hostsPath)} ${JSON.stringify(binary)} "$@"\n`,
-        { mode: 0o755 },
-    );
-    return launcher;
-}
-
-interface LocalCluster {
-    rendered: RenderedBus;
-    servers: NatsServerHandle[];
-    ports: LocalPorts[];
-    serviceHost: string;
-}
-
-async function startCluster(server: NatsServerBinary, cleanup: Cleanup): Promise<LocalCluster> {
-    const entry = versionEntryFor(server.version)!;
-    const rendered = await renderBus("default", { namespace: "argo-events", jetstream: { version: entry.version, replicas: 3 } });
-    const spec = rendered.spec;
-    const portList = await freePorts(9);
-    const ports = [0, 1, 2].map((i) => ({ client: portList[3 * i], cluster: portList[3 * i + 1], monitor: portList[3 * i + 2] }));
-    const root = cleanup.tempDir("eventbus-cluster");
-    const launcher = writeLauncher(root, server.path, hostsFile(spec));
-    const servers = await Promise.all(
-        [0, 1, 2].map(async (i) => {
-            const dir = path.join(root, `pod-${i}`);
-            fs.mkdirSync(path.join(dir, "store"), { recursive: true });
-            fs.writeFileSync(path.join(dir, "nats-js.conf"), renderServerConfig(spec, server.version, localLayout(spec, i, ports, dir)));
-            const volume = rendered.object("StatefulSet").spec.template.spec.volumes.find((v: { name: string }) => v.name === "config-volume");
-            for (const item of volume.projected.sources.find((s: { secret?: unknown }) => s.secret).secret.items) {
-                fs.writeFileSync(path.join(dir, item.path), rendered.serverSecret[item.key], { mode: 0o600 });
-            }
-            const handle = await startNatsServer({
-                binary: launcher,
-                configPath: path.join(dir, "nats-js.conf"),
-                env: podEnv(spec, i, rendered.serverSecret.encryption, ports[i].cluster),
-                name: `eventbus-default-js-${i}`,
-                monitorPort: ports[i].monitor,
-                // The full check: JetStream on, a meta leader elected and this node current with it.
-                readyPath: "/healthz",
-                timeoutMs: 60_000,
-            });
-            return cleanup.track(handle);
-        }),
-    );
-    return { rendered, servers, ports, serviceHost: `${spec.names.service}.${spec.namespace}.svc` };
-}
+import { canUsePrivateHosts, LocalCluster, startCluster } from "../support/cluster";
+import { Cleanup, findNatsServers } from "../support/nats";
+import { localLayout, versionEntryFor } from "../support/local-layout";
 
 async function monitor(port: number, endpoint: string): Promise<any> {
     const res = await fetch(`http://127.0.0.1:${port}${endpoint}`, { signal: AbortSignal.timeout(5_000) });

@@ -1,0 +1,102 @@
+/**
+ * A local copy of a bus's cluster: one real nats-server per replica, started from the rendered
+ * configuration, certificates, auth include and environment, each in its own mount namespace whose
+ * /etc/hosts maps the pod and service DNS names to 127.0.0.1. Routes dial the same names as in
+ * Kubernetes and TLS checks the same SANs; only file paths, ports and the bind address move.
+ */
+import { execFileSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import type { EventBusArgs } from "../../components";
+import { renderServerConfig } from "../../components/config/render";
+import { renderBus, RenderedBus } from "./bus";
+import { Cleanup, freePorts, NatsServerBinary, NatsServerHandle, startNatsServer } from "./nats";
+import { hostsFile, LocalPorts, localLayout, podEnv, versionEntryFor } from "./local-layout";
+
+/** Whether this machine lets us give a process its own /etc/hosts (root and util-linux `unshare`). */
+export function canUsePrivateHosts(): string | undefined {
+    try {
+        execFileSync("unshare", ["-m", "--", "sh", "-c", "mount --bind /etc/hosts /etc/hosts"], { stdio: "pipe", timeout: 10_000 });
+        return undefined;
+    } catch (err) {
+        return `cannot create a mount namespace here (${(err as Error).message.split("\n")[0]})`;
+    }
+}
+
+/** A launcher that runs nats-server with `hosts` bind-mounted over /etc/hosts in a private mount namespace. */
+function writeLauncher(dir: string, binary: string, hosts: string): string {
+    const hostsPath = path.join(dir, "hosts");
+    fs.writeFileSync(hostsPath, hosts);
+    const launcher = path.join(dir, "nats-server-with-hosts");
+    fs.writeFileSync(
+        launcher,
+        `#!/bin/sh\nexec unshare -m -- sh -c 'hosts="$0"; binary="$1"; shift; mount --bind "$hosts" /etc/hosts && exec "$binary" "$@"' ${JSON.stringify(hostsPath)} ${JSON.stringify(binary)} "$@"\n`,
+        { mode: 0o755 },
+    );
+    return launcher;
+}
+
+export interface LocalCluster {
+    rendered: RenderedBus;
+    servers: NatsServerHandle[];
+    ports: LocalPorts[];
+    serviceHost: string;
+    /** Client URLs of the servers on loopback. */
+    urls: string[];
+}
+
+/** Options of {@link startCluster}. */
+export interface StartClusterOptions {
+    /** Servers; default 3. */
+    replicas?: number;
+    /** More `jetstream` arguments of the bus. */
+    jetstream?: Omit<NonNullable<EventBusArgs["jetstream"]>, "version" | "replicas">;
+    /** Wait for every server's full /healthz (meta leader elected); default true. */
+    waitReady?: boolean;
+}
+
+/** Renders a bus for `server`'s release line and starts one server per replica; `cleanup` stops them. */
+export async function startCluster(server: NatsServerBinary, cleanup: Cleanup, options: StartClusterOptions = {}): Promise<LocalCluster> {
+    const replicas = options.replicas ?? 3;
+    const entry = versionEntryFor(server.version);
+    if (!entry) {
+        throw new Error(`no version map entry for nats-server ${server.version}`);
+    }
+    const rendered = await renderBus("default", { namespace: "argo-events", jetstream: { ...options.jetstream, version: entry.version, replicas } });
+    const spec = rendered.spec;
+    const indexes = Array.from({ length: replicas }, (_, i) => i);
+    const portList = await freePorts(3 * replicas);
+    const ports = indexes.map((i) => ({ client: portList[3 * i], cluster: portList[3 * i + 1], monitor: portList[3 * i + 2] }));
+    const root = cleanup.tempDir("eventbus-cluster");
+    const launcher = writeLauncher(root, server.path, hostsFile(spec));
+    const servers = await Promise.all(
+        indexes.map(async (i) => {
+            const dir = path.join(root, `pod-${i}`);
+            fs.mkdirSync(path.join(dir, "store"), { recursive: true });
+            fs.writeFileSync(path.join(dir, "nats-js.conf"), renderServerConfig(spec, server.version, localLayout(spec, i, ports, dir)));
+            const volume = rendered.object("StatefulSet").spec.template.spec.volumes.find((v: { name: string }) => v.name === "config-volume");
+            for (const item of volume.projected.sources.find((s: { secret?: unknown }) => s.secret).secret.items) {
+                fs.writeFileSync(path.join(dir, item.path), rendered.serverSecret[item.key], { mode: 0o600 });
+            }
+            const handle = await startNatsServer({
+                binary: launcher,
+                configPath: path.join(dir, "nats-js.conf"),
+                env: podEnv(spec, i, rendered.serverSecret.encryption, ports[i].cluster),
+                name: `eventbus-default-js-${i}`,
+                monitorPort: ports[i].monitor,
+                // The full check: JetStream on, a meta leader elected and this node current with it.
+                readyPath: options.waitReady === false ? "/varz" : "/healthz",
+                timeoutMs: 60_000,
+            });
+            return cleanup.track(handle);
+        }),
+    );
+    return {
+        rendered,
+        servers,
+        ports,
+        serviceHost: `${spec.names.service}.${spec.namespace}.svc`,
+        urls: ports.map((p) => `nats://127.0.0.1:${p.client}`),
+    };
+}
+
