@@ -85,13 +85,15 @@ export function planDiff(olds: StreamOutputs, news: StreamProps): pulumi.dynamic
     if (containsUnknown(news.config)) {
         return { changes: true };
     }
-    const serverVersion = olds.observedServerVersion ?? olds.serverVersion ?? news.serverVersion;
+    // The release the server runs when the update happens: the declared one when it changes (the
+    // stream is updated after the StatefulSet has rolled), else the one the server last reported.
+    const serverVersion = olds.serverVersion !== news.serverVersion ? news.serverVersion : (olds.observedServerVersion ?? news.serverVersion);
     const changed = changedFields(olds.config, news.config);
+    const reasons = replaceReasons(olds.config, news.config, serverVersion);
     const conflict = conflictingChange(olds.config, news.config);
-    if (conflict) {
+    if (conflict && reasons.length === 0) {
         throw new Error(`stream "${news.config.name}": ${conflict}`);
     }
-    const reasons = replaceReasons(olds.config, news.config, serverVersion);
     if (reasons.length > 0 && !news.allowDataLoss) {
         const list = reasons.map((r) => `${r.field} (${r.reason})`).join("; ");
         throw new Error(
@@ -111,8 +113,10 @@ export function planDiff(olds: StreamOutputs, news: StreamProps): pulumi.dynamic
 export function isTransient(err: unknown): boolean {
     const e = err as { name?: string; code?: unknown; status?: unknown; message?: string; cause?: unknown };
     if (!e) return false;
+    // A refused password stays refused ("Authentication Timeout" included): fail at once.
+    if (e.name === "AuthorizationError" || /authoriz|authenticat/i.test(String(e.message ?? ""))) return false;
     if (e.code === 10008 || e.status === 503) return true;
-    if (["TimeoutError", "NoRespondersError", "JetStreamNotEnabled", "ConnectionError", "ClosedConnectionError"].includes(e.name ?? "")) return true;
+    if (["TimeoutError", "NoRespondersError", "NoResponders", "JetStreamNotEnabled", "ConnectionError", "ClosedConnectionError"].includes(e.name ?? "")) return true;
     const message = String(e.message ?? "");
     if (/ECONNREFUSED|ECONNRESET|EHOSTUNREACH|ENOTFOUND|EAI_AGAIN|timeout|no responders|temporarily unavailable|no suitable peers|insufficient resources/i.test(message)) return true;
     return e.cause !== undefined && e.cause !== err ? isTransient(e.cause) : false;
@@ -126,6 +130,10 @@ function isStreamNotFound(err: unknown): boolean {
 function describe(err: unknown): string {
     const e = err as { message?: string; code?: unknown; cause?: { message?: string } };
     const code = typeof e?.code === "number" ? ` (error ${e.code})` : "";
+    if (e?.code === 10065) {
+        // Typically the stream this resource had under its old name, kept by deletionPolicy "retain".
+        return `${e.message}${code}: another stream captures the same subjects; delete it or change the subjects`;
+    }
     const cause = e?.cause?.message && e.cause.message !== e.message ? `: ${e.cause.message}` : "";
     return `${e?.message ?? String(err)}${code}${cause}`;
 }
@@ -172,11 +180,13 @@ async function withRetries<T>(what: string, connection: ConnectionProps, timeout
         try {
             return await withJetStream(connection, deadline, work);
         } catch (err) {
-            if (!isTransient(err) || Date.now() + delay >= deadline) {
-                const retried = attempts > 1 ? ` after ${attempts} attempts over ${Math.round((timeoutMs - (deadline - Date.now())) / 1000)}s` : "";
+            const left = deadline - Date.now();
+            if (!isTransient(err) || left <= 0) {
+                const retried = attempts > 1 ? ` after ${attempts} attempts over ${Math.round((timeoutMs - left) / 1000)}s` : "";
                 throw new Error(`${what} on ${connection.servers.join(", ")} failed${retried}: ${describe(err)}`);
             }
-            await sleep(delay);
+            // Keep trying until the deadline itself, so a slow election still succeeds.
+            await sleep(Math.min(delay, left));
             delay = Math.min(delay * 2, 5_000);
         }
     }
