@@ -4,6 +4,7 @@ import { didYouMean, InputError } from "./errors";
 import { ObjectNames, objectNames } from "./kube/names";
 import { resolveStreamSpec, StreamSpec } from "./stream/model";
 import { resolveStreamLifecycle } from "./stream/resource";
+import { fieldsNeedingNewerServer } from "./stream/rules";
 import { formatDuration, parseDurationMs, parseKubernetesQuantity, parseNatsSize } from "./units";
 import { findVersion, supportedVersions, VersionEntry } from "./versions";
 
@@ -376,6 +377,11 @@ export function resolveBusSpec(componentName: string, args: EventBusArgs): BusSp
     if (typeof podDisruptionBudget !== "boolean") {
         throw new InputError("jetstream.podDisruptionBudget", "must be true or false");
     }
+    const stream = resolveStreamSpec({ streamConfig: js.streamConfig, stream: js.stream, busReplicas: replicas, field: "jetstream" });
+    const tooNew = fieldsNeedingNewerServer(stream, version.serverVersion);
+    if (tooNew.length > 0) {
+        throw new InputError(`jetstream.stream.${tooNew[0]}`, `needs nats-server 2.10 or later; version "${version.version}" runs ${version.serverVersion}`);
+    }
     return {
         ...identity,
         names: objectNames(identity.busName),
@@ -389,7 +395,7 @@ export function resolveBusSpec(componentName: string, args: EventBusArgs): BusSp
         ...resolveLameDuck(js),
         startArgs: validateStartArgs(js.startArgs),
         podDisruptionBudget,
-        stream: resolveStreamSpec({ streamConfig: js.streamConfig, stream: js.stream, busReplicas: replicas, field: "jetstream" }),
+        stream,
         streamLifecycle: resolveStreamLifecycle(js.streamLifecycle, "jetstream.streamLifecycle"),
         args: js,
     };

@@ -864,8 +864,8 @@ const KUBERNETES_KINDS: Record<string, string> = {
 interface ProgramRun {
     exports: any;
     objects: any[];
-    /** Every bus spec the component resolved while the program ran. */
-    specs: any[];
+    /** Inputs of every Stream resource the program registered. */
+    streams: any[];
 }
 
 /** Requires a compiled Pulumi program under the mocks, recording what it registers. */
@@ -873,27 +873,14 @@ async function runProgram(modulePath: string): Promise<ProgramRun> {
     const mocks = testMocks();
     mocks.reset();
     // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const validate = require("../../components/validate") as { resolveBusSpec: (...a: any[]) => any };
-    const original = validate.resolveBusSpec;
-    const specs: any[] = [];
-    validate.resolveBusSpec = (...a: any[]) => {
-        const spec = original(...a);
-        specs.push(spec);
-        return spec;
-    };
-    let exports: any;
-    try {
-        // eslint-disable-next-line @typescript-eslint/no-require-imports
-        exports = require(modulePath);
-    } finally {
-        validate.resolveBusSpec = original;
-    }
+    const exports = require(modulePath);
     await resolve(exports.url);
     await rpcSettings.waitForRPCs();
     const objects = mocks.resources
         .filter((x) => KUBERNETES_KINDS[x.type])
         .map((x) => ({ apiVersion: x.type.split(":")[1].replace(/^core\//, ""), kind: KUBERNETES_KINDS[x.type], ...x.inputs }));
-    return { exports, objects, specs };
+    const streams = mocks.resources.filter((x) => x.type === "pulumi-nodejs:dynamic/jetstream:Stream").map((x) => x.inputs);
+    return { exports, objects, streams };
 }
 
 function only(objects: any[], kind: string): any {
@@ -958,9 +945,74 @@ describe("examples/involved (Argo's more involved EventBus)", () => {
         assert.equal(routes(config).length, 5);
     });
 
-    it("keeps streams for 24h (streamConfig maxAge)", () => {
-        assert.equal(run.specs.length, 1);
-        assert.equal(run.specs[0].stream.name, "default");
-        assert.equal(run.specs[0].stream.maxAgeMs, 24 * 3600 * 1000);
+    it("keeps the default stream's messages for 24h (streamConfig maxAge) on 3 of the 5 servers", () => {
+        assert.equal(run.streams.length, 1);
+        assert.equal(run.streams[0].config.name, "default");
+        assert.deepEqual(run.streams[0].config.subjects, ["default.*.*"]);
+        assert.equal(run.streams[0].config.maxAgeMs, 24 * 3600 * 1000);
+        assert.equal(run.streams[0].config.replicas, 3);
+        assert.equal(run.streams[0].config.maxMsgs, 50000);
+    });
+});
+
+describe("the bus's JetStream stream", () => {
+    const streamInputs = (r: RenderedBus) => {
+        const found = r.resources.filter((x) => x.type === "pulumi-nodejs:dynamic/jetstream:Stream");
+        assert.equal(found.length, 1, "one Stream");
+        return found[0].inputs;
+    };
+
+    it("is a Stream resource reaching the bus by its service name, with the generated credentials and CA", async () => {
+        const r = await renderBus("default", { namespace: "argo-events", jetstream: { version: "latest" } });
+        const inputs = streamInputs(r);
+        assert.deepEqual(inputs.connection, {
+            servers: ["nats://eventbus-default-js-svc.argo-events.svc:4222"],
+            username: "eventbus",
+            password: r.password,
+            caCert: await resolve(r.bus.caCert),
+            serverName: "eventbus-default-js-svc.argo-events.svc",
+        });
+        assert.equal(inputs.serverVersion, "2.14.4");
+        assert.equal(inputs.deletionPolicy, "retain");
+        assert.equal(inputs.allowDataLoss, false);
+        assert.equal(inputs.createTimeoutMs, 300000);
+        assert.equal(await resolve(r.bus.streamName), "default");
+    });
+
+    it("has Argo's default configuration: default.*.*, 50000 messages, 7 days, R3, 5 minute dedupe, file storage", async () => {
+        const r = await renderBus("default", { namespace: "argo-events", jetstream: { version: "latest" } });
+        const config = streamInputs(r).config;
+        assert.deepEqual(
+            { name: config.name, subjects: config.subjects, maxMsgs: config.maxMsgs, maxAgeMs: config.maxAgeMs, maxBytes: config.maxBytes, replicas: config.replicas, duplicatesMs: config.duplicatesMs, retention: config.retention, discard: config.discard, storage: config.storage },
+            { name: "default", subjects: ["default.*.*"], maxMsgs: 50000, maxAgeMs: 604800000, maxBytes: -1, replicas: 3, duplicatesMs: 300000, retention: "limits", discard: "old", storage: "file" },
+        );
+    });
+
+    it("is R1 on a 1-replica bus (Argo #2743)", async () => {
+        const r = await renderBus("default", { namespace: "argo-events", jetstream: { version: "latest", replicas: 1 } });
+        assert.equal(streamInputs(r).config.replicas, 1);
+    });
+
+    it("takes the typed settings and lifecycle, and names the stream in the output", async () => {
+        const r = await renderBus("default", {
+            namespace: "argo-events",
+            jetstream: {
+                version: "2.10.29",
+                streamConfig: "maxAge: 24h\nmaxBytes: 1GB\n",
+                stream: { name: "events", maxAge: "48h", compression: "s2" },
+                streamLifecycle: { deletionPolicy: "delete", allowDataLoss: true, createTimeout: "10m" },
+            },
+        });
+        const inputs = streamInputs(r);
+        assert.equal(inputs.config.name, "events");
+        assert.deepEqual(inputs.config.subjects, ["events.*.*"]);
+        assert.equal(inputs.config.maxAgeMs, 48 * 3600 * 1000);
+        assert.equal(inputs.config.maxBytes, 1073741824);
+        assert.equal(inputs.config.compression, "s2");
+        assert.equal(inputs.serverVersion, "2.10.29");
+        assert.equal(inputs.deletionPolicy, "delete");
+        assert.equal(inputs.allowDataLoss, true);
+        assert.equal(inputs.createTimeoutMs, 600000);
+        assert.equal(await resolve(r.bus.streamName), "events");
     });
 });

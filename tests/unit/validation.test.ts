@@ -98,6 +98,12 @@ const BAD_INPUTS: BadInput[] = [
         allowed: /did you mean "jetstream"\?/,
     },
     {
+        what: "compression on a 2.9 bus",
+        args: { namespace: "argo-events", jetstream: { version: "2.9.25", stream: { compression: "s2" } } },
+        field: "jetstream.stream.compression",
+        allowed: /needs nats-server 2\.10 or later/,
+    },
+    {
         what: "an invalid accessMode",
         args: latest({ persistence: { accessMode: "ReadWrite" } }),
         field: "jetstream.persistence.accessMode",
