@@ -147,6 +147,30 @@ export interface JetStreamExoticArgs {
     streamConfig?: string;
 }
 
+/**
+ * How the stream provider, which runs where `pulumi up` runs, reaches the bus. The README's
+ * "Reaching the bus" explains the modes and the RBAC a port-forward needs.
+ */
+export interface BusConnectionArgs {
+    /**
+     * `auto` (default): inside a cluster connect to the service's DNS name, elsewhere port-forward.
+     * `portForward`: always through the Kubernetes API. `direct`: to `servers` (a LoadBalancer, a VPN).
+     */
+    mode?: "auto" | "portForward" | "direct";
+    /** Server URLs for `direct`, e.g. `nats://nats.example.com:4222`. */
+    servers?: string[];
+    /** Name the server certificate is checked against for `direct`. Default: the service's DNS name. */
+    serverName?: string;
+    /**
+     * Kubeconfig text (kept as a secret) for the port-forward, e.g. the one a platform stack passes to its
+     * `k8s.Provider`. Default: the kubeconfig kubectl would use (KUBECONFIG, then ~/.kube/config), read when
+     * the provider runs and never stored.
+     */
+    kubeconfig?: pulumi.Input<string>;
+    /** Kubeconfig context for the port-forward. Default: the current context. */
+    context?: string;
+}
+
 /** Arguments of an {@link EventBus}. */
 export interface EventBusArgs {
     /** Namespace of every object. Default `default`. */
@@ -161,4 +185,6 @@ export interface EventBusArgs {
     jetstream?: JetStreamBusArgs;
     /** A JetStream server you run yourself. Exactly one of `jetstream` and `jetstreamExotic`. */
     jetstreamExotic?: JetStreamExoticArgs;
+    /** How the stream is reached from where `pulumi up` runs. Default `auto`. */
+    connection?: BusConnectionArgs;
 }

@@ -3,7 +3,7 @@ import * as k8s from "@pulumi/kubernetes";
 import type { EventBusArgs } from "./args";
 import { renderAuthConfig, renderServerConfig } from "./config/render";
 import { PORTS } from "./defaults";
-import { serviceDns } from "./kube/names";
+import { selectorLabels, serviceDns } from "./kube/names";
 import { clientSecretArgs, configMapArgs, headlessServiceArgs, podDisruptionBudgetArgs, serverSecretArgs } from "./kube/objects";
 import { statefulSetArgs } from "./kube/statefulset";
 import { createCertificates } from "./security/certificates";
@@ -92,11 +92,23 @@ export class EventBus extends pulumi.ComponentResource {
             `${name}-stream`,
             {
                 connection: {
-                    servers: [dns.url],
+                    mode: spec.connection.mode,
+                    servers: spec.connection.servers ?? [dns.url],
                     username: credentials.username,
                     password: credentials.password,
                     caCert: certificates.caCertPem,
-                    serverName: dns.serviceHost,
+                    serverName: spec.connection.serverName ?? dns.serviceHost,
+                    kubernetes:
+                        spec.connection.mode === "direct"
+                            ? undefined
+                            : {
+                                  namespace: spec.namespace,
+                                  statefulSet: spec.names.statefulSet,
+                                  podSelector: selectorLabels(spec.busName),
+                                  port: PORTS.client,
+                                  kubeconfig: args.connection?.kubeconfig === undefined ? undefined : pulumi.secret(args.connection.kubeconfig),
+                                  context: spec.connection.context,
+                              },
                 },
                 streamConfig: js.streamConfig,
                 stream: js.stream,

@@ -1,4 +1,5 @@
-import { EventBusArgs, JetStreamBusArgs, PersistenceArgs } from "./args";
+import { BusConnectionArgs, EventBusArgs, JetStreamBusArgs, PersistenceArgs } from "./args";
+import { CONNECTION_MODES, ConnectionMode, serverUrlProblem } from "./stream/connection";
 import { DEFAULTS } from "./defaults";
 import { didYouMean, InputError } from "./errors";
 import { ObjectNames, objectNames } from "./kube/names";
@@ -52,13 +53,15 @@ export interface BusSpec {
     startArgs: string[];
     podDisruptionBudget: boolean;
     stream: StreamSpec;
+    connection: BusConnectionSpec;
     streamLifecycle: ReturnType<typeof resolveStreamLifecycle>;
     /** The original arguments, for the pass-through Kubernetes fields. */
     args: JetStreamBusArgs;
 }
 
 // Keys of the argument objects, so a typo in an untyped object (stack config, pasted YAML) is caught.
-const EVENTBUS_KEYS = ["namespace", "busName", "clusterDomain", "labels", "jetstream", "jetstreamExotic"];
+const EVENTBUS_KEYS = ["namespace", "busName", "clusterDomain", "labels", "jetstream", "jetstreamExotic", "connection"];
+const CONNECTION_KEYS = ["mode", "servers", "serverName", "kubeconfig", "context"];
 const JETSTREAM_KEYS = [
     "version", "replicas", "containerTemplate", "reloaderContainerTemplate", "metricsContainerTemplate",
     "persistence", "metadata", "nodeSelector", "tolerations", "securityContext", "imagePullSecrets",
@@ -337,6 +340,42 @@ function validateStartArgs(startArgs: unknown): string[] {
     return startArgs as string[];
 }
 
+/** The connection settings of a bus, checked, with the mode defaulted. */
+export interface BusConnectionSpec {
+    mode: ConnectionMode;
+    servers?: string[];
+    serverName?: string;
+    context?: string;
+}
+
+/** Checks `connection`: a known mode, and URLs exactly when the mode is `direct`. */
+export function resolveBusConnection(connection: BusConnectionArgs | undefined, field = "connection"): BusConnectionSpec {
+    rejectUnknownKeys(connection, CONNECTION_KEYS, field);
+    const mode = connection?.mode ?? "auto";
+    if (!CONNECTION_MODES.includes(mode)) {
+        throw new InputError(`${field}.mode`, `${JSON.stringify(mode)} is not allowed; use one of ${CONNECTION_MODES.join(", ")}`);
+    }
+    const servers = connection?.servers;
+    if (mode === "direct") {
+        if (!Array.isArray(servers) || servers.length === 0) {
+            throw new InputError(`${field}.servers`, "mode direct needs at least one server URL, e.g. [\"nats://nats.example.com:4222\"]");
+        }
+        servers.forEach((url, i) => {
+            const problem = typeof url === "string" ? serverUrlProblem(url) : `${JSON.stringify(url)} is not a URL`;
+            if (problem) throw new InputError(`${field}.servers[${i}]`, problem);
+        });
+    } else if (servers !== undefined) {
+        throw new InputError(`${field}.servers`, `is used only with mode direct (mode is ${mode})`);
+    }
+    for (const key of ["serverName", "context"] as const) {
+        const value = connection?.[key];
+        if (value !== undefined && (typeof value !== "string" || value === "")) {
+            throw new InputError(`${field}.${key}`, "must be a non-empty string");
+        }
+    }
+    return { mode, servers, serverName: connection?.serverName, context: connection?.context };
+}
+
 /** Common fields of every bus kind, checked and defaulted. */
 export interface BusIdentity {
     busName: string;
@@ -396,6 +435,7 @@ export function resolveBusSpec(componentName: string, args: EventBusArgs): BusSp
         startArgs: validateStartArgs(js.startArgs),
         podDisruptionBudget,
         stream,
+        connection: resolveBusConnection(args.connection),
         streamLifecycle: resolveStreamLifecycle(js.streamLifecycle, "jetstream.streamLifecycle"),
         args: js,
     };

@@ -9,19 +9,10 @@ import type * as pulumi from "@pulumi/pulumi";
 import { StreamSpec, toServerStreamConfig } from "./model";
 import { changedFields, conflictingChange, fieldsNeedingNewerServer, fromServerStreamConfig, replaceReasons } from "./rules";
 import { atLeast } from "../versions";
+import { chooseRoute, ConnectionProps, explainConnectionError, serverUrlProblem } from "./connection";
+import { openTunnel, Tunnel, TunnelError } from "./tunnel";
 
-/** How the provider reaches the JetStream server. */
-export interface ConnectionProps {
-    /** Server URLs, e.g. `nats://eventbus-default-js-svc.argo-events.svc:4222`. */
-    servers: string[];
-    username?: string;
-    /** Secret. */
-    password?: string;
-    /** PEM of the CA that signed the server certificate; set means TLS verified against it. */
-    caCert?: string;
-    /** Name the server certificate must carry, when it differs from the URL's host. */
-    serverName?: string;
-}
+export type { ConnectionProps } from "./connection";
 
 /** The inputs of a Stream resource. */
 export interface StreamProps {
@@ -63,6 +54,13 @@ export function checkProps(news: StreamProps): pulumi.dynamic.CheckFailure[] {
         const servers = news.connection?.servers;
         if (!Array.isArray(servers) || servers.length === 0 || servers.some((s) => typeof s !== "string" || s === "")) {
             failures.push({ property: "connection", reason: "connection.servers must list at least one server URL, e.g. nats://nats.example.svc:4222" });
+        } else {
+            const problem = servers.map(serverUrlProblem).find((p) => p !== undefined);
+            if (problem) failures.push({ property: "connection", reason: `connection.servers: ${problem}` });
+        }
+        const mode = news.connection?.mode;
+        if (mode !== undefined && !["auto", "portForward", "direct"].includes(mode)) {
+            failures.push({ property: "connection", reason: `connection.mode must be auto, portForward or direct, got ${JSON.stringify(mode)}` });
         }
     }
     if (!["retain", "delete"].includes(news.deletionPolicy)) {
@@ -145,45 +143,79 @@ interface Session {
     serverVersion: string;
 }
 
-/** One connection for one operation, closed afterwards; `deadline` bounds connecting and every request. */
-async function withJetStream<T>(connection: ConnectionProps, deadline: number, work: (session: Session) => Promise<T>): Promise<T> {
+/** What one operation learned across its attempts. */
+interface Attempts {
+    /** Pods whose tunnel broke, so the next attempt goes through another one. */
+    failedPods: Set<string>;
+    /** How the last attempt reached the server, for the error message. */
+    via: string;
+}
+
+/**
+ * One connection for one attempt, closed afterwards (tunnel included), so `pulumi up` never waits
+ * on an open socket; `deadline` bounds connecting and every request.
+ */
+async function withJetStream<T>(connection: ConnectionProps, deadline: number, attempts: Attempts, work: (session: Session) => Promise<T>): Promise<T> {
     const { connect } = require("@nats-io/transport-node");
     const { jetstreamManager } = require("@nats-io/jetstream");
     const remaining = () => Math.max(1_000, deadline - Date.now());
-    const tls = connection.caCert ? { ca: connection.caCert, ...(connection.serverName ? { servername: connection.serverName } : {}) } : undefined;
-    const nc = await connect({
-        servers: connection.servers,
-        user: connection.username,
-        pass: connection.password,
-        tls,
-        timeout: Math.min(10_000, remaining()),
-        reconnect: false,
-        // Pod addresses gossiped by the cluster are neither reachable from here nor in the certificate.
-        ignoreClusterUpdates: true,
-        name: "jetstream-eventbus stream provider",
-    });
+    const route = chooseRoute(connection, process.env);
+    let tunnel: Tunnel | undefined;
+    let nc: any;
     try {
+        let servers: string[];
+        if (route.kind === "portForward") {
+            attempts.via = `a port-forward to a pod of ${route.target.statefulSet} in namespace ${route.target.namespace}`;
+            tunnel = await openTunnel(route.target, attempts.failedPods);
+            attempts.via = `a port-forward to pod ${tunnel.pod} in namespace ${route.target.namespace}`;
+            servers = [tunnel.url];
+        } else {
+            servers = route.servers;
+            attempts.via = servers.join(", ");
+        }
+        const tls = connection.caCert ? { ca: connection.caCert, ...(connection.serverName ? { servername: connection.serverName } : {}) } : undefined;
+        nc = await connect({
+            servers,
+            user: connection.username,
+            pass: connection.password,
+            tls,
+            timeout: Math.min(10_000, remaining()),
+            reconnect: false,
+            // Pod addresses gossiped by the cluster are neither reachable from here nor in the certificate.
+            ignoreClusterUpdates: true,
+            name: "jetstream-eventbus stream provider",
+        });
         const jsm = await jetstreamManager(nc, { timeout: Math.min(10_000, remaining()) });
         return await work({ jsm, serverVersion: String(nc.info?.version ?? "0.0.0") });
+    } catch (err) {
+        // The tunnel knows better than the NATS client why a connection through it broke.
+        const cause = tunnel?.failure() ?? err;
+        if (tunnel && (cause instanceof TunnelError ? cause.retry : isTransient(cause))) {
+            attempts.failedPods.add(tunnel.pod);
+        }
+        throw cause;
     } finally {
-        await nc.close().catch(() => undefined);
+        await nc?.close().catch(() => undefined);
+        await tunnel?.close();
     }
 }
 
-/** Retries `work` on transient errors until `timeoutMs` has passed, then fails naming the servers and the last error. */
+/** Retries `work` on transient errors until `timeoutMs` has passed, then fails saying what was tried and the last error. */
 async function withRetries<T>(what: string, connection: ConnectionProps, timeoutMs: number, work: (session: Session) => Promise<T>): Promise<T> {
     const deadline = Date.now() + timeoutMs;
+    const attempts: Attempts = { failedPods: new Set(), via: connection.servers.join(", ") };
     let delay = 250;
-    let attempts = 0;
+    let count = 0;
     for (;;) {
-        attempts++;
+        count++;
         try {
-            return await withJetStream(connection, deadline, work);
+            return await withJetStream(connection, deadline, attempts, work);
         } catch (err) {
             const left = deadline - Date.now();
-            if (!isTransient(err) || left <= 0) {
-                const retried = attempts > 1 ? ` after ${attempts} attempts over ${Math.round((timeoutMs - left) / 1000)}s` : "";
-                throw new Error(`${what} on ${connection.servers.join(", ")} failed${retried}: ${describe(err)}`);
+            const retry = err instanceof TunnelError ? err.retry : isTransient(err);
+            if (!retry || left <= 0) {
+                const retried = count > 1 ? ` after ${count} attempts over ${Math.round((timeoutMs - left) / 1000)}s` : "";
+                throw new Error(`${what} through ${attempts.via} failed${retried}: ${explainConnectionError(describe(err), connection.serverName)}`);
             }
             // Keep trying until the deadline itself, so a slow election still succeeds.
             await sleep(Math.min(delay, left));

@@ -3,7 +3,13 @@ import { didYouMean, InputError } from "../errors";
 import { parseDurationMs } from "../units";
 import { LATEST_SERVER_VERSION, parseServerVersion } from "../versions";
 import { resolveStreamSpec, StreamSettingsInput, StreamSpec } from "./model";
+import type { ConnectionMode } from "./connection";
 import { streamProvider } from "./provider";
+
+/** A copy without the keys whose value is undefined (they would show as diffs against stored state). */
+function withoutUndefined<T extends object>(value: T): T {
+    return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as T;
+}
 
 /** How the provider reaches the JetStream server. */
 export interface StreamConnectionArgs {
@@ -17,6 +23,25 @@ export interface StreamConnectionArgs {
     caCert?: pulumi.Input<string>;
     /** Name the server certificate must carry when it differs from the URL's host. */
     serverName?: pulumi.Input<string>;
+    /** `direct` (default for a Stream of its own), `portForward` or `auto`; see the README's "Reaching the bus". */
+    mode?: pulumi.Input<ConnectionMode>;
+    /** Where the server's pods are, for `portForward` and `auto`. */
+    kubernetes?: pulumi.Input<KubernetesTargetArgs>;
+}
+
+/** The pods to port-forward to. */
+export interface KubernetesTargetArgs {
+    namespace: pulumi.Input<string>;
+    /** Name used in messages, e.g. the StatefulSet's. */
+    statefulSet: pulumi.Input<string>;
+    /** Labels selecting the pods. */
+    podSelector: pulumi.Input<Record<string, pulumi.Input<string>>>;
+    /** Client port inside the pods, usually 4222. */
+    port: pulumi.Input<number>;
+    /** Kubeconfig text (secret). Unset: KUBECONFIG, then ~/.kube/config, read when the provider runs. */
+    kubeconfig?: pulumi.Input<string>;
+    /** Kubeconfig context. Unset: its current context. */
+    context?: pulumi.Input<string>;
 }
 
 /** What happens to the stream around its Pulumi lifecycle. */
@@ -93,7 +118,9 @@ export class Stream extends pulumi.dynamic.Resource {
         }
         const lifecycle = resolveStreamLifecycle({ deletionPolicy: args.deletionPolicy, allowDataLoss: args.allowDataLoss, createTimeout: args.createTimeout });
         const connection = pulumi.output(args.connection).apply((c) => ({
+            mode: c.mode ?? "direct",
             servers: c.servers,
+            ...(c.kubernetes !== undefined ? { kubernetes: withoutUndefined(c.kubernetes) } : {}),
             ...(c.username !== undefined ? { username: c.username } : {}),
             ...(c.password !== undefined ? { password: c.password } : {}),
             ...(c.caCert !== undefined ? { caCert: c.caCert } : {}),

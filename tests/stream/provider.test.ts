@@ -251,7 +251,7 @@ for (const server of servers) {
             };
             const started = Date.now();
             await assert.rejects(createStream(props), (err: Error) => {
-                assert.match(err.message, new RegExp(`creating stream "default" on nats://127.0.0.1:${port} failed after \\d+ attempts`));
+                assert.match(err.message, new RegExp(`creating stream "default" through nats://127.0.0.1:${port} failed after \\d+ attempts`));
                 assert.match(err.message, /ECONNREFUSED|CONNECTION_REFUSED|connection refused/i);
                 assert.ok(!err.message.includes("not-a-real-password"));
                 return true;

@@ -966,11 +966,19 @@ describe("the bus's JetStream stream", () => {
         const r = await renderBus("default", { namespace: "argo-events", jetstream: { version: "latest" } });
         const inputs = streamInputs(r);
         assert.deepEqual(inputs.connection, {
+            mode: "auto",
             servers: ["nats://eventbus-default-js-svc.argo-events.svc:4222"],
             username: "eventbus",
             password: r.password,
             caCert: await resolve(r.bus.caCert),
             serverName: "eventbus-default-js-svc.argo-events.svc",
+            // For a port-forward from outside the cluster: the bus's pods by Argo's labels, port 4222.
+            kubernetes: {
+                namespace: "argo-events",
+                statefulSet: "eventbus-default-js",
+                podSelector: { controller: "eventbus-controller", "eventbus-name": "default", "owner-name": "default" },
+                port: 4222,
+            },
         });
         assert.equal(inputs.serverVersion, "2.14.4");
         assert.equal(inputs.deletionPolicy, "retain");
@@ -1014,5 +1022,29 @@ describe("the bus's JetStream stream", () => {
         assert.equal(inputs.allowDataLoss, true);
         assert.equal(inputs.createTimeoutMs, 600000);
         assert.equal(await resolve(r.bus.streamName), "events");
+    });
+});
+
+describe("how the stream provider reaches the bus", () => {
+    const connectionOf = (r: RenderedBus) => r.resources.find((x) => x.type === "pulumi-nodejs:dynamic/jetstream:Stream")!.inputs.connection;
+
+    it("keeps an explicit kubeconfig and context for the port-forward, the kubeconfig as a secret", async () => {
+        const kubeconfig = "apiVersion: v1\nkind: Config\nclusters: []\n";
+        const r = await renderBus("default", { namespace: "argo-events", jetstream: { version: "latest" }, connection: { mode: "portForward", kubeconfig, context: "staging" } });
+        const connection = connectionOf(r);
+        assert.equal(connection.mode, "portForward");
+        assert.equal(connection.kubernetes.kubeconfig, kubeconfig);
+        assert.equal(connection.kubernetes.context, "staging");
+    });
+
+    it("connects to explicit servers in direct mode, checking the certificate against the service name unless told otherwise", async () => {
+        const r = await renderBus("default", { namespace: "argo-events", jetstream: { version: "latest" }, connection: { mode: "direct", servers: ["nats://nats.example.com:4222"] } });
+        const connection = connectionOf(r);
+        assert.equal(connection.mode, "direct");
+        assert.deepEqual(connection.servers, ["nats://nats.example.com:4222"]);
+        assert.equal(connection.serverName, "eventbus-default-js-svc.argo-events.svc");
+        assert.equal(connection.kubernetes, undefined);
+        const named = await renderBus("default", { namespace: "argo-events", jetstream: { version: "latest" }, connection: { mode: "direct", servers: ["tls://10.0.0.1:4222"], serverName: "eventbus-default-js-svc" } });
+        assert.equal(connectionOf(named).serverName, "eventbus-default-js-svc");
     });
 });

@@ -104,6 +104,30 @@ const BAD_INPUTS: BadInput[] = [
         allowed: /needs nats-server 2\.10 or later/,
     },
     {
+        what: "an unknown connection mode",
+        args: { namespace: "argo-events", jetstream: { version: "latest" }, connection: { mode: "tunnel" } },
+        field: "connection.mode",
+        allowed: /auto, portForward, direct/,
+    },
+    {
+        what: "direct mode without servers",
+        args: { namespace: "argo-events", jetstream: { version: "latest" }, connection: { mode: "direct" } },
+        field: "connection.servers",
+        allowed: /nats:\/\/nats\.example\.com:4222/,
+    },
+    {
+        what: "a server URL that is not a NATS URL",
+        args: { namespace: "argo-events", jetstream: { version: "latest" }, connection: { mode: "direct", servers: ["http://nats:4222"] } },
+        field: "connection.servers[0]",
+        allowed: /not a NATS URL like nats:\/\/nats\.example\.com:4222/,
+    },
+    {
+        what: "servers with the auto mode",
+        args: { namespace: "argo-events", jetstream: { version: "latest" }, connection: { servers: ["nats://nats:4222"] } },
+        field: "connection.servers",
+        allowed: /only with mode direct/,
+    },
+    {
         what: "an invalid accessMode",
         args: latest({ persistence: { accessMode: "ReadWrite" } }),
         field: "jetstream.persistence.accessMode",

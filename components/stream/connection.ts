@@ -1,0 +1,113 @@
+/**
+ * How the stream provider reaches the JetStream server, decided where `pulumi up` runs.
+ * Pure: the choice and the wording of errors, without any I/O.
+ */
+
+/** Ways of reaching the bus. */
+export type ConnectionMode = "auto" | "portForward" | "direct";
+export const CONNECTION_MODES: readonly ConnectionMode[] = ["auto", "portForward", "direct"];
+
+/** The pods of a managed bus, for a port-forward through the Kubernetes API. */
+export interface KubernetesTarget {
+    namespace: string;
+    /** StatefulSet name, for messages. */
+    statefulSet: string;
+    /** Labels selecting the bus's pods. */
+    podSelector: Record<string, string>;
+    /** Client port inside the pod. */
+    port: number;
+    /** Kubeconfig text; unset means the default resolution (KUBECONFIG, then ~/.kube/config), read when the provider runs. */
+    kubeconfig?: string;
+    /** Kubeconfig context; unset means its current context. */
+    context?: string;
+}
+
+/** What the provider was given to reach the server. */
+export interface ConnectionProps {
+    /** `auto` (default): in a cluster connect directly, elsewhere port-forward when the bus is in Kubernetes. */
+    mode?: ConnectionMode;
+    /** Server URLs: the service's in-cluster URL for a managed bus, or explicit ones. */
+    servers: string[];
+    username?: string;
+    /** Secret. */
+    password?: string;
+    /** PEM of the CA that signed the server certificate; set means TLS verified against it. */
+    caCert?: string;
+    /** Name the server certificate must carry, when it differs from the URL's host. */
+    serverName?: string;
+    /** Set for a managed bus: where its pods are. */
+    kubernetes?: KubernetesTarget;
+}
+
+/** The route one operation takes. */
+export type Route =
+    | { kind: "direct"; servers: string[] }
+    | { kind: "portForward"; target: KubernetesTarget };
+
+/**
+ * True inside a Kubernetes pod: the kubelet sets these variables in every container (unless
+ * service links are off, the API server's are always there).
+ */
+export function insideKubernetes(env: Record<string, string | undefined>): boolean {
+    return Boolean(env.KUBERNETES_SERVICE_HOST && env.KUBERNETES_SERVICE_PORT);
+}
+
+/**
+ * The route for `connection` in environment `env`: `direct` uses the URLs as given; `portForward`
+ * tunnels through the Kubernetes API; `auto` connects directly inside a cluster (the service name
+ * resolves there) and tunnels elsewhere, or connects directly when there is no Kubernetes target
+ * (a server run outside Kubernetes).
+ */
+export function chooseRoute(connection: ConnectionProps, env: Record<string, string | undefined>): Route {
+    const mode = connection.mode ?? "auto";
+    if (mode === "portForward" || (mode === "auto" && connection.kubernetes && !insideKubernetes(env))) {
+        if (!connection.kubernetes) {
+            throw new Error("connection mode portForward needs a bus in Kubernetes; use mode direct with explicit servers for a server run elsewhere");
+        }
+        return { kind: "portForward", target: connection.kubernetes };
+    }
+    return { kind: "direct", servers: connection.servers };
+}
+
+/** Checks a server URL given for direct connections; returns a problem or undefined. */
+export function serverUrlProblem(url: string): string | undefined {
+    const match = /^(nats|tls):\/\/([^/:?#\s]+|\[[0-9a-fA-F:]+\])(:(\d+))?\/?$/.exec(url);
+    if (!match) {
+        return `${JSON.stringify(url)} is not a NATS URL like nats://nats.example.com:4222`;
+    }
+    if (match[4] !== undefined && (Number(match[4]) < 1 || Number(match[4]) > 65535)) {
+        return `${JSON.stringify(url)} has an invalid port`;
+    }
+    return undefined;
+}
+
+/**
+ * A clearer message for a failed connection: what the client saw, and what usually causes it.
+ * Never includes credentials (the client errors do not carry them either).
+ */
+export function explainConnectionError(message: string, serverName: string | undefined): string {
+    if (/authorization violation|authentication|authorization/i.test(message)) {
+        return `${message}: the server refused the user name and password (check the bus's client secret)`;
+    }
+    if (/altnames|does not match|hostname/i.test(message)) {
+        return `${message}: TLS name mismatch, the server certificate does not name ${serverName ?? "the server"}`;
+    }
+    if (/self.signed|unable to (get|verify)|certificate|CERT_/i.test(message)) {
+        return `${message}: TLS verification failed, the server certificate is not signed by the given CA`;
+    }
+    return message;
+}
+
+/** The message for a port-forward the API server refused, by HTTP status. */
+export function explainPortForwardRefusal(status: number | undefined, pod: string, namespace: string, detail: string): string {
+    if (status === 401) {
+        return `the Kubernetes API server did not accept the kubeconfig's credentials for the port-forward to pod ${pod} (401 Unauthorized)`;
+    }
+    if (status === 403) {
+        return `the Kubernetes API server refused the port-forward to pod ${pod} in namespace ${namespace} (403 Forbidden); RBAC: the identity running pulumi up needs "create" on "pods/portforward" and "list" on "pods" in namespace ${namespace}`;
+    }
+    if (status === 404) {
+        return `pod ${pod} in namespace ${namespace} is gone (404 Not Found)`;
+    }
+    return `the port-forward to pod ${pod} in namespace ${namespace} failed: ${detail}`;
+}

@@ -1,0 +1,137 @@
+/**
+ * A port-forward through the Kubernetes API to one Ready pod of the bus, as `kubectl port-forward`
+ * does, listening on an ephemeral loopback port for the length of one operation.
+ */
+import * as net from "node:net";
+import { Writable } from "node:stream";
+import { explainPortForwardRefusal, KubernetesTarget } from "./connection";
+
+/** An open tunnel. */
+export interface Tunnel {
+    /** `nats://127.0.0.1:<port>`. */
+    url: string;
+    /** The pod it reaches. */
+    pod: string;
+    /** What went wrong in the tunnel, if anything: more precise than what the NATS client saw. */
+    failure(): Error | undefined;
+    close(): Promise<void>;
+}
+
+/** An error about the route rather than the server; `retry` when another pod may work. */
+export class TunnelError extends Error {
+    constructor(message: string, readonly retry: boolean) {
+        super(message);
+        this.name = "TunnelError";
+    }
+}
+
+function selector(labels: Record<string, string>): string {
+    return Object.entries(labels)
+        .map(([key, value]) => `${key}=${value}`)
+        .join(",");
+}
+
+function isReady(pod: any): boolean {
+    return (
+        pod?.status?.phase === "Running" &&
+        !pod?.metadata?.deletionTimestamp &&
+        (pod?.status?.conditions ?? []).some((c: any) => c.type === "Ready" && c.status === "True")
+    );
+}
+
+function statusOf(err: any): number | undefined {
+    const code = err?.code ?? err?.statusCode ?? err?.response?.statusCode;
+    if (typeof code === "number") return code;
+    const match = /\b(40[0-9]|50[0-9])\b/.exec(String(err?.message ?? ""));
+    return match ? Number(match[1]) : undefined;
+}
+
+async function loadKubeConfig(target: KubernetesTarget): Promise<any> {
+    const k8s = await import("@kubernetes/client-node");
+    const kc = new k8s.KubeConfig();
+    if (target.kubeconfig) {
+        kc.loadFromString(target.kubeconfig);
+    } else {
+        // As kubectl: $KUBECONFIG, then ~/.kube/config, then the in-cluster service account.
+        kc.loadFromDefault();
+    }
+    if (target.context) {
+        if (!kc.getContexts().some((c: any) => c.name === target.context)) {
+            throw new TunnelError(`kubeconfig has no context "${target.context}" (it has: ${kc.getContexts().map((c: any) => c.name).join(", ") || "none"})`, false);
+        }
+        kc.setCurrentContext(target.context);
+    }
+    if (!kc.getCurrentCluster()) {
+        throw new TunnelError("no Kubernetes cluster configured: set KUBECONFIG, create ~/.kube/config, or pass connection.kubeconfig", false);
+    }
+    return { k8s, kc };
+}
+
+/**
+ * Opens a tunnel to a Ready pod of `target`, preferring pods not in `avoid` (ones that failed in
+ * this operation already). Throws a {@link TunnelError} saying what was tried.
+ */
+export async function openTunnel(target: KubernetesTarget, avoid: ReadonlySet<string>): Promise<Tunnel> {
+    const { k8s, kc } = await loadKubeConfig(target);
+    const server = kc.getCurrentCluster()?.server;
+    const core = kc.makeApiClient(k8s.CoreV1Api);
+    let pods: any[];
+    try {
+        pods = (await core.listNamespacedPod({ namespace: target.namespace, labelSelector: selector(target.podSelector) })).items ?? [];
+    } catch (err) {
+        const status = statusOf(err);
+        if (status === 401 || status === 403) {
+            throw new TunnelError(`the Kubernetes API server ${server} refused to list the pods of ${target.statefulSet} in namespace ${target.namespace} (${status}); RBAC: the identity running pulumi up needs "list" on "pods" and "create" on "pods/portforward" there`, false);
+        }
+        throw new TunnelError(`could not list the pods of ${target.statefulSet} in namespace ${target.namespace} at ${server}: ${(err as Error).message}`, true);
+    }
+    const ready = pods.filter(isReady).map((p) => String(p.metadata.name)).sort();
+    if (ready.length === 0) {
+        const seen = pods.map((p) => `${p.metadata?.name} (${p.status?.phase ?? "unknown"}, not ready)`).join(", ");
+        throw new TunnelError(`no Ready pod of ${target.statefulSet} in namespace ${target.namespace}${seen ? `: ${seen}` : " (no pods found)"}`, true);
+    }
+    const pod = ready.find((name) => !avoid.has(name)) ?? ready[0];
+
+    const forward = new k8s.PortForward(kc);
+    const sockets = new Set<net.Socket>();
+    const webSockets = new Set<any>();
+    let failure: Error | undefined;
+    const listener = net.createServer((socket) => {
+        sockets.add(socket);
+        socket.on("close", () => sockets.delete(socket));
+        socket.on("error", () => undefined);
+        // The error channel carries the kubelet's reason, e.g. "connection refused" inside the pod.
+        const errors = new Writable({
+            write(chunk, _encoding, done) {
+                failure ??= new TunnelError(`the port-forward to pod ${pod} reported: ${String(chunk).trim()}`, true);
+                done();
+            },
+        });
+        forward
+            .portForward(target.namespace, pod, [target.port], socket, errors, socket)
+            .then((ws: any) => {
+                webSockets.add(ws);
+                // The pod went away or the API server closed the stream: end the client's connection too.
+                ws.on?.("close", () => socket.destroy());
+            })
+            .catch((err: any) => {
+                failure ??= new TunnelError(explainPortForwardRefusal(statusOf(err), pod, target.namespace, String(err?.message ?? err)), statusOf(err) !== 401 && statusOf(err) !== 403);
+                socket.destroy();
+            });
+    });
+    await new Promise<void>((resolve, reject) => {
+        listener.once("error", reject);
+        listener.listen(0, "127.0.0.1", () => resolve());
+    });
+    const port = (listener.address() as net.AddressInfo).port;
+    return {
+        url: `nats://127.0.0.1:${port}`,
+        pod,
+        failure: () => failure,
+        close: async () => {
+            for (const ws of webSockets) ws.terminate?.() ?? ws.close?.();
+            for (const socket of sockets) socket.destroy();
+            await new Promise<void>((resolve) => listener.close(() => resolve()));
+        },
+    };
+}
