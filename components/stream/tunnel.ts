@@ -2,9 +2,12 @@
  * A port-forward through the Kubernetes API to one Ready pod of the bus, as `kubectl port-forward`
  * does, listening on an ephemeral loopback port for the length of one operation.
  */
+import * as fs from "node:fs";
 import * as net from "node:net";
+import * as os from "node:os";
+import * as path from "node:path";
 import { Writable } from "node:stream";
-import { explainPortForwardRefusal, KubernetesTarget } from "./connection";
+import { explainPortForwardRefusal, insideKubernetes, KubernetesTarget } from "./connection";
 
 /** An open tunnel. */
 export interface Tunnel {
@@ -46,11 +49,21 @@ function statusOf(err: any): number | undefined {
     return match ? Number(match[1]) : undefined;
 }
 
+/** Whether kubectl's resolution would find a configuration: KUBECONFIG, ~/.kube/config, or the pod's service account. */
+export function defaultKubeconfigExists(env: Record<string, string | undefined>): boolean {
+    if (env.KUBECONFIG) return true;
+    const home = env.HOME ?? env.USERPROFILE ?? os.homedir();
+    return fs.existsSync(path.join(home, ".kube", "config")) || insideKubernetes(env);
+}
+
 async function loadKubeConfig(target: KubernetesTarget): Promise<any> {
     const k8s = await import("@kubernetes/client-node");
     const kc = new k8s.KubeConfig();
     if (target.kubeconfig) {
         kc.loadFromString(target.kubeconfig);
+    } else if (!defaultKubeconfigExists(process.env)) {
+        // The client would fall back to http://localhost:8080, which only confuses the error.
+        throw new TunnelError("no kubeconfig found to port-forward with: KUBECONFIG is not set, ~/.kube/config does not exist and this is not a Kubernetes pod; set one of them, pass connection.kubeconfig, or use connection mode direct", false);
     } else {
         // As kubectl: $KUBECONFIG, then ~/.kube/config, then the in-cluster service account.
         kc.loadFromDefault();

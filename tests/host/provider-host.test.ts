@@ -246,7 +246,7 @@ describe(`the dynamic provider host, driven over gRPC as the engine drives it (n
             password = cluster.rendered.password;
             assert.equal(stream.inputs.connection.password, password);
             // The engine's view: the whole connection is a secret (resource.ts wraps it in pulumi.secret).
-            inputs = { ...stream.inputs, connection: secret({ ...stream.inputs.connection, servers: cluster.urls }) };
+            inputs = { ...stream.inputs, connection: secret({ ...withoutKubernetes(stream.inputs.connection), mode: "direct", servers: cluster.urls }) };
 
             const tls = { ca: stream.inputs.connection.caCert, servername: cluster.serviceHost };
             nc = await connect({ servers: cluster.urls, user: stream.inputs.connection.username, pass: password, tls, reconnect: false, timeout: 10_000 });
@@ -403,3 +403,9 @@ describe(`the dynamic provider host, driven over gRPC as the engine drives it (n
         }
     });
 });
+
+/** The connection without its Kubernetes target: these tests reach the local server directly. */
+function withoutKubernetes(connection: Record<string, unknown>): Record<string, unknown> {
+    const { kubernetes: _, ...rest } = connection;
+    return rest;
+}
