@@ -116,7 +116,11 @@ export async function openTunnel(target: KubernetesTarget, avoid: ReadonlySet<st
         // The error channel carries the kubelet's reason, e.g. "connection refused" inside the pod.
         const errors = new Writable({
             write(chunk, _encoding, done) {
-                failure ??= new TunnelError(`the port-forward to pod ${pod} reported: ${String(chunk).trim()}`, true);
+                // The channel opens with the port number, which the client strips, leaving an empty write.
+                const text = String(chunk).trim();
+                if (text !== "") {
+                    failure ??= new TunnelError(`the port-forward to pod ${pod} reported: ${text}`, true);
+                }
                 done();
             },
         });
