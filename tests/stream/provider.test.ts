@@ -19,7 +19,7 @@ function propsFor(cluster: LocalCluster, server: NatsServerBinary, stream: Strea
         config: resolveStreamSpec({ stream, busReplicas: cluster.servers.length }),
         serverVersion: server.version,
         // The credentials and CA the EventBus gives its stream; only the addresses are local.
-        connection: { ...input.connection, servers: cluster.urls },
+        connection: { ...input.connection, mode: "direct", kubernetes: undefined, servers: cluster.urls },
         deletionPolicy: "retain",
         allowDataLoss: false,
         createTimeoutMs: 30_000,
