@@ -5,20 +5,43 @@
  *   pulumi config set --path 'spec.jetstream.version' latest
  *
  * `spec` has the shape of an Argo Events EventBus `spec` (`jetstream` or `jetstreamExotic`), so an
- * existing manifest's spec can be pasted as YAML into the stack file.
+ * existing manifest's spec can be pasted as YAML into the stack file. Or, instead of `spec`, point
+ * `manifest` at an Argo EventBus YAML file (relative to the program's directory):
+ *
+ *   pulumi config set manifest eventbus.yaml
+ *
+ * Its `metadata.name`, `metadata.namespace` and `metadata.labels` are used unless `name`, `namespace`
+ * or `labels` are set in the stack configuration.
  */
+import * as fs from "fs";
+import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
-import { EventBus, EventBusArgs } from "./components";
+import { EventBus, EventBusArgs, fromArgoEventBus, InputError } from "./components";
 
 const config = new pulumi.Config();
-const name = config.get("name") ?? "default";
-const spec = config.requireObject<Pick<EventBusArgs, "jetstream" | "jetstreamExotic">>("spec");
+const manifestPath = config.get("manifest");
+let imported: { name: string; args: EventBusArgs } | undefined;
+if (manifestPath !== undefined) {
+    if (config.getObject("spec") !== undefined) {
+        throw new InputError("manifest", "cannot be combined with `spec`: the bus comes either from an Argo EventBus manifest file or from `spec`; remove one of them from the stack configuration");
+    }
+    const file = path.resolve(manifestPath);
+    let text: string;
+    try {
+        text = fs.readFileSync(file, "utf8");
+    } catch (err) {
+        throw new InputError("manifest", `cannot read ${file}: ${(err as Error).message}`);
+    }
+    imported = fromArgoEventBus(text);
+}
+const spec = imported?.args ?? config.requireObject<Pick<EventBusArgs, "jetstream" | "jetstreamExotic">>("spec");
+const name = config.get("name") ?? imported?.name ?? "default";
 
 const bus = new EventBus(name, {
-    namespace: config.get("namespace"),
+    namespace: config.get("namespace") ?? imported?.args.namespace,
     busName: config.get("busName"),
     clusterDomain: config.get("clusterDomain"),
-    labels: config.getObject<Record<string, string>>("labels"),
+    labels: config.getObject<Record<string, string>>("labels") ?? imported?.args.labels,
     jetstream: spec.jetstream,
     jetstreamExotic: spec.jetstreamExotic,
 });

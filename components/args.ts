@@ -137,14 +137,70 @@ export interface JetStreamBusArgs {
     terminationGracePeriodSeconds?: number;
 }
 
-/** Argo's `jetstreamExotic`: a JetStream server you run yourself. Only the stream is managed. */
+/** A key of a Kubernetes Secret, as Argo's `SecretKeySelector`. */
+export interface SecretKeySelector {
+    /** Secret name, in the bus's namespace. */
+    name: string;
+    /** Key in the Secret. */
+    key: string;
+}
+
+/** Argo's `TLSConfig` (reference §1.3): Secrets holding the TLS material for the server you run. */
+export interface ExoticTlsArgs {
+    /** CA certificate the server certificate is verified against. */
+    caCertSecret?: SecretKeySelector;
+    /** Client certificate, for servers that require one (`verify: true`). */
+    clientCertSecret?: SecretKeySelector;
+    /** Client key, with `clientCertSecret`. */
+    clientKeySecret?: SecretKeySelector;
+    /** Skip verifying the server certificate. Avoid: anyone on the path can read the traffic. */
+    insecureSkipVerify?: boolean;
+    /** TLS verified against the system's CAs when no CA is given. */
+    enabled?: boolean;
+}
+
+/**
+ * Argo's `jetstreamExotic` (reference §1.3, §6): a JetStream server you run yourself. Nothing is
+ * deployed; only the stream is managed, with the complete default configuration Argo leaves out (#3549).
+ */
 export interface JetStreamExoticArgs {
-    /** Server URL, e.g. `nats://nats.example.svc:4222`. */
+    /** Server URL, e.g. `nats://nats.example.svc:4222` (`tls://` for TLS). Required. */
     url: string;
-    /** Kubernetes Secret key holding `username:` / `password:` YAML, as Argo. */
-    accessSecret?: { name: string; key: string };
-    /** Argo's stream configuration YAML. */
+    /** Secret key holding Argo's `username:` / `password:` YAML (not a plain password: Argo #2980). */
+    accessSecret?: SecretKeySelector;
+    /** User name, instead of `accessSecret`. */
+    username?: pulumi.Input<string>;
+    /** Password (secret), instead of `accessSecret`. */
+    password?: pulumi.Input<string>;
+    /** TLS from Secrets, as Argo. Unset (and no `caCert`): plaintext, as Argo since #4114. */
+    tls?: ExoticTlsArgs;
+    /** PEM of the server's CA, instead of `tls.caCertSecret`. */
+    caCert?: pulumi.Input<string>;
+    /** PEM client certificate, instead of `tls.clientCertSecret`. */
+    clientCert?: pulumi.Input<string>;
+    /** PEM client key (secret), instead of `tls.clientKeySecret`. */
+    clientKey?: pulumi.Input<string>;
+    /** Name the server certificate must carry, when it differs from the URL's host. */
+    serverName?: string;
+    /** Argo's stream configuration YAML, merged over Argo's defaults (Argo merges nothing in exotic mode). */
     streamConfig?: string;
+    /** Typed stream configuration; `name` and `subjects` let several namespaces share one server (#3549). */
+    stream?: StreamSettingsInput;
+    /** Deletion policy, data-loss permission and create timeout of the stream. */
+    streamLifecycle?: StreamLifecycleArgs;
+    /** The server's nats-server release, for the stream's update rules until it reports its own. Default: the latest of the version map. */
+    serverVersion?: string;
+}
+
+/**
+ * Argo Events interop: an `argoproj.io/v1alpha1` EventBus of kind `jetstreamExotic` in each namespace,
+ * pointing at this bus, so EventSources and Sensors there use it (reference §6 "Integration note").
+ */
+export interface ArgoEventsArgs {
+    /** Name of the EventBus objects. Default `default`, the one EventSources and Sensors use unless told otherwise. */
+    eventBusName?: string;
+    /** Namespaces to create the EventBus (and a copy of the client Secret) in. */
+    namespaces: string[];
 }
 
 /**
@@ -187,4 +243,6 @@ export interface EventBusArgs {
     jetstreamExotic?: JetStreamExoticArgs;
     /** How the stream is reached from where `pulumi up` runs. Default `auto`. */
     connection?: BusConnectionArgs;
+    /** Argo Events EventBus objects pointing at this bus, in the given namespaces. Default none. */
+    argoEvents?: ArgoEventsArgs;
 }

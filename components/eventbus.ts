@@ -1,134 +1,102 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as k8s from "@pulumi/kubernetes";
-import type { EventBusArgs } from "./args";
+import type { EventBusArgs, SecretKeySelector } from "./args";
+import { ClientAuth, parseClientAuth, secretText } from "./argo/client-auth";
+import { ARGO_CLIENT_SECRET_KEYS, ARGO_EVENTBUS_CRD, ArgoEventsSpec, argoEventBusSpec } from "./argo/export";
 import { renderAuthConfig, renderServerConfig } from "./config/render";
 import { PORTS } from "./defaults";
-import { selectorLabels, serviceDns } from "./kube/names";
+import { commonLabels, objectNames, selectorLabels, serviceDns } from "./kube/names";
 import { clientSecretArgs, configMapArgs, headlessServiceArgs, podDisruptionBudgetArgs, serverSecretArgs } from "./kube/objects";
 import { statefulSetArgs } from "./kube/statefulset";
 import { createCertificates } from "./security/certificates";
 import { clientAuthYaml, createCredentials } from "./security/credentials";
-import { Stream } from "./stream/resource";
-import { resolveBusSpec } from "./validate";
+import { StreamSpec } from "./stream/model";
+import { Stream, StreamArgs } from "./stream/resource";
+import { BusSpec, ExoticSpec, resolveBusSpec, resolveExoticSpec } from "./validate";
 
 /** Type token of the component; changing it needs an alias. */
 export const EVENTBUS_TYPE = "jetstream-eventbus:index:EventBus";
 
+/** What the rest of the component needs from either kind of bus. */
+interface Reachable {
+    url: pulumi.Output<string>;
+    username: pulumi.Output<string | undefined>;
+    password: pulumi.Output<string | undefined>;
+    caCert: pulumi.Output<string | undefined>;
+    clientSecretName: pulumi.Output<string | undefined>;
+    serviceName: pulumi.Output<string | undefined>;
+    statefulSetName: pulumi.Output<string | undefined>;
+    /** The Stream's connection and what it must wait for. */
+    streamConnection: StreamArgs["connection"];
+    streamDependsOn: pulumi.Resource[];
+}
+
 /**
  * A NATS JetStream event bus on Kubernetes: what Argo Events' EventBus controller creates for the
  * `jetstream` kind, with TLS that clients verify, certificates that renew, a PodDisruptionBudget,
- * probes that fit JetStream, and image overrides.
+ * probes that fit JetStream, and image overrides; or, for `jetstreamExotic`, only the stream on a
+ * server you run.
  *
  * All logic lives in pure helpers (validation, config rendering, object builders); this class only
  * wires them to resources. Bad input throws before anything is registered.
  */
 export class EventBus extends pulumi.ComponentResource {
-    /** `nats://eventbus-<n>-js-svc.<ns>.svc:4222`, the URL clients in the cluster use. */
+    /** Client URL: `nats://eventbus-<n>-js-svc.<ns>.svc:4222` for a managed bus, `jetstreamExotic.url` otherwise. */
     public readonly url: pulumi.Output<string>;
-    /** Name of the headless Service. */
-    public readonly serviceName: pulumi.Output<string>;
-    /** Name of the StatefulSet. */
-    public readonly statefulSetName: pulumi.Output<string>;
-    /** Namespace of every object. */
+    /** Name of the headless Service (managed bus). */
+    public readonly serviceName: pulumi.Output<string | undefined>;
+    /** Name of the StatefulSet (managed bus). */
+    public readonly statefulSetName: pulumi.Output<string | undefined>;
+    /** Namespace of the bus. */
     public readonly namespace: pulumi.Output<string>;
-    /** Secret with `client-auth` (Argo's YAML), `ca.crt` and `url`. */
-    public readonly clientSecretName: pulumi.Output<string>;
-    /** PEM of the CA that signed the server certificates; clients verify the server with it. */
-    public readonly caCert: pulumi.Output<string>;
+    /** Secret with `client-auth` (Argo's YAML), `ca.crt` and `url`; for an exotic bus, its `accessSecret`. */
+    public readonly clientSecretName: pulumi.Output<string | undefined>;
+    /** PEM of the CA that signed the server certificate; clients verify the server with it. */
+    public readonly caCert: pulumi.Output<string | undefined>;
     /** Client user name. */
-    public readonly username: pulumi.Output<string>;
+    public readonly username: pulumi.Output<string | undefined>;
     /** Client password (secret). */
-    public readonly password: pulumi.Output<string>;
+    public readonly password: pulumi.Output<string | undefined>;
     /** Name of the JetStream stream of the bus. */
     public readonly streamName: pulumi.Output<string>;
 
     constructor(name: string, args: EventBusArgs, opts?: pulumi.ComponentResourceOptions) {
         // Validate first, so bad input fails the preview with nothing registered.
-        const spec = resolveBusSpec(name, args);
-        const serverConfig = renderServerConfig(spec, spec.version.serverVersion);
+        const exotic = args.jetstreamExotic !== undefined && args.jetstream === undefined;
+        const spec = exotic ? resolveExoticSpec(name, args) : resolveBusSpec(name, args);
+        const serverConfig = exotic ? undefined : renderServerConfig(spec as BusSpec, (spec as BusSpec).version.serverVersion);
         super(EVENTBUS_TYPE, name, {}, opts);
 
-        // Objects have fixed names (DNS names and SANs depend on them): a replacement must delete first.
-        const childOpts: pulumi.CustomResourceOptions = { parent: this, deleteBeforeReplace: true };
-        const dns = serviceDns(spec.busName, spec.namespace, spec.replicas, PORTS.client, PORTS.cluster);
-
-        const certificates = createCertificates(name, spec, { parent: this });
-        const credentials = createCredentials(name, { parent: this });
-
-        const serverSecret = new k8s.core.v1.Secret(
-            `${name}-server`,
-            serverSecretArgs(spec, {
-                authConfig: pulumi
-                    .all([credentials.passwordHash, credentials.systemPasswordHash])
-                    .apply(([passwordHash, systemPasswordHash]) => renderAuthConfig({ username: credentials.username, passwordHash, systemPasswordHash })),
-                encryptionKey: credentials.encryptionKey,
-                systemPassword: credentials.systemPassword,
-                caCertPem: certificates.caCertPem,
-                serverKeyPem: certificates.serverKeyPem,
-                serverCertPem: certificates.serverCertPem,
-                routeKeyPem: certificates.routeKeyPem,
-                routeCertPem: certificates.routeCertPem,
-            }),
-            childOpts,
-        );
-        const clientSecret = new k8s.core.v1.Secret(
-            `${name}-client-auth`,
-            clientSecretArgs(spec, credentials.password.apply((password) => clientAuthYaml(credentials.username, password)), certificates.caCertPem, dns.url),
-            childOpts,
-        );
-        const configMap = new k8s.core.v1.ConfigMap(`${name}-config`, configMapArgs(spec, serverConfig), childOpts);
-        const service = new k8s.core.v1.Service(`${name}-svc`, headlessServiceArgs(spec), childOpts);
-        // Not on the Service: a Service with a selector may wait for ready pods (design.md "Known traps").
-        const statefulSet = new k8s.apps.v1.StatefulSet(`${name}-js`, statefulSetArgs(spec, args.labels), {
-            ...childOpts,
-            dependsOn: [serverSecret, configMap],
-        });
-        if (spec.podDisruptionBudget) {
-            new k8s.policy.v1.PodDisruptionBudget(`${name}-pdb`, podDisruptionBudgetArgs(spec), childOpts);
-        }
-        const js = spec.args;
-        // After the StatefulSet: Pulumi waits for its pods to be ready before creating the stream.
+        const bus = exotic ? connectExoticBus(name, spec as ExoticSpec, this) : deployManagedBus(name, spec as BusSpec, serverConfig!, args, this);
+        const lifecycle = spec.streamLifecycle;
+        // For a managed bus, after the StatefulSet: Pulumi waits for its pods to be ready first.
         const stream = new Stream(
             `${name}-stream`,
             {
-                connection: {
-                    mode: spec.connection.mode,
-                    servers: spec.connection.servers ?? [dns.url],
-                    username: credentials.username,
-                    password: credentials.password,
-                    caCert: certificates.caCertPem,
-                    serverName: spec.connection.serverName ?? dns.serviceHost,
-                    kubernetes:
-                        spec.connection.mode === "direct"
-                            ? undefined
-                            : {
-                                  namespace: spec.namespace,
-                                  statefulSet: spec.names.statefulSet,
-                                  podSelector: selectorLabels(spec.busName),
-                                  port: PORTS.client,
-                                  kubeconfig: args.connection?.kubeconfig === undefined ? undefined : pulumi.secret(args.connection.kubeconfig),
-                                  context: spec.connection.context,
-                              },
-                },
-                streamConfig: js.streamConfig,
-                stream: js.stream,
-                busReplicas: spec.replicas,
-                serverVersion: spec.version.serverVersion,
-                deletionPolicy: spec.streamLifecycle.deletionPolicy,
-                allowDataLoss: spec.streamLifecycle.allowDataLoss,
-                createTimeout: spec.streamLifecycle.createTimeout,
+                connection: bus.streamConnection,
+                streamConfig: spec.args.streamConfig,
+                stream: spec.args.stream,
+                busReplicas: exotic ? undefined : (spec as BusSpec).replicas,
+                serverVersion: exotic ? (spec as ExoticSpec).serverVersion : (spec as BusSpec).version.serverVersion,
+                deletionPolicy: lifecycle.deletionPolicy,
+                allowDataLoss: lifecycle.allowDataLoss,
+                createTimeout: lifecycle.createTimeout,
             },
-            { parent: this, dependsOn: [statefulSet] },
+            { parent: this, dependsOn: bus.streamDependsOn },
         );
+        if (spec.argoEvents) {
+            // A managed bus has its client Secret in its own namespace already.
+            exposeToArgoEvents(name, spec.argoEvents, spec.stream, bus, exotic ? undefined : spec.namespace, spec.busName, this);
+        }
 
-        this.url = pulumi.all([service.metadata.name, statefulSet.metadata.name]).apply(() => dns.url);
-        this.serviceName = service.metadata.name;
-        this.statefulSetName = statefulSet.metadata.name;
+        this.url = bus.url;
+        this.serviceName = bus.serviceName;
+        this.statefulSetName = bus.statefulSetName;
         this.namespace = pulumi.output(spec.namespace);
-        this.clientSecretName = clientSecret.metadata.name;
-        this.caCert = certificates.caCertPem;
-        this.username = pulumi.output(credentials.username);
-        this.password = credentials.password;
+        this.clientSecretName = bus.clientSecretName;
+        this.caCert = bus.caCert;
+        this.username = bus.username;
+        this.password = pulumi.secret(bus.password);
         this.streamName = stream.config.apply((config) => config.name);
 
         this.registerOutputs({
@@ -142,5 +110,161 @@ export class EventBus extends pulumi.ComponentResource {
             password: this.password,
             streamName: this.streamName,
         });
+    }
+}
+
+/** The managed cluster: certificates, credentials, Secrets, ConfigMap, Service, StatefulSet, PDB. */
+function deployManagedBus(name: string, spec: BusSpec, serverConfig: string, args: EventBusArgs, parent: pulumi.Resource): Reachable {
+    // Objects have fixed names (DNS names and SANs depend on them): a replacement must delete first.
+    const childOpts: pulumi.CustomResourceOptions = { parent, deleteBeforeReplace: true };
+    const dns = serviceDns(spec.busName, spec.namespace, spec.replicas, PORTS.client, PORTS.cluster);
+    const certificates = createCertificates(name, spec, { parent });
+    const credentials = createCredentials(name, { parent });
+
+    const serverSecret = new k8s.core.v1.Secret(
+        `${name}-server`,
+        serverSecretArgs(spec, {
+            authConfig: pulumi
+                .all([credentials.passwordHash, credentials.systemPasswordHash])
+                .apply(([passwordHash, systemPasswordHash]) => renderAuthConfig({ username: credentials.username, passwordHash, systemPasswordHash })),
+            encryptionKey: credentials.encryptionKey,
+            systemPassword: credentials.systemPassword,
+            caCertPem: certificates.caCertPem,
+            serverKeyPem: certificates.serverKeyPem,
+            serverCertPem: certificates.serverCertPem,
+            routeKeyPem: certificates.routeKeyPem,
+            routeCertPem: certificates.routeCertPem,
+        }),
+        childOpts,
+    );
+    const clientSecret = new k8s.core.v1.Secret(
+        `${name}-client-auth`,
+        clientSecretArgs(spec, credentials.password.apply((password) => clientAuthYaml(credentials.username, password)), certificates.caCertPem, dns.url),
+        childOpts,
+    );
+    const configMap = new k8s.core.v1.ConfigMap(`${name}-config`, configMapArgs(spec, serverConfig), childOpts);
+    const service = new k8s.core.v1.Service(`${name}-svc`, headlessServiceArgs(spec), childOpts);
+    // Not on the Service: a Service with a selector may wait for ready pods (design.md "Known traps").
+    const statefulSet = new k8s.apps.v1.StatefulSet(`${name}-js`, statefulSetArgs(spec, args.labels), {
+        ...childOpts,
+        dependsOn: [serverSecret, configMap],
+    });
+    if (spec.podDisruptionBudget) {
+        new k8s.policy.v1.PodDisruptionBudget(`${name}-pdb`, podDisruptionBudgetArgs(spec), childOpts);
+    }
+    return {
+        url: pulumi.all([service.metadata.name, statefulSet.metadata.name]).apply(() => dns.url),
+        username: pulumi.output(credentials.username),
+        password: credentials.password,
+        caCert: certificates.caCertPem,
+        clientSecretName: clientSecret.metadata.name,
+        serviceName: service.metadata.name,
+        statefulSetName: statefulSet.metadata.name,
+        streamConnection: {
+            mode: spec.connection.mode,
+            servers: spec.connection.servers ?? [dns.url],
+            username: credentials.username,
+            password: credentials.password,
+            caCert: certificates.caCertPem,
+            serverName: spec.connection.serverName ?? dns.serviceHost,
+            kubernetes:
+                spec.connection.mode === "direct"
+                    ? undefined
+                    : {
+                          namespace: spec.namespace,
+                          statefulSet: spec.names.statefulSet,
+                          podSelector: selectorLabels(spec.busName),
+                          port: PORTS.client,
+                          kubeconfig: args.connection?.kubeconfig === undefined ? undefined : pulumi.secret(args.connection.kubeconfig),
+                          context: spec.connection.context,
+                      },
+        },
+        streamDependsOn: [statefulSet],
+    };
+}
+
+/** The text of one key of an existing Secret in the bus's namespace, read through the Kubernetes provider. */
+function existingSecretText(name: string, namespace: string, selector: SecretKeySelector, field: string, parent: pulumi.Resource): pulumi.Output<string> {
+    const secret = k8s.core.v1.Secret.get(name, `${namespace}/${selector.name}`, { parent });
+    return pulumi.secret(secret.data.apply((data) => secretText(data, selector.key, `${field}: Secret ${namespace}/${selector.name}`)));
+}
+
+/** A server run elsewhere (Argo's `jetstreamExotic`): nothing is deployed, only the stream is managed. */
+function connectExoticBus(name: string, spec: ExoticSpec, parent: pulumi.Resource): Reachable {
+    const exotic = spec.args;
+    const tls = exotic.tls ?? {};
+    let auth: pulumi.Output<ClientAuth | undefined>;
+    if (spec.accessSecret) {
+        const where = `jetstreamExotic.accessSecret: Secret ${spec.namespace}/${spec.accessSecret.name} key ${spec.accessSecret.key}`;
+        auth = existingSecretText(`${name}-access-secret`, spec.namespace, spec.accessSecret, "jetstreamExotic.accessSecret", parent).apply((text) => parseClientAuth(text, where));
+    } else if (exotic.username !== undefined) {
+        auth = pulumi.all([exotic.username, exotic.password]).apply(([username, password]) => ({ username: username!, password: password! }));
+    } else {
+        auth = pulumi.output(undefined);
+    }
+    const fromSecret = (selector: SecretKeySelector | undefined, suffix: string, field: string) =>
+        selector ? existingSecretText(`${name}-${suffix}`, spec.namespace, selector, field, parent) : undefined;
+    const caCert = fromSecret(tls.caCertSecret, "ca-cert", "jetstreamExotic.tls.caCertSecret") ?? (exotic.caCert === undefined ? undefined : pulumi.output(exotic.caCert));
+    const clientCert = fromSecret(tls.clientCertSecret, "client-cert", "jetstreamExotic.tls.clientCertSecret") ?? exotic.clientCert;
+    const clientKey = fromSecret(tls.clientKeySecret, "client-key", "jetstreamExotic.tls.clientKeySecret") ?? (exotic.clientKey === undefined ? undefined : pulumi.secret(exotic.clientKey));
+    return {
+        url: pulumi.output(spec.url),
+        username: auth.apply((a) => a?.username),
+        password: pulumi.secret(auth.apply((a) => a?.password)),
+        caCert: caCert === undefined ? pulumi.output(undefined) : pulumi.output(caCert),
+        clientSecretName: pulumi.output(spec.accessSecret?.name),
+        serviceName: pulumi.output(undefined),
+        statefulSetName: pulumi.output(undefined),
+        streamConnection: {
+            mode: "direct",
+            servers: [spec.url],
+            username: auth.apply((a) => a?.username as string),
+            password: pulumi.secret(auth.apply((a) => a?.password as string)),
+            caCert,
+            clientCert,
+            clientKey,
+            serverName: spec.serverName,
+            tls: spec.tlsEnabled || undefined,
+            insecureSkipVerify: spec.insecureSkipVerify || undefined,
+        },
+        streamDependsOn: [],
+    };
+}
+
+/**
+ * Argo Events interop: in each namespace, a copy of the client Secret in Argo's format and an Argo
+ * `EventBus` of kind `jetstreamExotic` pointing at this bus. The Argo CRD is read first, so a cluster
+ * without Argo Events fails the preview on it rather than on the first EventBus.
+ */
+function exposeToArgoEvents(name: string, argo: ArgoEventsSpec, stream: StreamSpec, bus: Reachable, secretNamespace: string | undefined, busName: string, parent: pulumi.Resource): void {
+    const crd = k8s.apiextensions.v1.CustomResourceDefinition.get(`${name}-argo-events-eventbus-crd`, ARGO_EVENTBUS_CRD, { parent });
+    const secretName = objectNames(busName).clientSecret;
+    const material = pulumi.all([bus.url, bus.username, bus.caCert]).apply(([url, username, ca]) => ({ url, withAuth: username !== undefined, withCa: ca !== undefined }));
+    for (const ns of argo.namespaces) {
+        const dependsOn: pulumi.Resource[] = [crd];
+        if (ns !== secretNamespace) {
+            dependsOn.push(new k8s.core.v1.Secret(
+            `${name}-argo-${ns}-client-auth`,
+            {
+                metadata: { name: secretName, namespace: ns, labels: commonLabels(busName) },
+                type: "Opaque",
+                stringData: pulumi.all([bus.username, bus.password, bus.caCert]).apply(([username, password, ca]) => ({
+                    ...(username !== undefined ? { [ARGO_CLIENT_SECRET_KEYS.auth]: clientAuthYaml(username, password ?? "") } : {}),
+                    ...(ca !== undefined ? { [ARGO_CLIENT_SECRET_KEYS.caCert]: ca } : {}),
+                })),
+            },
+            { parent, deleteBeforeReplace: true },
+            ));
+        }
+        new k8s.apiextensions.CustomResource(
+            `${name}-argo-${ns}`,
+            {
+                apiVersion: "argoproj.io/v1alpha1",
+                kind: "EventBus",
+                metadata: { name: argo.eventBusName, namespace: ns, labels: commonLabels(busName) },
+                spec: material.apply((m) => argoEventBusSpec(m.url, secretName, stream, m)),
+            },
+            { parent, dependsOn },
+        );
     }
 }

@@ -4,16 +4,22 @@
  */
 export { EventBus, EVENTBUS_TYPE } from "./eventbus";
 export type {
+    ArgoEventsArgs,
+    BusConnectionArgs,
     ContainerTemplate,
     EventBusArgs,
+    ExoticTlsArgs,
     ImageOverrides,
     JetStreamBusArgs,
     JetStreamExoticArgs,
     JetStreamServerSettings,
     PersistenceArgs,
     PodMetadataArgs,
+    SecretKeySelector,
 } from "./args";
 export { InputError } from "./errors";
+export { fromArgoEventBus } from "./argo/import";
+export type { ImportedEventBus } from "./argo/import";
 export { renderAuthConfig, renderServerConfig, podLayout } from "./config/render";
 export type { ServerLayout } from "./config/render";
 export { resolveBusSpec } from "./validate";

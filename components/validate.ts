@@ -1,4 +1,5 @@
-import { BusConnectionArgs, EventBusArgs, JetStreamBusArgs, PersistenceArgs } from "./args";
+import { BusConnectionArgs, EventBusArgs, JetStreamBusArgs, JetStreamExoticArgs, PersistenceArgs, SecretKeySelector } from "./args";
+import { ArgoEventsSpec, resolveArgoEvents } from "./argo/export";
 import { CONNECTION_MODES, ConnectionMode, serverUrlProblem } from "./stream/connection";
 import { DEFAULTS } from "./defaults";
 import { didYouMean, InputError } from "./errors";
@@ -7,7 +8,7 @@ import { resolveStreamSpec, StreamSpec } from "./stream/model";
 import { resolveStreamLifecycle } from "./stream/resource";
 import { fieldsNeedingNewerServer } from "./stream/rules";
 import { formatDuration, parseDurationMs, parseKubernetesQuantity, parseNatsSize } from "./units";
-import { findVersion, supportedVersions, VersionEntry } from "./versions";
+import { findVersion, LATEST_SERVER_VERSION, parseServerVersion, supportedVersions, VersionEntry } from "./versions";
 
 /** Resolved images and start command of the three containers. */
 export interface ImageSpec {
@@ -54,13 +55,19 @@ export interface BusSpec {
     podDisruptionBudget: boolean;
     stream: StreamSpec;
     connection: BusConnectionSpec;
+    argoEvents?: ArgoEventsSpec;
     streamLifecycle: ReturnType<typeof resolveStreamLifecycle>;
     /** The original arguments, for the pass-through Kubernetes fields. */
     args: JetStreamBusArgs;
 }
 
 // Keys of the argument objects, so a typo in an untyped object (stack config, pasted YAML) is caught.
-const EVENTBUS_KEYS = ["namespace", "busName", "clusterDomain", "labels", "jetstream", "jetstreamExotic", "connection"];
+const EVENTBUS_KEYS = ["namespace", "busName", "clusterDomain", "labels", "jetstream", "jetstreamExotic", "connection", "argoEvents"];
+const EXOTIC_KEYS = [
+    "url", "accessSecret", "username", "password", "tls", "caCert", "clientCert", "clientKey", "serverName",
+    "streamConfig", "stream", "streamLifecycle", "serverVersion",
+];
+const EXOTIC_TLS_KEYS = ["caCertSecret", "clientCertSecret", "clientKeySecret", "insecureSkipVerify", "enabled"];
 const CONNECTION_KEYS = ["mode", "servers", "serverName", "kubeconfig", "context"];
 const JETSTREAM_KEYS = [
     "version", "replicas", "containerTemplate", "reloaderContainerTemplate", "metricsContainerTemplate",
@@ -436,7 +443,120 @@ export function resolveBusSpec(componentName: string, args: EventBusArgs): BusSp
         podDisruptionBudget,
         stream,
         connection: resolveBusConnection(args.connection),
+        argoEvents: resolveArgoEvents(args.argoEvents, stream),
         streamLifecycle: resolveStreamLifecycle(js.streamLifecycle, "jetstream.streamLifecycle"),
         args: js,
+    };
+}
+
+/** A `jetstreamExotic` bus after validation. */
+export interface ExoticSpec {
+    busName: string;
+    namespace: string;
+    url: string;
+    accessSecret?: SecretKeySelector;
+    insecureSkipVerify: boolean;
+    /** TLS against the system's CAs (Argo's `tls.enabled`) when no CA is given. */
+    tlsEnabled: boolean;
+    serverName?: string;
+    serverVersion: string;
+    stream: StreamSpec;
+    streamLifecycle: ReturnType<typeof resolveStreamLifecycle>;
+    argoEvents?: ArgoEventsSpec;
+    /** The original arguments, for the Secret references and inputs. */
+    args: JetStreamExoticArgs;
+}
+
+function validateSecretKeySelector(selector: unknown, field: string): SecretKeySelector | undefined {
+    if (selector === undefined) {
+        return undefined;
+    }
+    rejectUnknownKeys(selector as object, ["name", "key"], field);
+    const { name, key } = selector as Record<string, unknown>;
+    if (typeof name !== "string" || !DNS_SUBDOMAIN.test(name)) {
+        throw new InputError(`${field}.name`, `${JSON.stringify(name)} is not a valid Secret name`);
+    }
+    if (typeof key !== "string" || !/^[-._a-zA-Z0-9]+$/.test(key)) {
+        throw new InputError(`${field}.key`, `${JSON.stringify(key)} is not a valid Secret key`);
+    }
+    return { name, key };
+}
+
+/**
+ * Validates a `jetstreamExotic` bus (Argo §1.3, §6): a server URL, credentials from one place, TLS
+ * material from one place, and the stream with Argo's full defaults (which Argo does not apply, #3549).
+ */
+export function resolveExoticSpec(componentName: string, args: EventBusArgs): ExoticSpec {
+    const identity = resolveIdentity(componentName, args);
+    const exotic = args.jetstreamExotic;
+    if (exotic === undefined || exotic === null) {
+        throw new InputError("jetstreamExotic", "is required");
+    }
+    if (args.jetstream !== undefined) {
+        throw new InputError("jetstream", "jetstream and jetstreamExotic are both set; set exactly one of them");
+    }
+    if (args.connection !== undefined) {
+        throw new InputError("connection", "applies to a managed bus; a jetstreamExotic server is reached at jetstreamExotic.url");
+    }
+    rejectUnknownKeys(exotic, EXOTIC_KEYS, "jetstreamExotic");
+    if (typeof exotic.url !== "string" || exotic.url === "") {
+        throw new InputError("jetstreamExotic.url", "is required: the server's URL, e.g. nats://nats.example.svc:4222");
+    }
+    const problem = serverUrlProblem(exotic.url);
+    if (problem) {
+        throw new InputError("jetstreamExotic.url", problem);
+    }
+    const accessSecret = validateSecretKeySelector(exotic.accessSecret, "jetstreamExotic.accessSecret");
+    if (accessSecret && (exotic.username !== undefined || exotic.password !== undefined)) {
+        throw new InputError("jetstreamExotic.accessSecret", "cannot be combined with username/password; use one of them");
+    }
+    if ((exotic.username === undefined) !== (exotic.password === undefined)) {
+        throw new InputError(exotic.username === undefined ? "jetstreamExotic.username" : "jetstreamExotic.password", "username and password go together");
+    }
+    const tls = exotic.tls ?? {};
+    rejectUnknownKeys(tls, EXOTIC_TLS_KEYS, "jetstreamExotic.tls");
+    const caCertSecret = validateSecretKeySelector(tls.caCertSecret, "jetstreamExotic.tls.caCertSecret");
+    const clientCertSecret = validateSecretKeySelector(tls.clientCertSecret, "jetstreamExotic.tls.clientCertSecret");
+    const clientKeySecret = validateSecretKeySelector(tls.clientKeySecret, "jetstreamExotic.tls.clientKeySecret");
+    if (caCertSecret && exotic.caCert !== undefined) {
+        throw new InputError("jetstreamExotic.caCert", "cannot be combined with tls.caCertSecret; use one of them");
+    }
+    const hasClientCert = clientCertSecret !== undefined || exotic.clientCert !== undefined;
+    const hasClientKey = clientKeySecret !== undefined || exotic.clientKey !== undefined;
+    if (hasClientCert !== hasClientKey) {
+        throw new InputError(hasClientCert ? "jetstreamExotic.tls.clientKeySecret" : "jetstreamExotic.tls.clientCertSecret", "a client certificate and its key go together (Argo §6)");
+    }
+    for (const key of ["insecureSkipVerify", "enabled"] as const) {
+        if (tls[key] !== undefined && typeof tls[key] !== "boolean") {
+            throw new InputError(`jetstreamExotic.tls.${key}`, "must be true or false");
+        }
+    }
+    const serverVersion = exotic.serverVersion ?? LATEST_SERVER_VERSION;
+    try {
+        parseServerVersion(serverVersion);
+    } catch {
+        throw new InputError("jetstreamExotic.serverVersion", `${JSON.stringify(serverVersion)} is not a nats-server version like "2.10.29"`);
+    }
+    const stream = resolveStreamSpec({ streamConfig: exotic.streamConfig, stream: exotic.stream, field: "jetstreamExotic" });
+    const tooNew = fieldsNeedingNewerServer(stream, serverVersion);
+    if (tooNew.length > 0) {
+        throw new InputError(`jetstreamExotic.stream.${tooNew[0]}`, `needs nats-server 2.10 or later; serverVersion is ${serverVersion}`);
+    }
+    if (exotic.serverName !== undefined && (typeof exotic.serverName !== "string" || exotic.serverName === "")) {
+        throw new InputError("jetstreamExotic.serverName", "must be a non-empty host name");
+    }
+    return {
+        busName: identity.busName,
+        namespace: identity.namespace,
+        url: exotic.url,
+        accessSecret,
+        insecureSkipVerify: tls.insecureSkipVerify ?? false,
+        tlsEnabled: tls.enabled ?? false,
+        serverName: exotic.serverName,
+        serverVersion,
+        stream,
+        streamLifecycle: resolveStreamLifecycle(exotic.streamLifecycle, "jetstreamExotic.streamLifecycle"),
+        argoEvents: resolveArgoEvents(args.argoEvents, stream),
+        args: exotic,
     };
 }

@@ -35,6 +35,14 @@ export interface ConnectionProps {
     caCert?: string;
     /** Name the server certificate must carry, when it differs from the URL's host. */
     serverName?: string;
+    /** PEM client certificate, for servers that require one. */
+    clientCert?: string;
+    /** PEM client key (secret). */
+    clientKey?: string;
+    /** Use TLS verified against the system's CAs even without `caCert`. */
+    tls?: boolean;
+    /** Do not verify the server certificate (Argo's `insecureSkipVerify`). */
+    insecureSkipVerify?: boolean;
     /** Set for a managed bus: where its pods are. */
     kubernetes?: KubernetesTarget;
 }
@@ -110,4 +118,22 @@ export function explainPortForwardRefusal(status: number | undefined, pod: strin
         return `pod ${pod} in namespace ${namespace} is gone (404 Not Found)`;
     }
     return `the port-forward to pod ${pod} in namespace ${namespace} failed: ${detail}`;
+}
+
+/**
+ * nats.js TLS options for a connection, or undefined for plaintext (nats.js still upgrades when the
+ * server requires TLS). Extra Node options (`servername`, `rejectUnauthorized`) pass through to
+ * `tls.connect` (nats-anchors §4.4).
+ */
+export function tlsOptions(connection: ConnectionProps): Record<string, unknown> | undefined {
+    const wanted = Boolean(connection.caCert || connection.clientCert || connection.tls || connection.insecureSkipVerify || connection.servers.some((s) => s.startsWith("tls://")));
+    if (!wanted) {
+        return undefined;
+    }
+    return {
+        ...(connection.caCert ? { ca: connection.caCert } : {}),
+        ...(connection.clientCert ? { cert: connection.clientCert, key: connection.clientKey } : {}),
+        ...(connection.serverName ? { servername: connection.serverName } : {}),
+        ...(connection.insecureSkipVerify ? { rejectUnauthorized: false } : {}),
+    };
 }

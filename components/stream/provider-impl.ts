@@ -9,7 +9,7 @@ import type * as pulumi from "@pulumi/pulumi";
 import { StreamSpec, toServerStreamConfig } from "./model";
 import { changedFields, conflictingChange, fieldsNeedingNewerServer, fromServerStreamConfig, replaceReasons } from "./rules";
 import { atLeast } from "../versions";
-import { chooseRoute, ConnectionProps, explainConnectionError, serverUrlProblem } from "./connection";
+import { chooseRoute, ConnectionProps, explainConnectionError, serverUrlProblem, tlsOptions } from "./connection";
 import { openTunnel, Tunnel, TunnelError } from "./tunnel";
 
 export type { ConnectionProps } from "./connection";
@@ -128,6 +128,9 @@ function isStreamNotFound(err: unknown): boolean {
 function describe(err: unknown): string {
     const e = err as { message?: string; code?: unknown; cause?: { message?: string } };
     const code = typeof e?.code === "number" ? ` (error ${e.code})` : "";
+    if (e?.code === 10074) {
+        return `${e.message}${code}: the server is not clustered; set replicas: 1 in the stream configuration`;
+    }
     if (e?.code === 10065) {
         // Typically the stream this resource had under its old name, kept by deletionPolicy "retain".
         return `${e.message}${code}: another stream captures the same subjects; delete it or change the subjects`;
@@ -173,7 +176,7 @@ async function withJetStream<T>(connection: ConnectionProps, deadline: number, a
             servers = route.servers;
             attempts.via = servers.join(", ");
         }
-        const tls = connection.caCert ? { ca: connection.caCert, ...(connection.serverName ? { servername: connection.serverName } : {}) } : undefined;
+        const tls = tlsOptions(connection);
         nc = await connect({
             servers,
             user: connection.username,

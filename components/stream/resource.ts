@@ -23,6 +23,14 @@ export interface StreamConnectionArgs {
     caCert?: pulumi.Input<string>;
     /** Name the server certificate must carry when it differs from the URL's host. */
     serverName?: pulumi.Input<string>;
+    /** PEM client certificate, for servers that require one. */
+    clientCert?: pulumi.Input<string>;
+    /** PEM client key; kept as a secret. */
+    clientKey?: pulumi.Input<string>;
+    /** TLS verified against the system's CAs even without `caCert`. */
+    tls?: pulumi.Input<boolean>;
+    /** Do not verify the server certificate. Avoid. */
+    insecureSkipVerify?: pulumi.Input<boolean>;
     /** `direct` (default for a Stream of its own), `portForward` or `auto`; see the README's "Reaching the bus". */
     mode?: pulumi.Input<ConnectionMode>;
     /** Where the server's pods are, for `portForward` and `auto`. */
@@ -117,15 +125,21 @@ export class Stream extends pulumi.dynamic.Resource {
             throw new InputError("serverVersion", `${JSON.stringify(serverVersion)} is not a nats-server version like "2.10.29"`);
         }
         const lifecycle = resolveStreamLifecycle({ deletionPolicy: args.deletionPolicy, allowDataLoss: args.allowDataLoss, createTimeout: args.createTimeout });
-        const connection = pulumi.output(args.connection).apply((c) => ({
-            mode: c.mode ?? "direct",
-            servers: c.servers,
-            ...(c.kubernetes !== undefined ? { kubernetes: withoutUndefined(c.kubernetes) } : {}),
-            ...(c.username !== undefined ? { username: c.username } : {}),
-            ...(c.password !== undefined ? { password: c.password } : {}),
-            ...(c.caCert !== undefined ? { caCert: c.caCert } : {}),
-            ...(c.serverName !== undefined ? { serverName: c.serverName } : {}),
-        }));
+        const connection = pulumi.output(args.connection).apply((c) =>
+            withoutUndefined({
+                mode: c.mode ?? "direct",
+                servers: c.servers,
+                kubernetes: c.kubernetes === undefined ? undefined : withoutUndefined(c.kubernetes),
+                username: c.username,
+                password: c.password,
+                caCert: c.caCert,
+                serverName: c.serverName,
+                clientCert: c.clientCert,
+                clientKey: c.clientKey,
+                tls: c.tls,
+                insecureSkipVerify: c.insecureSkipVerify,
+            }),
+        );
         super(
             streamProvider,
             name,

@@ -77,7 +77,7 @@ export async function renderBus(name: string, args: EventBusArgs, opts?: pulumi.
         configText: object("ConfigMap").data["nats-js"],
         serverSecret: object("Secret", spec.names.serverSecret).stringData,
         clientSecret: object("Secret", spec.names.clientSecret).stringData,
-        password,
+        password: password ?? "",
     };
 }
 

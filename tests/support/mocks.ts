@@ -48,6 +48,10 @@ export interface RealisticMocks {
     get(type: string, name: string): RecordedResource;
     /** Forget the recorded registrations (the mocks stay installed). */
     reset(): void;
+    /** Makes `Resource.get(type, id)` find this state, as if the object existed in the cluster; other reads fail. */
+    setExisting(type: string, id: string, state: Record<string, any>): void;
+    /** Forgets every object given to {@link setExisting}. */
+    clearExisting(): void;
 }
 
 /** Options for {@link installRealisticMocks}. */
@@ -709,6 +713,7 @@ export function installRealisticMocks(opts: RealisticMockOptions = {}): Realisti
     const project = opts.project ?? "project";
     const stack = opts.stack ?? "stack";
     const resources: RecordedResource[] = [];
+    const existing = new Map<string, Record<string, any>>();
     // Set by the monitor wrapper immediately before it synchronously calls newResource.
     let pendingSecretKeys = new Set<string>();
 
@@ -728,6 +733,16 @@ export function installRealisticMocks(opts: RealisticMockOptions = {}): Realisti
                 custom: args.custom ?? true,
             };
             resources.push(record);
+            if (args.id !== undefined && args.id !== "") {
+                // A read of an existing resource (`Resource.get`): it must have been put in place, as in a real cluster.
+                const found = existing.get(`${args.type}::${args.id}`);
+                if (!found) {
+                    throw new Error(`resource '${args.id}' does not exist (${args.type})`);
+                }
+                record.id = args.id;
+                record.state = found;
+                return { id: args.id, state: found };
+            }
             const generator = GENERATORS[args.type];
             let state: Record<string, any> = inputs;
             let id: string | undefined = record.id;
@@ -772,6 +787,12 @@ export function installRealisticMocks(opts: RealisticMockOptions = {}): Realisti
         },
         reset: () => {
             resources.length = 0;
+        },
+        setExisting(type, id, state) {
+            existing.set(`${type}::${id}`, state);
+        },
+        clearExisting() {
+            existing.clear();
         },
     };
 }

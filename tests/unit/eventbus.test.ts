@@ -511,7 +511,7 @@ describe("EventBus 'default' in argo-events with only version latest", () => {
         });
 
         it("publishes the CA certificate as a PEM", async () => {
-            assert.match(await resolve(r.bus.caCert), /^-----BEGIN CERTIFICATE-----/);
+            assert.match((await resolve(r.bus.caCert)) ?? "", /^-----BEGIN CERTIFICATE-----/);
         });
     });
 });

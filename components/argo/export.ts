@@ -1,0 +1,74 @@
+/**
+ * Argo Events interop: the `jetstreamExotic` EventBus Argo's EventSources and Sensors read, pointing
+ * at a bus of this package (reference argo-events-jetstream.md §6, "Integration note"). Pure builders.
+ */
+import { InputError } from "../errors";
+import { StreamSpec, toArgoStreamConfig } from "../stream/model";
+
+/** The Argo EventBus CRD this needs. */
+export const ARGO_EVENTBUS_CRD = "eventbuses.argoproj.io";
+
+/** Keys of the client Secret copied into each namespace, as Argo's clients mount them. */
+export const ARGO_CLIENT_SECRET_KEYS = { auth: "client-auth", caCert: "ca.crt" } as const;
+
+/** Checked Argo interop settings. */
+export interface ArgoEventsSpec {
+    eventBusName: string;
+    namespaces: string[];
+}
+
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+
+/**
+ * Checks `argoEvents`. Argo's clients use stream `default` and subjects `default.<source>.<event>`
+ * whatever the EventBus says (§5.1, #3549), so a renamed stream cannot serve them.
+ */
+export function resolveArgoEvents(argoEvents: { eventBusName?: string; namespaces?: string[] } | undefined, stream: StreamSpec, field = "argoEvents"): ArgoEventsSpec | undefined {
+    if (argoEvents === undefined) {
+        return undefined;
+    }
+    for (const key of Object.keys(argoEvents)) {
+        if (key !== "eventBusName" && key !== "namespaces") {
+            throw new InputError(`${field}.${key}`, "unknown field; allowed fields: eventBusName, namespaces");
+        }
+    }
+    const eventBusName = argoEvents.eventBusName ?? "default";
+    if (typeof eventBusName !== "string" || eventBusName.length > 253 || !DNS_SUBDOMAIN.test(eventBusName)) {
+        throw new InputError(`${field}.eventBusName`, `${JSON.stringify(eventBusName)} is not a valid Kubernetes object name`);
+    }
+    const namespaces = argoEvents.namespaces;
+    if (!Array.isArray(namespaces) || namespaces.length === 0) {
+        throw new InputError(`${field}.namespaces`, "list at least one namespace to create the Argo EventBus in");
+    }
+    namespaces.forEach((ns, i) => {
+        if (typeof ns !== "string" || ns.length > 63 || !DNS_LABEL.test(ns)) {
+            throw new InputError(`${field}.namespaces[${i}]`, `${JSON.stringify(ns)} is not a valid namespace name`);
+        }
+        if (namespaces.indexOf(ns) !== i) {
+            throw new InputError(`${field}.namespaces[${i}]`, `"${ns}" is listed twice`);
+        }
+    });
+    if (stream.name !== "default" || stream.subjects.length !== 1 || stream.subjects[0] !== "default.*.*") {
+        throw new InputError(field, `Argo Events' clients use stream "default" with subjects "default.*.*"; this bus's stream is "${stream.name}" with ${JSON.stringify(stream.subjects)}`);
+    }
+    return { eventBusName, namespaces: [...namespaces] };
+}
+
+/**
+ * The `spec` of the Argo EventBus: kind `jetstreamExotic` with the bus's URL, the client Secret in
+ * Argo's format, our CA so Argo's clients verify the server (Argo's own bus skips that, §4.3), and
+ * the complete stream configuration, since Argo applies no defaults in exotic mode (§6). With a CA
+ * `tls` is explicit, so Argo behaves the same before and after #4114; a plaintext server gets none.
+ */
+export function argoEventBusSpec(url: string, clientSecretName: string, stream: StreamSpec, material: { withAuth: boolean; withCa: boolean }): Record<string, unknown> {
+    const withCa = material.withCa;
+    return {
+        jetstreamExotic: {
+            url,
+            ...(material.withAuth ? { accessSecret: { name: clientSecretName, key: ARGO_CLIENT_SECRET_KEYS.auth } } : {}),
+            ...(withCa ? { tls: { caCertSecret: { name: clientSecretName, key: ARGO_CLIENT_SECRET_KEYS.caCert } } } : {}),
+            streamConfig: toArgoStreamConfig(stream),
+        },
+    };
+}
