@@ -129,6 +129,16 @@ export interface JetStreamBusArgs {
     topologySpreadConstraints?: pulumi.Input<pulumi.Input<Core.TopologySpreadConstraint>[]>;
     /** Create a PodDisruptionBudget `maxUnavailable: 1`. Default true when replicas >= 3. */
     podDisruptionBudget?: boolean;
+    /**
+     * A NetworkPolicy for the bus's pods: clients only on the client port (from `clientNamespaces` when
+     * given), routes only between the bus's pods, monitoring only from `monitoringNamespaces`. Default: none.
+     */
+    networkPolicy?: {
+        /** Namespaces allowed on the client port; unset: every namespace. */
+        clientNamespaces?: string[];
+        /** Namespaces allowed on the monitoring (8222) and metrics (7777) ports, e.g. your Prometheus's. Default none. */
+        monitoringNamespaces?: string[];
+    };
     /** `lame_duck_duration`, at least 30s. Default `30s`. */
     lameDuckDuration?: string;
     /** `lame_duck_grace_period`, below `lameDuckDuration`. Default `10s`. */

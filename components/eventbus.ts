@@ -7,6 +7,7 @@ import { renderAuthConfig, renderServerConfig } from "./config/render";
 import { PORTS } from "./defaults";
 import { commonLabels, objectNames, selectorLabels, serviceDns } from "./kube/names";
 import { clientSecretArgs, configMapArgs, headlessServiceArgs, podDisruptionBudgetArgs, serverSecretArgs } from "./kube/objects";
+import { networkPolicyArgs } from "./kube/network-policy";
 import { statefulSetArgs } from "./kube/statefulset";
 import { createCertificates } from "./security/certificates";
 import { clientAuthYaml, createCredentials } from "./security/credentials";
@@ -151,6 +152,9 @@ function deployManagedBus(name: string, spec: BusSpec, serverConfig: string, arg
     });
     if (spec.podDisruptionBudget) {
         new k8s.policy.v1.PodDisruptionBudget(`${name}-pdb`, podDisruptionBudgetArgs(spec), childOpts);
+    }
+    if (spec.networkPolicy) {
+        new k8s.networking.v1.NetworkPolicy(`${name}-netpol`, networkPolicyArgs(spec, spec.networkPolicy), childOpts);
     }
     return {
         url: pulumi.all([service.metadata.name, statefulSet.metadata.name]).apply(() => dns.url),

@@ -4,6 +4,7 @@ import { CONNECTION_MODES, ConnectionMode, serverUrlProblem } from "./stream/con
 import { DEFAULTS } from "./defaults";
 import { didYouMean, InputError } from "./errors";
 import { ObjectNames, objectNames } from "./kube/names";
+import type { NetworkPolicySpec } from "./kube/network-policy";
 import { resolveStreamSpec, StreamSpec } from "./stream/model";
 import { resolveStreamLifecycle } from "./stream/resource";
 import { fieldsNeedingNewerServer } from "./stream/rules";
@@ -54,6 +55,7 @@ export interface BusSpec {
     startArgs: string[];
     podDisruptionBudget: boolean;
     stream: StreamSpec;
+    networkPolicy?: NetworkPolicySpec;
     connection: BusConnectionSpec;
     argoEvents?: ArgoEventsSpec;
     streamLifecycle: ReturnType<typeof resolveStreamLifecycle>;
@@ -74,7 +76,7 @@ const JETSTREAM_KEYS = [
     "persistence", "metadata", "nodeSelector", "tolerations", "securityContext", "imagePullSecrets",
     "priorityClassName", "priority", "affinity", "serviceAccountName", "settings", "jetstreamSettings",
     "startArgs", "streamConfig", "stream", "streamLifecycle", "maxPayload", "images", "topologySpreadConstraints",
-    "podDisruptionBudget", "lameDuckDuration", "lameDuckGracePeriod", "terminationGracePeriodSeconds",
+    "podDisruptionBudget", "networkPolicy", "lameDuckDuration", "lameDuckGracePeriod", "terminationGracePeriodSeconds",
 ];
 const PERSISTENCE_KEYS = ["storageClassName", "accessMode", "volumeSize", "retentionPolicy"];
 const IMAGE_KEYS = ["registry", "nats", "reloader", "metricsExporter", "startCommand"];
@@ -347,6 +349,21 @@ function validateStartArgs(startArgs: unknown): string[] {
     return startArgs as string[];
 }
 
+/** Checks `jetstream.networkPolicy`: lists of valid namespace names. */
+export function resolveNetworkPolicy(policy: JetStreamBusArgs["networkPolicy"], field = "jetstream.networkPolicy"): NetworkPolicySpec | undefined {
+    if (policy === undefined) {
+        return undefined;
+    }
+    rejectUnknownKeys(policy, ["clientNamespaces", "monitoringNamespaces"], field);
+    const check = (list: unknown, key: string): string[] | undefined => {
+        if (list === undefined) return undefined;
+        if (!Array.isArray(list)) throw new InputError(`${field}.${key}`, "must be a list of namespace names");
+        list.forEach((ns, i) => validateNamespace(ns, `${field}.${key}[${i}]`));
+        return [...list];
+    };
+    return { clientNamespaces: check(policy.clientNamespaces, "clientNamespaces"), monitoringNamespaces: check(policy.monitoringNamespaces, "monitoringNamespaces") ?? [] };
+}
+
 /** The connection settings of a bus, checked, with the mode defaulted. */
 export interface BusConnectionSpec {
     mode: ConnectionMode;
@@ -442,6 +459,7 @@ export function resolveBusSpec(componentName: string, args: EventBusArgs): BusSp
         startArgs: validateStartArgs(js.startArgs),
         podDisruptionBudget,
         stream,
+        networkPolicy: resolveNetworkPolicy(js.networkPolicy),
         connection: resolveBusConnection(args.connection),
         argoEvents: resolveArgoEvents(args.argoEvents, stream),
         streamLifecycle: resolveStreamLifecycle(js.streamLifecycle, "jetstream.streamLifecycle"),
