@@ -6,7 +6,7 @@
  *
  * `spec` has the shape of an Argo Events EventBus `spec` (`jetstream` or `jetstreamExotic`), so an
  * existing manifest's spec can be pasted as YAML into the stack file. Or, instead of `spec`, point
- * `manifest` at an Argo EventBus YAML file (relative to the program's directory):
+ * `manifest` at an Argo EventBus YAML file (relative to the folder of Pulumi.yaml):
  *
  *   pulumi config set manifest eventbus.yaml
  *
@@ -25,7 +25,10 @@ if (manifestPath !== undefined) {
     if (config.getObject("spec") !== undefined) {
         throw new InputError("manifest", "cannot be combined with `spec`: the bus comes either from an Argo EventBus manifest file or from `spec`; remove one of them from the stack configuration");
     }
-    const file = path.resolve(manifestPath);
+    // Relative to the project (where Pulumi.yaml is), not to dist/ where the compiled program runs;
+    // without an engine (tests under mocks) there is no project folder, so the working directory.
+    const projectRoot = pulumi.runtime.getRootDirectory();
+    const file = path.resolve(path.isAbsolute(projectRoot) ? projectRoot : process.cwd(), manifestPath);
     let text: string;
     try {
         text = fs.readFileSync(file, "utf8");

@@ -24,6 +24,10 @@ interface Reachable {
     username: pulumi.Output<string | undefined>;
     password: pulumi.Output<string | undefined>;
     caCert: pulumi.Output<string | undefined>;
+    /** Client certificate and key, for a server that requires one (exotic). */
+    clientCert: pulumi.Output<string | undefined>;
+    clientKey: pulumi.Output<string | undefined>;
+    insecureSkipVerify: boolean;
     clientSecretName: pulumi.Output<string | undefined>;
     serviceName: pulumi.Output<string | undefined>;
     statefulSetName: pulumi.Output<string | undefined>;
@@ -161,6 +165,9 @@ function deployManagedBus(name: string, spec: BusSpec, serverConfig: string, arg
         username: pulumi.output(credentials.username),
         password: credentials.password,
         caCert: certificates.caCertPem,
+        clientCert: pulumi.output(undefined),
+        clientKey: pulumi.output(undefined),
+        insecureSkipVerify: false,
         clientSecretName: clientSecret.metadata.name,
         serviceName: service.metadata.name,
         statefulSetName: statefulSet.metadata.name,
@@ -216,6 +223,9 @@ function connectExoticBus(name: string, spec: ExoticSpec, parent: pulumi.Resourc
         username: auth.apply((a) => a?.username),
         password: pulumi.secret(auth.apply((a) => a?.password)),
         caCert: caCert === undefined ? pulumi.output(undefined) : pulumi.output(caCert),
+        clientCert: pulumi.output(clientCert),
+        clientKey: pulumi.secret(pulumi.output(clientKey)),
+        insecureSkipVerify: spec.insecureSkipVerify,
         clientSecretName: pulumi.output(spec.accessSecret?.name),
         serviceName: pulumi.output(undefined),
         statefulSetName: pulumi.output(undefined),
@@ -243,22 +253,30 @@ function connectExoticBus(name: string, spec: ExoticSpec, parent: pulumi.Resourc
 function exposeToArgoEvents(name: string, argo: ArgoEventsSpec, stream: StreamSpec, bus: Reachable, secretNamespace: string | undefined, busName: string, parent: pulumi.Resource): void {
     const crd = k8s.apiextensions.v1.CustomResourceDefinition.get(`${name}-argo-events-eventbus-crd`, ARGO_EVENTBUS_CRD, { parent });
     const secretName = objectNames(busName).clientSecret;
-    const material = pulumi.all([bus.url, bus.username, bus.caCert]).apply(([url, username, ca]) => ({ url, withAuth: username !== undefined, withCa: ca !== undefined }));
+    const keys = ARGO_CLIENT_SECRET_KEYS;
+    const secretData = pulumi.all([bus.username, bus.password, bus.caCert, bus.clientCert, bus.clientKey]).apply(([username, password, ca, cert, key]) => ({
+        ...(username !== undefined ? { [keys.auth]: clientAuthYaml(username, password ?? "") } : {}),
+        ...(ca !== undefined ? { [keys.caCert]: ca } : {}),
+        ...(cert !== undefined && key !== undefined ? { [keys.clientCert]: cert, [keys.clientKey]: key } : {}),
+    }));
+    const material = pulumi.all([bus.url, secretData]).apply(([url, data]) => ({
+        url,
+        withAuth: keys.auth in data,
+        withCa: keys.caCert in data,
+        withClientCert: keys.clientCert in data,
+        insecureSkipVerify: bus.insecureSkipVerify,
+    }));
     for (const ns of argo.namespaces) {
         const dependsOn: pulumi.Resource[] = [crd];
         if (ns !== secretNamespace) {
-            dependsOn.push(new k8s.core.v1.Secret(
-            `${name}-argo-${ns}-client-auth`,
-            {
-                metadata: { name: secretName, namespace: ns, labels: commonLabels(busName) },
-                type: "Opaque",
-                stringData: pulumi.all([bus.username, bus.password, bus.caCert]).apply(([username, password, ca]) => ({
-                    ...(username !== undefined ? { [ARGO_CLIENT_SECRET_KEYS.auth]: clientAuthYaml(username, password ?? "") } : {}),
-                    ...(ca !== undefined ? { [ARGO_CLIENT_SECRET_KEYS.caCert]: ca } : {}),
-                })),
-            },
-            { parent, deleteBeforeReplace: true },
-            ));
+            dependsOn.push(
+                new k8s.core.v1.Secret(
+                    `${name}-argo-${ns}-client-auth`,
+                    { metadata: { name: secretName, namespace: ns, labels: commonLabels(busName) }, type: "Opaque", stringData: secretData },
+                    // Credentials go nowhere until the Argo CRD is known to exist.
+                    { parent, deleteBeforeReplace: true, dependsOn: [crd] },
+                ),
+            );
         }
         new k8s.apiextensions.CustomResource(
             `${name}-argo-${ns}`,

@@ -542,7 +542,11 @@ export function resolveExoticSpec(componentName: string, args: EventBusArgs): Ex
     const hasClientCert = clientCertSecret !== undefined || exotic.clientCert !== undefined;
     const hasClientKey = clientKeySecret !== undefined || exotic.clientKey !== undefined;
     if (hasClientCert !== hasClientKey) {
-        throw new InputError(hasClientCert ? "jetstreamExotic.tls.clientKeySecret" : "jetstreamExotic.tls.clientCertSecret", "a client certificate and its key go together (Argo §6)");
+        // Name the missing half in the same form as the half that was given.
+        const missing = hasClientCert
+            ? clientCertSecret ? "jetstreamExotic.tls.clientKeySecret" : "jetstreamExotic.clientKey"
+            : clientKeySecret ? "jetstreamExotic.tls.clientCertSecret" : "jetstreamExotic.clientCert";
+        throw new InputError(missing, "a client certificate and its key go together (Argo §6)");
     }
     for (const key of ["insecureSkipVerify", "enabled"] as const) {
         if (tls[key] !== undefined && typeof tls[key] !== "boolean") {

@@ -9,7 +9,19 @@ import { StreamSpec, toArgoStreamConfig } from "../stream/model";
 export const ARGO_EVENTBUS_CRD = "eventbuses.argoproj.io";
 
 /** Keys of the client Secret copied into each namespace, as Argo's clients mount them. */
-export const ARGO_CLIENT_SECRET_KEYS = { auth: "client-auth", caCert: "ca.crt" } as const;
+export const ARGO_CLIENT_SECRET_KEYS = { auth: "client-auth", caCert: "ca.crt", clientCert: "client.crt", clientKey: "client.key" } as const;
+
+/** What the bus's clients need, as far as the Argo EventBus spec is concerned. */
+export interface ArgoClientMaterial {
+    /** A user name and password exist (the copied Secret has `client-auth`). */
+    withAuth: boolean;
+    /** A CA exists (the copied Secret has `ca.crt`). */
+    withCa: boolean;
+    /** A client certificate and key exist (the copied Secret has `client.crt` and `client.key`). */
+    withClientCert: boolean;
+    /** The server certificate is not verified. */
+    insecureSkipVerify: boolean;
+}
 
 /** Checked Argo interop settings. */
 export interface ArgoEventsSpec {
@@ -57,17 +69,23 @@ export function resolveArgoEvents(argoEvents: { eventBusName?: string; namespace
 
 /**
  * The `spec` of the Argo EventBus: kind `jetstreamExotic` with the bus's URL, the client Secret in
- * Argo's format, our CA so Argo's clients verify the server (Argo's own bus skips that, §4.3), and
- * the complete stream configuration, since Argo applies no defaults in exotic mode (§6). With a CA
- * `tls` is explicit, so Argo behaves the same before and after #4114; a plaintext server gets none.
+ * Argo's format, the CA so Argo's clients verify the server (Argo's own bus skips that, §4.3), a
+ * client certificate when the server needs one, and the complete stream configuration, since Argo
+ * applies no defaults in exotic mode (§6). Any TLS is explicit, so Argo behaves the same before and
+ * after #4114; a plaintext server gets no `tls`.
  */
-export function argoEventBusSpec(url: string, clientSecretName: string, stream: StreamSpec, material: { withAuth: boolean; withCa: boolean }): Record<string, unknown> {
-    const withCa = material.withCa;
+export function argoEventBusSpec(url: string, clientSecretName: string, stream: StreamSpec, material: ArgoClientMaterial): Record<string, unknown> {
+    const key = (name: string) => ({ name: clientSecretName, key: name });
+    const tls = {
+        ...(material.withCa ? { caCertSecret: key(ARGO_CLIENT_SECRET_KEYS.caCert) } : {}),
+        ...(material.withClientCert ? { clientCertSecret: key(ARGO_CLIENT_SECRET_KEYS.clientCert), clientKeySecret: key(ARGO_CLIENT_SECRET_KEYS.clientKey) } : {}),
+        ...(material.insecureSkipVerify ? { insecureSkipVerify: true } : {}),
+    };
     return {
         jetstreamExotic: {
             url,
-            ...(material.withAuth ? { accessSecret: { name: clientSecretName, key: ARGO_CLIENT_SECRET_KEYS.auth } } : {}),
-            ...(withCa ? { tls: { caCertSecret: { name: clientSecretName, key: ARGO_CLIENT_SECRET_KEYS.caCert } } } : {}),
+            ...(material.withAuth ? { accessSecret: key(ARGO_CLIENT_SECRET_KEYS.auth) } : {}),
+            ...(Object.keys(tls).length > 0 ? { tls } : {}),
             streamConfig: toArgoStreamConfig(stream),
         },
     };

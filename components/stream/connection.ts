@@ -2,6 +2,8 @@
  * How the stream provider reaches the JetStream server, decided where `pulumi up` runs.
  * Pure: the choice and the wording of errors, without any I/O.
  */
+import * as net from "node:net";
+import { checkServerIdentity, PeerCertificate } from "node:tls";
 
 /** Ways of reaching the bus. */
 export type ConnectionMode = "auto" | "portForward" | "direct";
@@ -130,10 +132,22 @@ export function tlsOptions(connection: ConnectionProps): Record<string, unknown>
     if (!wanted) {
         return undefined;
     }
+    const ipHosts = connection.servers.map(urlHost).filter((host): host is string => host !== undefined && net.isIP(host) !== 0);
     return {
         ...(connection.caCert ? { ca: connection.caCert } : {}),
         ...(connection.clientCert ? { cert: connection.clientCert, key: connection.clientKey } : {}),
         ...(connection.serverName ? { servername: connection.serverName } : {}),
         ...(connection.insecureSkipVerify ? { rejectUnauthorized: false } : {}),
+        // TLS has no server name for an IP address, and Node would then check the certificate against
+        // "localhost": check it against the IP addresses of the URLs instead, as Go's client does.
+        ...(!connection.serverName && ipHosts.length > 0
+            ? { checkServerIdentity: (_host: string, cert: PeerCertificate) => (ipHosts.some((ip) => checkServerIdentity(ip, cert) === undefined) ? undefined : checkServerIdentity(ipHosts[0], cert)) }
+            : {}),
     };
+}
+
+/** The host of a NATS URL, without IPv6 brackets. */
+function urlHost(url: string): string | undefined {
+    const match = /^[a-z]+:\/\/(\[([0-9a-fA-F:]+)\]|[^/:?#\s]+)/.exec(url);
+    return match ? (match[2] ?? match[1]) : undefined;
 }
