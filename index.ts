@@ -13,41 +13,28 @@
  * Its `metadata.name`, `metadata.namespace` and `metadata.labels` are used unless `name`, `namespace`
  * or `labels` are set in the stack configuration.
  */
-import * as fs from "fs";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
-import { EventBus, EventBusArgs, fromArgoEventBus, InputError } from "./components";
+import { EventBus } from "./components";
+import { busFromStackConfig } from "./components/stack-config";
 
 const config = new pulumi.Config();
-const manifestPath = config.get("manifest");
-let imported: { name: string; args: EventBusArgs } | undefined;
-if (manifestPath !== undefined) {
-    if (config.getObject("spec") !== undefined) {
-        throw new InputError("manifest", "cannot be combined with `spec`: the bus comes either from an Argo EventBus manifest file or from `spec`; remove one of them from the stack configuration");
-    }
-    // Relative to the project (where Pulumi.yaml is), not to dist/ where the compiled program runs;
-    // without an engine (tests under mocks) there is no project folder, so the working directory.
-    const projectRoot = pulumi.runtime.getRootDirectory();
-    const file = path.resolve(path.isAbsolute(projectRoot) ? projectRoot : process.cwd(), manifestPath);
-    let text: string;
-    try {
-        text = fs.readFileSync(file, "utf8");
-    } catch (err) {
-        throw new InputError("manifest", `cannot read ${file}: ${(err as Error).message}`);
-    }
-    imported = fromArgoEventBus(text);
-}
-const spec = imported?.args ?? config.requireObject<Pick<EventBusArgs, "jetstream" | "jetstreamExotic">>("spec");
-const name = config.get("name") ?? imported?.name ?? "default";
-
-const bus = new EventBus(name, {
-    namespace: config.get("namespace") ?? imported?.args.namespace,
-    busName: config.get("busName"),
-    clusterDomain: config.get("clusterDomain"),
-    labels: config.getObject<Record<string, string>>("labels") ?? imported?.args.labels,
-    jetstream: spec.jetstream,
-    jetstreamExotic: spec.jetstreamExotic,
-});
+// A relative manifest path is relative to the project (where Pulumi.yaml is), not to dist/ where the
+// compiled program runs; without an engine (tests under mocks) there is no project folder.
+const projectRoot = pulumi.runtime.getRootDirectory();
+const { name, args } = busFromStackConfig(
+    {
+        name: config.get("name"),
+        namespace: config.get("namespace"),
+        busName: config.get("busName"),
+        clusterDomain: config.get("clusterDomain"),
+        labels: config.getObject<Record<string, string>>("labels"),
+        spec: config.getObject("spec"),
+        manifest: config.get("manifest"),
+    },
+    path.isAbsolute(projectRoot) ? projectRoot : process.cwd(),
+);
+const bus = new EventBus(name, args);
 
 export const url = bus.url;
 export const namespace = bus.namespace;
