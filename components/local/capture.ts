@@ -1,0 +1,98 @@
+/**
+ * Runs an EventBus without a Pulumi engine: under Pulumi's mocks, answered by the provider stand-ins,
+ * so the objects, configuration and credentials are exactly what `pulumi up` would send, with real
+ * keys, certificates and passwords. Used by the `local` and `render` commands.
+ */
+import * as pulumi from "@pulumi/pulumi";
+import type { EventBusArgs } from "../args";
+import { plain, STAND_INS } from "./stand-ins";
+
+/** One resource the component registered. */
+export interface CapturedResource {
+    type: string;
+    name: string;
+    inputs: Record<string, any>;
+    /** Inputs plus the stand-in's computed outputs. */
+    state: Record<string, any>;
+    /** True for `Resource.get` reads of objects expected to exist. */
+    read: boolean;
+}
+
+/** Generated outputs of the stand-in resources, by resource name, to reuse in a later run. */
+export type GeneratedMaterial = Record<string, Record<string, any>>;
+
+/** Options of {@link captureEventBus}. */
+export interface CaptureOptions {
+    /** Outputs from an earlier run, reused so that keys, passwords and the encryption key stay the same. */
+    reuse?: GeneratedMaterial;
+    /** State for reads of existing objects (e.g. an exotic bus's `accessSecret`), by `type::id`; other reads fail. */
+    existing?: Record<string, Record<string, any>>;
+}
+
+/** What {@link captureEventBus} returns. */
+export interface CapturedBus {
+    resources: CapturedResource[];
+    /** Outputs of every generated resource, to pass as `reuse` next time. */
+    generated: GeneratedMaterial;
+}
+
+// The SDK offers its wait for outstanding registrations only from this module.
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const settings = require("@pulumi/pulumi/runtime/settings") as { waitForRPCs(): Promise<void> };
+
+/**
+ * Builds `new EventBus(name, args)` under mocks and returns every registration once all are done.
+ * Installs process-wide mocks: call it once per process, as the commands do.
+ */
+export async function captureEventBus(name: string, args: EventBusArgs, options: CaptureOptions = {}): Promise<CapturedBus> {
+    const resources: CapturedResource[] = [];
+    const generated: GeneratedMaterial = {};
+    const failures: unknown[] = [];
+    await pulumi.runtime.setMocks(
+        {
+            async newResource(mock) {
+                const inputs = plain(mock.inputs ?? {});
+                if (mock.id !== undefined && mock.id !== "") {
+                    const state = options.existing?.[`${mock.type}::${mock.id}`];
+                    resources.push({ type: mock.type, name: mock.name, inputs, state: state ?? {}, read: true });
+                    if (!state) {
+                        throw new Error(`${mock.type} ${mock.id} must exist in the cluster, and there is no cluster here`);
+                    }
+                    return { id: mock.id, state };
+                }
+                const standIn = STAND_INS[mock.type];
+                let state = inputs;
+                let id = `${mock.name}_id`;
+                if (standIn) {
+                    const outputs = options.reuse?.[mock.name] ?? (await standIn.outputs(inputs));
+                    generated[mock.name] = outputs;
+                    const { _serial, ...visible } = outputs;
+                    state = { ...inputs, ...visible };
+                    id = standIn.id({ ...state, _serial }, mock.name);
+                }
+                resources.push({ type: mock.type, name: mock.name, inputs, state, read: false });
+                return { id, state };
+            },
+            call: (mock) => plain(mock.inputs ?? {}),
+        },
+        "jetstream-eventbus",
+        "local",
+        false,
+    );
+    // Loaded after the mocks are in place; the component module registers nothing by itself.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { EventBus } = require("../eventbus") as typeof import("../eventbus");
+    const onRejection = (err: unknown) => failures.push(err);
+    process.on("unhandledRejection", onRejection);
+    try {
+        const bus = new EventBus(name, args);
+        await new Promise<void>((resolve) => bus.url.apply(() => resolve()));
+        await settings.waitForRPCs();
+    } finally {
+        process.off("unhandledRejection", onRejection);
+    }
+    if (failures.length > 0) {
+        throw failures[0];
+    }
+    return { resources, generated };
+}
