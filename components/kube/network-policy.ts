@@ -19,7 +19,8 @@ function fromNamespaces(namespaces: string[]): Peer[] {
 }
 
 /**
- * NetworkPolicy `eventbus-<n>-js`: clients only on the client port, routes only between the bus's
+ * NetworkPolicy `eventbus-<n>-js`: clients only on the client port (from the bus's namespace and the
+ * ones given, or from anywhere), routes only between the bus's
  * own pods, monitoring and metrics only from the namespaces given. A port-forward reaches the pod
  * over its loopback interface, which no NetworkPolicy filters, so `pulumi up` keeps working.
  */
@@ -28,7 +29,8 @@ export function networkPolicyArgs(spec: BusSpec, policy: NetworkPolicySpec): k8s
     const ingress: k8s.types.input.networking.v1.NetworkPolicyIngressRule[] = [
         {
             ports: [{ protocol: "TCP", port: PORTS.client }],
-            ...(policy.clientNamespaces ? { from: [ownPods, ...fromNamespaces(policy.clientNamespaces)] } : {}),
+            // The bus's own namespace, where Argo's EventSources and Sensors usually run, is always allowed.
+            ...(policy.clientNamespaces ? { from: fromNamespaces([spec.namespace, ...policy.clientNamespaces.filter((ns) => ns !== spec.namespace)]) } : {}),
         },
         { ports: [{ protocol: "TCP", port: PORTS.cluster }], from: [ownPods] },
     ];

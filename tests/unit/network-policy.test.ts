@@ -33,7 +33,10 @@ describe("jetstream.networkPolicy", () => {
         const ingress = r.object("NetworkPolicy").spec.ingress;
         assert.deepEqual(ingress[0], {
             ports: [{ protocol: "TCP", port: 4222 }],
-            from: [{ podSelector: { matchLabels: selector } }, { namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "apps" } } }],
+            from: [
+                { namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "argo-events" } } },
+                { namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "apps" } } },
+            ],
         });
         assert.deepEqual(ingress[2], {
             ports: [
