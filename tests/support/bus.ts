@@ -37,7 +37,8 @@ export interface RenderedBus {
     password: string;
 }
 
-const KUBERNETES_KINDS: Record<string, string> = {
+/** Kind of each Kubernetes resource type the component creates. */
+export const KUBERNETES_KINDS: Record<string, string> = {
     "kubernetes:core/v1:Secret": "Secret",
     "kubernetes:core/v1:ConfigMap": "ConfigMap",
     "kubernetes:core/v1:Service": "Service",

@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import * as crypto from "node:crypto";
 import bcrypt from "bcryptjs";
 import { parse as parseYaml } from "yaml";
-import { renderBus, RenderedBus, testMocks } from "../support/bus";
+import { KUBERNETES_KINDS, renderBus, RenderedBus, testMocks } from "../support/bus";
 import { certificateFacts, isSecretOutput, RecordedResource, resolve } from "../support/mocks";
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -853,13 +853,6 @@ describe("clusterDomain", () => {
 // The examples, run as programs under the same mocks
 // ---------------------------------------------------------------------------------------------
 
-const KUBERNETES_KINDS: Record<string, string> = {
-    "kubernetes:core/v1:Secret": "Secret",
-    "kubernetes:core/v1:ConfigMap": "ConfigMap",
-    "kubernetes:core/v1:Service": "Service",
-    "kubernetes:apps/v1:StatefulSet": "StatefulSet",
-    "kubernetes:policy/v1:PodDisruptionBudget": "PodDisruptionBudget",
-};
 
 interface ProgramRun {
     exports: any;

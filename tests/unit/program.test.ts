@@ -21,13 +21,6 @@ const { isSecretOutput, resolve } = require("../support/mocks") as typeof import
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const rpcSettings = require("@pulumi/pulumi/runtime/settings") as { waitForRPCs(): Promise<void> };
 
-const KINDS: Record<string, string> = {
-    "kubernetes:core/v1:Secret": "Secret",
-    "kubernetes:core/v1:ConfigMap": "ConfigMap",
-    "kubernetes:core/v1:Service": "Service",
-    "kubernetes:apps/v1:StatefulSet": "StatefulSet",
-    "kubernetes:policy/v1:PodDisruptionBudget": "PodDisruptionBudget",
-};
 
 describe("index.ts, the stack's own program", () => {
     let program: any;
@@ -45,7 +38,7 @@ describe("index.ts, the stack's own program", () => {
         program = require("../../index.js");
         await resolve(program.url);
         await rpcSettings.waitForRPCs();
-        objects = mocks.resources.filter((r) => KINDS[r.type]).map((r) => ({ kind: KINDS[r.type], ...r.inputs }));
+        objects = mocks.resources.filter((r) => KUBERNETES_KINDS[r.type]).map((r) => ({ kind: KUBERNETES_KINDS[r.type], ...r.inputs }));
     });
 
     it("names the bus default when config has no name, in the configured namespace", () => {
