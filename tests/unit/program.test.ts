@@ -15,7 +15,7 @@ process.env.PULUMI_CONFIG = JSON.stringify({
 
 // Loaded only now, after the configuration is in the environment.
 // eslint-disable-next-line @typescript-eslint/no-require-imports
-const { testMocks } = require("../support/bus") as typeof import("../support/bus");
+const { testMocks, KUBERNETES_KINDS } = require("../support/bus") as typeof import("../support/bus");
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const { isSecretOutput, resolve } = require("../support/mocks") as typeof import("../support/mocks");
 // eslint-disable-next-line @typescript-eslint/no-require-imports
