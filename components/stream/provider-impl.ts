@@ -144,6 +144,8 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 interface Session {
     jsm: any;
     serverVersion: string;
+    /** Sends one JetStream API request and returns its reply, throwing the API's error. */
+    api(subject: string, body: unknown): Promise<any>;
 }
 
 /** What one operation learned across its attempts. */
@@ -188,8 +190,17 @@ async function withJetStream<T>(connection: ConnectionProps, deadline: number, a
             ignoreClusterUpdates: true,
             name: "jetstream-eventbus stream provider",
         });
-        const jsm = await jetstreamManager(nc, { timeout: Math.min(10_000, remaining()) });
-        return await work({ jsm, serverVersion: String(nc.info?.version ?? "0.0.0") });
+        const timeout = Math.min(10_000, remaining());
+        // No account-info probe: the first real request answers the same question (no responders).
+        const jsm = await jetstreamManager(nc, { timeout, checkAPI: false });
+        const api = async (subject: string, body: unknown) => {
+            const reply = (await nc.request(`$JS.API.${subject}`, JSON.stringify(body), { timeout })).json();
+            if (reply.error) {
+                throw Object.assign(new Error(reply.error.description), { name: "JetStreamApiError", code: reply.error.err_code, status: reply.error.code });
+            }
+            return reply;
+        };
+        return await work({ jsm, api, serverVersion: String(nc.info?.version ?? "0.0.0") });
     } catch (err) {
         // The tunnel knows better than the NATS client why a connection through it broke.
         const cause = tunnel?.failure() ?? err;
@@ -273,7 +284,8 @@ async function reconcile(session: Session, props: StreamProps): Promise<any> {
     if (changedFields(current, desired).length === 0) {
         return existing;
     }
-    return jsm.streams.update(desired.name, toServerUpdateConfig(desired, serverVersion));
+    // The configuration just read is the base of the merge: nats.js's update() would fetch it again.
+    return session.api(`STREAM.UPDATE.${desired.name}`, { ...existing.config, ...toServerUpdateConfig(desired, serverVersion) });
 }
 
 function outputs(props: StreamProps, info: any, serverVersion: string): StreamOutputs {
