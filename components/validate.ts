@@ -95,7 +95,8 @@ export function rejectUnknownKeys(value: object | undefined, known: readonly str
         return;
     }
     if (typeof value !== "object" || Array.isArray(value)) {
-        throw new InputError(field || "args", `must be an object, got ${JSON.stringify(value)}`);
+        // Name the type only: the value may be a credential given in the wrong place.
+        throw new InputError(field || "args", `must be an object, got ${Array.isArray(value) ? "a list" : `a ${typeof value}`}`);
     }
     for (const key of Object.keys(value)) {
         if (!known.includes(key)) {

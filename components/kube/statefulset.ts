@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import * as pulumi from "@pulumi/pulumi";
 import * as k8s from "@pulumi/kubernetes";
 import type { ContainerTemplate } from "../args";
@@ -198,6 +199,19 @@ function volumeClaimTemplates(spec: BusSpec): Core.PersistentVolumeClaim[] | und
     ];
 }
 
+/** Pod template annotation whose change rolls the pods. */
+export const RESTART_ANNOTATION = "jetstream-eventbus/jetstream-settings";
+
+/**
+ * A hash of the `jetstream {}` block. Every other change of nats-js.conf reaches the servers through
+ * the reloader, but nats-server refuses to reload this block (2.9 and 2.10 any change, later releases
+ * a lower limit), and a refused reload drops the file's other changes too: so a change here rolls
+ * the pods, one at a time as the PodDisruptionBudget allows.
+ */
+export function jetstreamSettingsHash(spec: BusSpec): string {
+    return createHash("sha256").update(spec.jetstreamSettingsText).digest("hex").slice(0, 16);
+}
+
 /** StatefulSet `eventbus-<n>-js` (Argo §2.6, plus the Helm chart's lifecycle and what Argo lacks). */
 export function statefulSetArgs(spec: BusSpec, statefulSetLabels?: Record<string, string>): k8s.apps.v1.StatefulSetArgs {
     const js = spec.args;
@@ -222,7 +236,7 @@ export function statefulSetArgs(spec: BusSpec, statefulSetLabels?: Record<string
             template: {
                 metadata: {
                     labels: { ...js.metadata?.labels, ...labels },
-                    annotations: js.metadata?.annotations,
+                    annotations: { ...js.metadata?.annotations, [RESTART_ANNOTATION]: jetstreamSettingsHash(spec) },
                 },
                 spec: {
                     // The reloader signals nats-server through its pid file.

@@ -81,6 +81,10 @@ export function chooseRoute(connection: ConnectionProps, env: Record<string, str
 
 /** Checks a server URL given for direct connections; returns a problem or undefined. */
 export function serverUrlProblem(url: string): string | undefined {
+    if (/^[a-z]+:\/\/[^/@\s]*@/i.test(url)) {
+        // Never repeat what stands before the "@": it is a user name and password.
+        return `a URL with credentials (${url.replace(/^([a-z]+:\/\/)[^/@\s]*@/i, "$1***@")}) is not accepted; give them as username and password`;
+    }
     const match = /^(nats|tls):\/\/([^/:?#\s]+|\[[0-9a-fA-F:]+\])(:(\d+))?\/?$/.exec(url);
     if (!match) {
         return `${JSON.stringify(url)} is not a NATS URL like nats://nats.example.com:4222`;

@@ -642,7 +642,25 @@ describe("labels and pod metadata", () => {
     it("puts jetstream.metadata labels and annotations on the pod template, ours winning on conflict", () => {
         const meta = statefulSet(r).spec.template.metadata;
         assert.deepEqual(meta.labels, { ...ALL_LABELS, tier: "messaging" });
-        assert.deepEqual(meta.annotations, { "prometheus.io/scrape": "true" });
+        assert.deepEqual(Object.keys(meta.annotations).sort(), ["jetstream-eventbus/jetstream-settings", "prometheus.io/scrape"]);
+        assert.equal(meta.annotations["prometheus.io/scrape"], "true");
+    });
+});
+
+describe("changes nats-server cannot reload", () => {
+    const hashOf = async (jetstream: Record<string, unknown>) =>
+        statefulSet(await renderBus("default", { namespace: NS, jetstream: { version: "latest", ...jetstream } })).spec.template.metadata.annotations["jetstream-eventbus/jetstream-settings"];
+
+    it("roll the pods: a change of the jetstream block changes the pod template", async () => {
+        const before = await hashOf({ settings: "max_file_store: 1TB" });
+        assert.match(before, /^[0-9a-f]{16}$/);
+        assert.notEqual(await hashOf({ settings: "max_file_store: 2TB" }), before);
+        assert.notEqual(await hashOf({ persistence: { volumeSize: "10Gi" } }), await hashOf({ persistence: { volumeSize: "20Gi" } }));
+    });
+
+    it("while reloadable changes leave the pod template alone (the reloader applies them)", async () => {
+        const before = await hashOf({ settings: "max_file_store: 1TB" });
+        assert.equal(await hashOf({ settings: "max_file_store: 1TB", maxPayload: "8MB", lameDuckDuration: "45s" }), before);
     });
 });
 
