@@ -41,6 +41,40 @@ export interface CapturedBus {
 const settings = require("@pulumi/pulumi/runtime/settings") as { waitForRPCs(): Promise<void> };
 
 /**
+ * Mocks that answer tls and random resources with the stand-ins (or with `options.reuse`), echo every
+ * other resource, serve reads from `options.existing`, and record everything into `resources` and
+ * `generated`.
+ */
+export function standInMocks(options: CaptureOptions, resources: CapturedResource[], generated: GeneratedMaterial): pulumi.runtime.Mocks {
+    return {
+        async newResource(mock) {
+            const inputs = plain(mock.inputs ?? {});
+            if (mock.id !== undefined && mock.id !== "") {
+                const state = options.existing?.[`${mock.type}::${mock.id}`];
+                resources.push({ type: mock.type, name: mock.name, inputs, state: state ?? {}, read: true });
+                if (!state) {
+                    throw new Error(`${mock.type} ${mock.id} must exist in the cluster, and there is no cluster here`);
+                }
+                return { id: mock.id, state };
+            }
+            const standIn = STAND_INS[mock.type];
+            let state = inputs;
+            let id = `${mock.name}_id`;
+            if (standIn) {
+                const outputs = options.reuse?.[mock.name] ?? (await standIn.outputs(inputs));
+                generated[mock.name] = outputs;
+                const { _serial, ...visible } = outputs;
+                state = { ...inputs, ...visible };
+                id = standIn.id({ ...state, _serial }, mock.name);
+            }
+            resources.push({ type: mock.type, name: mock.name, inputs, state, read: false });
+            return { id, state };
+        },
+        call: (mock) => plain(mock.inputs ?? {}),
+    };
+}
+
+/**
  * Builds `new EventBus(name, args)` under mocks and returns every registration once all are done.
  * Installs process-wide mocks: call it once per process, as the commands do.
  */
@@ -48,37 +82,7 @@ export async function captureEventBus(name: string, args: EventBusArgs, options:
     const resources: CapturedResource[] = [];
     const generated: GeneratedMaterial = {};
     const failures: unknown[] = [];
-    await pulumi.runtime.setMocks(
-        {
-            async newResource(mock) {
-                const inputs = plain(mock.inputs ?? {});
-                if (mock.id !== undefined && mock.id !== "") {
-                    const state = options.existing?.[`${mock.type}::${mock.id}`];
-                    resources.push({ type: mock.type, name: mock.name, inputs, state: state ?? {}, read: true });
-                    if (!state) {
-                        throw new Error(`${mock.type} ${mock.id} must exist in the cluster, and there is no cluster here`);
-                    }
-                    return { id: mock.id, state };
-                }
-                const standIn = STAND_INS[mock.type];
-                let state = inputs;
-                let id = `${mock.name}_id`;
-                if (standIn) {
-                    const outputs = options.reuse?.[mock.name] ?? (await standIn.outputs(inputs));
-                    generated[mock.name] = outputs;
-                    const { _serial, ...visible } = outputs;
-                    state = { ...inputs, ...visible };
-                    id = standIn.id({ ...state, _serial }, mock.name);
-                }
-                resources.push({ type: mock.type, name: mock.name, inputs, state, read: false });
-                return { id, state };
-            },
-            call: (mock) => plain(mock.inputs ?? {}),
-        },
-        "jetstream-eventbus",
-        "local",
-        false,
-    );
+    await pulumi.runtime.setMocks(standInMocks(options, resources, generated), "jetstream-eventbus", "local", false);
     // Loaded after the mocks are in place; the component module registers nothing by itself.
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const { EventBus } = require("../eventbus") as typeof import("../eventbus");

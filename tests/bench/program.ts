@@ -122,37 +122,12 @@ async function main(task: ProgramTask): Promise<void> {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const settings = require("@pulumi/pulumi/runtime/settings") as { waitForRPCs(): Promise<void> };
     // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const { plain, STAND_INS } = require("../../components/local/stand-ins") as typeof import("../../components/local/stand-ins");
+    const { standInMocks } = require("../../components/local/capture") as typeof import("../../components/local/capture");
 
     const material: Record<string, Record<string, any>> = task.kind === "eventbus-reuse" ? JSON.parse(fs.readFileSync(task.input!, "utf8")) : {};
     const generated: Record<string, Record<string, any>> = {};
     const resources: { type: string; name: string; inputs: Record<string, any>; state: Record<string, any>; read: boolean }[] = [];
-    await pulumi.runtime.setMocks(
-        {
-            async newResource(mock) {
-                if (mock.id !== undefined && mock.id !== "") {
-                    throw new Error(`unexpected read of ${mock.type} ${mock.id}`);
-                }
-                const inputs = plain(mock.inputs ?? {});
-                const standIn = STAND_INS[mock.type];
-                let state = inputs;
-                let id = `${mock.name}_id`;
-                if (standIn) {
-                    const outputs = material[mock.name] ?? (await standIn.outputs(inputs));
-                    generated[mock.name] = outputs;
-                    const { _serial, ...visible } = outputs;
-                    state = { ...inputs, ...visible };
-                    id = standIn.id({ ...state, _serial }, mock.name);
-                }
-                resources.push({ type: mock.type, name: mock.name, inputs, state, read: false });
-                return { id, state };
-            },
-            call: (mock) => plain(mock.inputs ?? {}),
-        },
-        "jetstream-eventbus",
-        "bench",
-        false,
-    );
+    await pulumi.runtime.setMocks(standInMocks({ reuse: material }, resources, generated), "jetstream-eventbus", "bench", false);
 
     const failures: unknown[] = [];
     process.on("unhandledRejection", (err) => failures.push(err));
