@@ -19,8 +19,8 @@ import { createStream, readStream, StreamOutputs, StreamProps, updateStream } fr
 import { streamProvider } from "../../components/stream/provider";
 import { tlsOptions } from "../../components/stream/connection";
 import { openTunnel } from "../../components/stream/tunnel";
-import { canUsePrivateHosts, LocalCluster, startCluster } from "../support/cluster";
-import { FakeKubeApi, FakePod, startFakeKubeApi } from "../support/kube-api";
+import { canUsePrivateHosts, fakePodsOf, LocalCluster, startCluster } from "../support/cluster";
+import { FakeKubeApi, startFakeKubeApi } from "../support/kube-api";
 import { Cleanup, findNatsServers } from "../support/nats";
 import { versionEntryFor } from "../support/local-layout";
 import { ratioOf, row, Row, summarize } from "./stats";
@@ -207,7 +207,7 @@ async function measure(serverVersion: string, cluster: LocalCluster, cleanup: Cl
     rows.push(row(G, "connections per operation (all ops)", "count", connectionsPerOp));
 
     // Group 4: connecting, directly versus through a port-forward.
-    const api = await startFakeKubeApi({ pods: podsOf(cluster, inputs.connection.kubernetes.podSelector) });
+    const api = await startFakeKubeApi({ pods: fakePodsOf(cluster) });
     cleanup.defer(() => api.close());
     const target = { ...inputs.connection.kubernetes, kubeconfig: api.kubeconfig };
     const tls = tlsOptions(base.connection);
@@ -257,15 +257,6 @@ async function measure(serverVersion: string, cluster: LocalCluster, cleanup: Cl
     return { server: serverVersion, rows, subjects };
 }
 
-function podsOf(cluster: LocalCluster, selector: Record<string, string>): FakePod[] {
-    return cluster.ports.map((ports, i) => ({
-        name: `eventbus-default-js-${i}`,
-        namespace: "argo-events",
-        labels: { ...selector, "statefulset.kubernetes.io/pod-name": `eventbus-default-js-${i}` },
-        ready: true,
-        ports: { 4222: { host: "127.0.0.1", port: ports.client } },
-    }));
-}
 
 /** `$JS.API.STREAM.INFO.default` -> `STREAM.INFO`. */
 function shortSubject(subject: string): string {

@@ -12,25 +12,14 @@ import { jetstreamManager } from "@nats-io/jetstream";
 import { resolveStreamSpec } from "../../components/stream/model";
 import { createStream, StreamProps } from "../../components/stream/provider-impl";
 import { streamProvider } from "../../components/stream/provider";
-import { canUsePrivateHosts, LocalCluster, startCluster } from "../support/cluster";
-import { FakeKubeApi, FakePod, startFakeKubeApi } from "../support/kube-api";
+import { canUsePrivateHosts, fakePodsOf, LocalCluster, startCluster } from "../support/cluster";
+import { FakeKubeApi, startFakeKubeApi } from "../support/kube-api";
 import { Cleanup, findNatsServers } from "../support/nats";
 import { versionEntryFor } from "../support/local-layout";
 
 const server = findNatsServers().filter((s) => versionEntryFor(s.version)).pop();
 const cannotRun = server ? canUsePrivateHosts() : "no nats-server available";
 
-function podsOf(cluster: LocalCluster, overrides: Partial<Record<number, Partial<FakePod>>> = {}): FakePod[] {
-    const selector = cluster.rendered.resources.find((r) => r.type === "pulumi-nodejs:dynamic/jetstream:Stream")!.inputs.connection.kubernetes.podSelector;
-    return cluster.ports.map((ports, i) => ({
-        name: `eventbus-default-js-${i}`,
-        namespace: "argo-events",
-        labels: { ...selector, "statefulset.kubernetes.io/pod-name": `eventbus-default-js-${i}` },
-        ready: true,
-        ports: { 4222: { host: "127.0.0.1", port: ports.client } },
-        ...overrides[i],
-    }));
-}
 
 describe("creating the stream through a port-forward", { skip: cannotRun }, () => {
     const cleanup = new Cleanup();
@@ -72,7 +61,7 @@ describe("creating the stream through a port-forward", { skip: cannotRun }, () =
 
     before(async () => {
         cluster = await startCluster(server!, cleanup, { replicas: 3 });
-        api = await startFakeKubeApi({ pods: podsOf(cluster) });
+        api = await startFakeKubeApi({ pods: fakePodsOf(cluster) });
         cleanup.defer(() => api.close());
         kubeconfigPath = api.writeKubeconfig(cleanup.tempDir("kubeconfig"));
     });
@@ -111,7 +100,7 @@ describe("creating the stream through a port-forward", { skip: cannotRun }, () =
     });
 
     it("fails naming the StatefulSet and namespace when no pod is Ready", async () => {
-        api.setPods(podsOf(cluster, { 0: { ready: false }, 1: { ready: false }, 2: { ready: false } }));
+        api.setPods(fakePodsOf(cluster, { 0: { ready: false }, 1: { ready: false }, 2: { ready: false } }));
         try {
             await assert.rejects(createStream(props({ createTimeoutMs: 2_000 })), (err: Error) => {
                 assert.match(err.message, /no Ready pod of eventbus-default-js in namespace argo-events: eventbus-default-js-0 \(Running, not ready\)/);
@@ -119,7 +108,7 @@ describe("creating the stream through a port-forward", { skip: cannotRun }, () =
                 return true;
             });
         } finally {
-            api.setPods(podsOf(cluster));
+            api.setPods(fakePodsOf(cluster));
         }
     });
 
@@ -130,7 +119,7 @@ describe("creating the stream through a port-forward", { skip: cannotRun }, () =
         const blackHole = net.createServer((socket) => hung.add(socket));
         await new Promise<void>((resolve) => blackHole.listen(0, "127.0.0.1", () => resolve()));
         cleanup.defer(() => new Promise<void>((resolve) => { hung.forEach((s) => s.destroy()); blackHole.close(() => resolve()); }));
-        api.setPods(podsOf(cluster, { 0: { ports: { 4222: { host: "127.0.0.1", port: (blackHole.address() as net.AddressInfo).port } } } }));
+        api.setPods(fakePodsOf(cluster, { 0: { ports: { 4222: { host: "127.0.0.1", port: (blackHole.address() as net.AddressInfo).port } } } }));
         const before = api.portForwards().length;
         const creating = createStream(props());
         // Kill pod 0 once the provider is connected through it.
@@ -145,11 +134,11 @@ describe("creating the stream through a port-forward", { skip: cannotRun }, () =
         const pods = api.portForwards().slice(before).map((s) => s.pod);
         assert.equal(pods[0], "eventbus-default-js-0");
         assert.ok(pods.slice(1).every((p) => p !== "eventbus-default-js-0"), pods.join(", "));
-        api.setPods(podsOf(cluster));
+        api.setPods(fakePodsOf(cluster));
     });
 
     it("reports a forbidden port-forward with the RBAC permission it needs, without retrying", async () => {
-        const forbidden = await startFakeKubeApi({ pods: podsOf(cluster), forbidPortForward: true });
+        const forbidden = await startFakeKubeApi({ pods: fakePodsOf(cluster), forbidPortForward: true });
         cleanup.defer(() => forbidden.close());
         const base = props();
         const started = Date.now();

@@ -8,13 +8,13 @@ import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
+import type { JetStreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
-import { createStream, type StreamOutputs } from "../../components/stream/provider-impl";
+import type { StreamOutputs } from "../../components/stream/provider-impl";
 import { Cleanup } from "../support/nats";
 import { podEnv } from "../support/local-layout";
 import { secs, SimCluster } from "./harness";
-import { assertClusterFormed, killNineUnderLoad, rollUnderLoad } from "./scenarios";
+import { assertClusterFormed, killNineUnderLoad, rollUnderLoad, startSimBus } from "./scenarios";
 import { NEWEST, renderBus, SKIP, startStranger } from "./common";
 
 const STREAM = "default";
@@ -27,13 +27,7 @@ describe(`3 simulated pods, nats-server ${NEWEST?.version ?? "(none)"}`, { skip:
     let stream: StreamOutputs;
 
     before(async () => {
-        const t0 = Date.now();
-        cluster = await SimCluster.start({ replicas: 3, binary: NEWEST! }, cleanup);
-        console.log(`# 3 pods (bus version ${cluster.spec.version.version}) on ${cluster.lab.subnet}.0/24 started and healthy in ${secs(Date.now() - t0)}`);
-        // The stream as the EventBus's Stream resource creates it, through the real provider.
-        stream = (await createStream(cluster.streamProps())).outs;
-        nc = await cluster.connect({ reconnect: true, maxReconnectAttempts: 1_000, reconnectTimeWait: 250 });
-        jsm = await jetstreamManager(nc);
+        ({ cluster, stream, nc, jsm } = await startSimBus(3, NEWEST!, cleanup));
     });
     after(() => cleanup.run());
 

@@ -4,12 +4,12 @@
  * leader is survived under load.
  */
 import { after, before, describe, it } from "node:test";
-import { jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
+import type { JetStreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
-import { createStream, type StreamOutputs } from "../../components/stream/provider-impl";
+import type { StreamOutputs } from "../../components/stream/provider-impl";
 import { Cleanup } from "../support/nats";
-import { secs, SimCluster } from "./harness";
-import { assertClusterFormed, killNineUnderLoad } from "./scenarios";
+import { SimCluster } from "./harness";
+import { assertClusterFormed, killNineUnderLoad, startSimBus } from "./scenarios";
 import { OLDEST, SKIP } from "./common";
 
 describe(`5 simulated pods, nats-server ${OLDEST?.version ?? "(none)"}`, { skip: SKIP }, () => {
@@ -20,12 +20,7 @@ describe(`5 simulated pods, nats-server ${OLDEST?.version ?? "(none)"}`, { skip:
     let stream: StreamOutputs;
 
     before(async () => {
-        const t0 = Date.now();
-        cluster = await SimCluster.start({ replicas: 5, binary: OLDEST! }, cleanup);
-        console.log(`# 5 pods (bus version ${cluster.spec.version.version}) on ${cluster.lab.subnet}.0/24 started and healthy in ${secs(Date.now() - t0)}`);
-        stream = (await createStream(cluster.streamProps())).outs;
-        nc = await cluster.connect({ reconnect: true, maxReconnectAttempts: 1_000, reconnectTimeWait: 250 });
-        jsm = await jetstreamManager(nc);
+        ({ cluster, stream, nc, jsm } = await startSimBus(5, OLDEST!, cleanup));
     });
     after(() => cleanup.run());
 

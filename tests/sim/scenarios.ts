@@ -6,11 +6,12 @@ import assert from "node:assert/strict";
 import type { TestContext } from "node:test";
 import type { JetStreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
-import { readStream, updateStream, type StreamOutputs } from "../../components/stream/provider-impl";
+import { jetstreamManager } from "@nats-io/jetstream";
+import { createStream, readStream, updateStream, type StreamOutputs } from "../../components/stream/provider-impl";
 import {
     publishWithRetries, waitCopiesEqual, RollReport, secs, SimCluster, streamCluster, verifyExactlyOnce, waitCaughtUp, within, type PublishReport,
 } from "./harness";
-import { compareVersions, type NatsServerBinary } from "../support/nats";
+import { compareVersions, type Cleanup, type NatsServerBinary } from "../support/nats";
 import { printRoll } from "./common";
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -162,4 +163,25 @@ export async function rollUnderLoad(
     // Last, so a known server limitation (marked TODO) cannot hide another failure.
     const assertExactlyOnce = () => assertNotDoubled(options.t, check.doubled, versions);
     return { roll, report, assertExactlyOnce };
+}
+
+/** A started simulated cluster with the bus's stream created through the provider, and a client. */
+export interface SimBus {
+    cluster: SimCluster;
+    stream: StreamOutputs;
+    nc: NatsConnection;
+    jsm: JetStreamManager;
+}
+
+/**
+ * Starts `replicas` pods on `binary`, creates the stream as the EventBus's Stream resource does
+ * (the real provider), and connects a client that reconnects across restarts.
+ */
+export async function startSimBus(replicas: number, binary: NatsServerBinary, cleanup: Cleanup): Promise<SimBus> {
+    const t0 = Date.now();
+    const cluster = await SimCluster.start({ replicas, binary }, cleanup);
+    console.log(`# ${replicas} pods (bus version ${cluster.spec.version.version}) on ${cluster.lab.subnet}.0/24 started and healthy in ${secs(Date.now() - t0)}`);
+    const stream = (await createStream(cluster.streamProps())).outs;
+    const nc = await cluster.connect({ reconnect: true, maxReconnectAttempts: 1_000, reconnectTimeWait: 250 });
+    return { cluster, stream, nc, jsm: await jetstreamManager(nc) };
 }

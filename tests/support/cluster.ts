@@ -10,6 +10,7 @@ import * as path from "node:path";
 import type { EventBusArgs } from "../../components";
 import { renderServerConfig } from "../../components/config/render";
 import { renderBus, RenderedBus } from "./bus";
+import type { FakePod } from "./kube-api";
 import { Cleanup, freePorts, NatsServerBinary, NatsServerHandle, startNatsServer } from "./nats";
 import { hostsFile, LocalPorts, localLayout, podEnv, versionEntryFor } from "./local-layout";
 
@@ -100,3 +101,19 @@ export async function startCluster(server: NatsServerBinary, cleanup: Cleanup, o
     };
 }
 
+/**
+ * The cluster's servers as pods of a Kubernetes API test double: named and labelled as the
+ * StatefulSet's pods, Ready, with port 4222 at the server's local client port. `overrides` changes
+ * single pods (not Ready, another target).
+ */
+export function fakePodsOf(cluster: LocalCluster, overrides: Partial<Record<number, Partial<FakePod>>> = {}): FakePod[] {
+    const target = cluster.rendered.resources.find((r) => r.type === "pulumi-nodejs:dynamic/jetstream:Stream")!.inputs.connection.kubernetes;
+    return cluster.ports.map((ports, i) => ({
+        name: `${target.statefulSet}-${i}`,
+        namespace: target.namespace,
+        labels: { ...target.podSelector, "statefulset.kubernetes.io/pod-name": `${target.statefulSet}-${i}` },
+        ready: true,
+        ports: { [target.port]: { host: "127.0.0.1", port: ports.client } },
+        ...overrides[i],
+    }));
+}
