@@ -13,6 +13,7 @@ import { renderServerConfig } from "../../components/config/render";
 import { canUsePrivateHosts, LocalCluster, startCluster } from "../support/cluster";
 import { Cleanup, findNatsServers } from "../support/nats";
 import { localLayout, versionEntryFor } from "../support/local-layout";
+import { publishOnceReachable } from "../support/publish";
 
 async function monitor(port: number, endpoint: string): Promise<any> {
     const res = await fetch(`http://127.0.0.1:${port}${endpoint}`, { signal: AbortSignal.timeout(5_000) });
@@ -88,7 +89,7 @@ for (const server of servers) {
             assert.equal(info.config.num_replicas, 3);
             const js = jetstream(nc);
             for (let i = 0; i < 50; i++) {
-                const ack = await js.publish(`default.webhook.event${i % 5}`, `message ${i}`, { msgID: `id-${i}` });
+                const ack = await publishOnceReachable(js, `default.webhook.event${i % 5}`, `message ${i}`, { msgID: `id-${i}` });
                 assert.equal(ack.stream, "default");
             }
             const stored = await jsm.streams.info("default");
