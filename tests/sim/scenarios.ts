@@ -11,7 +11,7 @@ import { createStream, readStream, updateStream, type StreamOutputs } from "../.
 import {
     publishWithRetries, waitCopiesEqual, RollReport, secs, SimCluster, streamCluster, verifyExactlyOnce, waitCaughtUp, within, type PublishReport,
 } from "./harness";
-import { compareVersions, type Cleanup, type NatsServerBinary } from "../support/nats";
+import { compareVersions, waitFor, type Cleanup, type NatsServerBinary } from "../support/nats";
 import { printRoll } from "./common";
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -37,8 +37,15 @@ export function assertNotDoubled(t: TestContext | undefined, doubled: string[], 
     assert.deepEqual(doubled, [], "messages stored twice");
 }
 
-/** Every pod routes to every other pod (by address on the bridge) and all agree on one meta leader. */
+/**
+ * Every pod routes to every other pod (by address on the bridge) and all agree on one meta leader,
+ * within 30 s: the startup probe passes once a quorum elected a leader, the last route may follow.
+ */
 export async function assertClusterFormed(cluster: SimCluster): Promise<string> {
+    return waitFor(() => checkClusterFormed(cluster), { timeoutMs: 30_000, intervalMs: 250, what: "the cluster to form" });
+}
+
+async function checkClusterFormed(cluster: SimCluster): Promise<string> {
     const addresses = new Map(cluster.pods.map((p) => [p.host.address, p.name]));
     const leaders = new Set<string>();
     for (const pod of cluster.pods) {

@@ -11,7 +11,7 @@ import type { EventBusArgs } from "../../components";
 import { renderServerConfig } from "../../components/config/render";
 import { renderBus, RenderedBus } from "./bus";
 import type { FakePod } from "./kube-api";
-import { Cleanup, freePorts, NatsServerBinary, NatsServerHandle, startNatsServer } from "./nats";
+import { Cleanup, freePorts, NatsServerBinary, NatsServerHandle, startNatsServer, waitFor } from "./nats";
 import { hostsFile, LocalPorts, localLayout, podEnv, versionEntryFor } from "./local-layout";
 
 /** Whether this machine lets us give a process its own /etc/hosts (root and util-linux `unshare`). */
@@ -92,6 +92,7 @@ export async function startCluster(server: NatsServerBinary, cleanup: Cleanup, o
             return cleanup.track(handle);
         }),
     );
+    if (options.waitReady !== false && replicas > 1) await waitForFullMesh(ports.map((p) => p.monitor));
     return {
         rendered,
         servers,
@@ -99,6 +100,29 @@ export async function startCluster(server: NatsServerBinary, cleanup: Cleanup, o
         serviceHost: `${spec.names.service}.${spec.namespace}.svc`,
         urls: ports.map((p) => `nats://127.0.0.1:${p.client}`),
     };
+}
+
+/**
+ * Waits until every server has routes to all the others and counts all of them in its meta group.
+ * /healthz passes once a quorum has elected a meta leader, which can be before the last route is
+ * up; an R3 stream placed in that moment finds "no suitable peers".
+ */
+export async function waitForFullMesh(monitorPorts: number[], timeoutMs = 30_000): Promise<void> {
+    const get = async (port: number, endpoint: string) => (await fetch(`http://127.0.0.1:${port}${endpoint}`, { signal: AbortSignal.timeout(2_000) })).json() as Promise<any>;
+    await waitFor(
+        async () => {
+            for (const port of monitorPorts) {
+                const routez = await get(port, "/routez");
+                // 2.10+ pools several connections per peer under one name; 2.9 has one per peer.
+                const peers = new Set(routez.routes.map((r: { remote_name?: string; remote_id: string }) => r.remote_name ?? r.remote_id));
+                if (peers.size !== monitorPorts.length - 1) return false;
+                const jsz = await get(port, "/jsz");
+                if (jsz.meta_cluster?.cluster_size !== monitorPorts.length || !jsz.meta_cluster?.leader) return false;
+            }
+            return true;
+        },
+        { timeoutMs, intervalMs: 200, what: `routes between all ${monitorPorts.length} servers and a meta group of ${monitorPorts.length}` },
+    );
 }
 
 /**
