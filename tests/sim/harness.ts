@@ -440,6 +440,11 @@ export class SimCluster {
         const hookCode = await within(hookDone, graceMs);
         if (hookCode === "timeout") hook.kill("SIGKILL");
         else if (hookCode !== 0) throw new Error(`preStop of ${pod.name} failed (${hookCode}): ${hookOutput.trim()}`);
+        // `-sl=ldm` returns once SIGUSR2 is sent, and the server starts lame duck on a goroutine; a
+        // SIGTERM in the same instant can beat it and shut the server down at once (clean, but no
+        // lame duck). The kubelet's stop call through the container runtime leaves that moment; a
+        // direct kill here would not, so the SIGTERM waits (at most 2 s) for lame duck to begin.
+        if (hookCode === 0) await Promise.race([pod.log?.wait(/lame duck/i, mark, 2_000), exited]);
         if (handle.isRunning()) handle.process.kill("SIGTERM");
         const left = Math.max(0, t0 + graceMs - Date.now());
         let sigkill = false;
