@@ -10,15 +10,9 @@ import { connect, NatsConnection } from "@nats-io/transport-node";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { parse } from "yaml";
 import { renderServerConfig } from "../../components/config/render";
-import { canUsePrivateHosts, LocalCluster, startCluster } from "../support/cluster";
+import { canUsePrivateHosts, LocalCluster, monitor, startCluster } from "../support/cluster";
 import { Cleanup, findNatsServers } from "../support/nats";
 import { localLayout, versionEntryFor } from "../support/local-layout";
-import { publishOnceReachable } from "../support/publish";
-
-async function monitor(port: number, endpoint: string): Promise<any> {
-    const res = await fetch(`http://127.0.0.1:${port}${endpoint}`, { signal: AbortSignal.timeout(5_000) });
-    return res.json();
-}
 
 const servers = findNatsServers().filter((s) => versionEntryFor(s.version));
 const noNamespaces = canUsePrivateHosts();
@@ -84,12 +78,15 @@ for (const server of servers) {
         it("serves an R3 stream to a client that verifies the CA and uses the generated password", async () => {
             const nc = await connect(clientOptions(cluster.ports[1].client));
             connections.push(nc);
-            const jsm = await jetstreamManager(nc);
+            // An R3 create waits for the stream's first election; one that misses costs a 4-9 s
+            // election timeout (nats-server raft.go), beyond nats.js's 5 s default.
+            const jsm = await jetstreamManager(nc, { timeout: 20_000 });
             const info = await jsm.streams.add({ name: "default", subjects: ["default.*.*"], num_replicas: 3 });
             assert.equal(info.config.num_replicas, 3);
             const js = jetstream(nc);
             for (let i = 0; i < 50; i++) {
-                const ack = await publishOnceReachable(js, `default.webhook.event${i % 5}`, `message ${i}`, { msgID: `id-${i}` });
+                // Retries, de-duplicated by the id, while the new stream's interest reaches every server.
+                const ack = await js.publish(`default.webhook.event${i % 5}`, `message ${i}`, { msgID: `id-${i}`, retries: 8 });
                 assert.equal(ack.stream, "default");
             }
             const stored = await jsm.streams.info("default");

@@ -11,7 +11,6 @@ import { connect, NatsConnection } from "@nats-io/transport-node";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { privateHostsProblem } from "../../components/local/servers";
 import { findNatsServers, freePort } from "../support/nats";
-import { publishOnceReachable } from "../support/publish";
 
 // The repository: this file runs from dist/tests/local.
 const ROOT = path.resolve(__dirname, "../../..");
@@ -79,7 +78,8 @@ describe("npm run local", { skip: cannotRun }, () => {
         });
         const js = jetstream(nc);
         for (let i = 0; i < 1000; i++) {
-            const ack = await publishOnceReachable(js, `default.webhook.event${i % 10}`, `message ${i}`, { msgID: `m-${i}` });
+            // Retries, de-duplicated by the id, while the new stream's interest reaches every server.
+            const ack = await js.publish(`default.webhook.event${i % 10}`, `message ${i}`, { msgID: `m-${i}`, retries: 8 });
             assert.equal(ack.stream, "default");
         }
         const jsm = await jetstreamManager(nc);

@@ -120,7 +120,7 @@ describe(`3 simulated pods, nats-server ${NEWEST?.version ?? "(none)"}`, { skip:
             const resolved = (await dns.lookup(host, { all: true })).map((a) => a.address).sort();
             const nc = await connect({ servers: input.secret.url, user: auth.username, pass: auth.password, tls: { ca: input.secret["ca.crt"] }, timeout: 10000, reconnect: false });
             // Retries (de-duplicated by the id) cover the moment the stream leader's interest takes to reach every pod.
-            const ack = await jetstream(nc).publish("default.client.pod", "hello", { msgID: "client-pod-1", retries: 5 });
+            const ack = await jetstream(nc).publish("default.client.pod", "hello", { msgID: "client-pod-1", retries: 8 });
             const server = nc.info.server_name;
             await nc.close();
             let byPodName;

@@ -11,7 +11,6 @@ import { createStream, deleteStream, planDiff, readStream, StreamOutputs, Stream
 import { canUsePrivateHosts, LocalCluster, startCluster } from "../support/cluster";
 import { Cleanup, findNatsServers, freePort, NatsServerBinary } from "../support/nats";
 import { versionEntryFor } from "../support/local-layout";
-import { publishOnceReachable } from "../support/publish";
 import { atLeast } from "../../components/versions";
 
 function propsFor(cluster: LocalCluster, server: NatsServerBinary, stream: StreamSettingsInput = {}, extra: Partial<StreamProps> = {}): StreamProps {
@@ -137,7 +136,9 @@ for (const server of servers) {
                     await raw.jsm.streams.delete("default").catch(() => undefined);
                     outs = (await createStream(propsFor(cluster, server))).outs;
                     const js = jetstream(raw.nc);
-                    for (let i = 0; i < 10; i++) await publishOnceReachable(js, "default.source.event", `m${i}`);
+                    // Retries (de-duplicated by the id) cover the moment the new stream leader's interest takes to reach
+                    // the server this client is on; "no responders" before then stores nothing.
+                    for (let i = 0; i < 10; i++) await js.publish("default.source.event", `m${i}`, { msgID: `update-${i}`, retries: 8 });
                 });
                 for (const update of updates) {
                     const skip = update.minVersion && !atLeast(server.version, update.minVersion) ? `needs nats-server ${update.minVersion}` : false;
@@ -163,7 +164,7 @@ for (const server of servers) {
                 await raw.jsm.streams.delete("default").catch(() => undefined);
                 await raw.jsm.streams.add({ name: "default", subjects: ["default.*.*"], max_msgs: 10, num_replicas: 1 });
                 const js = jetstream(raw.nc);
-                for (let i = 0; i < 5; i++) await publishOnceReachable(js, "default.a.b", `m${i}`);
+                for (let i = 0; i < 5; i++) await js.publish("default.a.b", `m${i}`, { msgID: `adopt-${i}`, retries: 8 });
                 const props = propsFor(cluster, server, { maxMsgs: 2000 });
                 const { outs } = await createStream(props);
                 const info = await raw.jsm.streams.info("default");

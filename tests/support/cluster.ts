@@ -102,21 +102,26 @@ export async function startCluster(server: NatsServerBinary, cleanup: Cleanup, o
     };
 }
 
+/** GET of a local server's monitoring endpoint, as JSON. */
+export async function monitor(port: number, endpoint: string): Promise<any> {
+    const res = await fetch(`http://127.0.0.1:${port}${endpoint}`, { signal: AbortSignal.timeout(5_000) });
+    return res.json();
+}
+
 /**
  * Waits until every server has routes to all the others and counts all of them in its meta group.
  * /healthz passes once a quorum has elected a meta leader, which can be before the last route is
  * up; an R3 stream placed in that moment finds "no suitable peers".
  */
 export async function waitForFullMesh(monitorPorts: number[], timeoutMs = 30_000): Promise<void> {
-    const get = async (port: number, endpoint: string) => (await fetch(`http://127.0.0.1:${port}${endpoint}`, { signal: AbortSignal.timeout(2_000) })).json() as Promise<any>;
     await waitFor(
         async () => {
             for (const port of monitorPorts) {
-                const routez = await get(port, "/routez");
+                const routez = await monitor(port, "/routez");
                 // 2.10+ pools several connections per peer under one name; 2.9 has one per peer.
                 const peers = new Set(routez.routes.map((r: { remote_name?: string; remote_id: string }) => r.remote_name ?? r.remote_id));
                 if (peers.size !== monitorPorts.length - 1) return false;
-                const jsz = await get(port, "/jsz");
+                const jsz = await monitor(port, "/jsz");
                 if (jsz.meta_cluster?.cluster_size !== monitorPorts.length || !jsz.meta_cluster?.leader) return false;
             }
             return true;
