@@ -7,7 +7,7 @@
  */
 import type * as pulumi from "@pulumi/pulumi";
 import { StreamSpec, toServerStreamConfig } from "./model";
-import { changedFields, conflictingChange, fieldsNeedingNewerServer, fromServerStreamConfig, replaceReasons } from "./rules";
+import { changedFields, conflictingChange, fieldsNeedingNewerServer, fromServerStreamConfig, needsMetadataRewrite, replaceReasons } from "./rules";
 import { atLeast } from "../versions";
 import { chooseRoute, ConnectionProps, explainConnectionError, serverUrlProblem, tlsOptions } from "./connection";
 import { openTunnel, Tunnel, TunnelError } from "./tunnel";
@@ -261,8 +261,11 @@ export function toServerUpdateConfig(spec: StreamSpec, serverVersion: string): R
     return config;
 }
 
-/** Brings the server to `desired`: creates, adopts, updates, or (when allowed) recreates the stream. */
-async function reconcile(session: Session, props: StreamProps): Promise<any> {
+/**
+ * Brings the server to `desired`: creates, adopts, updates, or (when allowed) recreates the stream.
+ * `priorVersions`: the releases this resource last saw the stream on; undefined on create.
+ */
+async function reconcile(session: Session, props: StreamProps, priorVersions?: string[]): Promise<any> {
     const { jsm, serverVersion } = session;
     const desired = props.config;
     const existing = await streamInfo(jsm, desired.name);
@@ -281,7 +284,7 @@ async function reconcile(session: Session, props: StreamProps): Promise<any> {
         await jsm.streams.delete(desired.name);
         return jsm.streams.add(toServerStreamConfig(desired));
     }
-    if (changedFields(current, desired).length === 0) {
+    if (changedFields(current, desired).length === 0 && !needsMetadataRewrite(priorVersions, serverVersion)) {
         return existing;
     }
     // The configuration just read is the base of the merge: nats.js's update() would fetch it again.
@@ -303,7 +306,7 @@ export async function createStream(props: StreamProps): Promise<{ id: string; ou
 /** update: the full desired configuration. */
 export async function updateStream(olds: StreamOutputs, news: StreamProps): Promise<{ outs: StreamOutputs }> {
     return withRetries(`updating stream "${news.config.name}"`, news.connection, news.createTimeoutMs, async (session) => {
-        const info = await reconcile(session, news);
+        const info = await reconcile(session, news, [olds.serverVersion, olds.observedServerVersion].filter((v) => typeof v === "string"));
         return { outs: outputs(news, info, session.serverVersion) };
     });
 }

@@ -154,3 +154,33 @@ export function fieldsNeedingNewerServer(spec: StreamSpec, serverVersion: string
     if (spec.firstSeq > 0) needs.push("firstSeq");
     return needs;
 }
+
+/**
+ * Releases that can lose an encrypted stream at a restart (nats-server PR #7678, fixed in 2.11.12
+ * and 2.12.4; no 2.10 release has the fix). They open a file store that has no state index (one
+ * written by 2.9, or left by a crash) without loading its encryption key; when they next save the
+ * index they write a new `meta.key` but leave `meta.inf` encrypted with the old key, and at the
+ * following start the server cannot decrypt it and drops the stream ("Error decrypting our stream
+ * metafile"). A bus encrypts at rest by default (Argo's `JS_KEY`).
+ */
+export function losesEncryptedStreamKey(serverVersion: string): boolean {
+    if (!atLeast(serverVersion, "2.10.0")) return false;
+    if (!atLeast(serverVersion, "2.11.0")) return true;
+    if (!atLeast(serverVersion, "2.12.0")) return !atLeast(serverVersion, "2.11.12");
+    return !atLeast(serverVersion, "2.12.4");
+}
+
+/**
+ * Whether the stream's configuration must be written although it did not change: the server runs a
+ * release of {@link losesEncryptedStreamKey} and the stream's store may have been written by 2.9 —
+ * this resource last saw it on a release before 2.10, or it is adopting a stream it did not create
+ * (`priorVersions` undefined). Any stream update re-encrypts `meta.inf` with the current key on
+ * every replica, which closes the upgrade case; one request, on the `pulumi up` that upgrades.
+ */
+export function needsMetadataRewrite(priorVersions: ReadonlyArray<string> | undefined, serverVersion: string): boolean {
+    if (!losesEncryptedStreamKey(serverVersion)) {
+        return false;
+    }
+    // A release we cannot read tells us nothing about the store: write, as when adopting.
+    return priorVersions === undefined || priorVersions.some((v) => !/^v?\d+\.\d+\.\d+/.test(v) || !atLeast(v, "2.10.0"));
+}

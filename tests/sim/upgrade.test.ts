@@ -12,6 +12,7 @@ import assert from "node:assert/strict";
 import { jetstreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { createStream, planDiff, updateStream, type StreamOutputs } from "../../components/stream/provider-impl";
+import { losesEncryptedStreamKey } from "../../components/stream/rules";
 import { Cleanup } from "../support/nats";
 import { versionEntryFor } from "../support/local-layout";
 import { secs, SimCluster } from "./harness";
@@ -69,11 +70,18 @@ describe(`upgrade roll nats-server ${OLDEST?.version ?? "?"} -> ${TARGET?.versio
         const plan = planDiff(stream, news);
         assert.equal(plan.replaces, undefined);
         const t0 = Date.now();
+        const seen: string[] = [];
+        const sub = nc.subscribe("$JS.API.STREAM.UPDATE.>", { callback: (_err, msg) => void seen.push(msg.subject) });
+        await nc.flush();
         stream = (await updateStream(stream, news)).outs;
+        await nc.flush();
+        sub.unsubscribe();
         assert.equal(stream.observedServerVersion, TARGET!.version);
+        // Unchanged settings, but a store written by 2.9 on a release that loses its key (nats-server PR #7678).
+        assert.deepEqual(seen, losesEncryptedStreamKey(TARGET!.version) ? ["$JS.API.STREAM.UPDATE.default"] : []);
         const info = await (await jetstreamManager(nc)).streams.info("default");
         assert.equal(info.config.num_replicas, 3);
-        console.log(`# provider update after the upgrade: ${secs(Date.now() - t0)}, server reports ${stream.observedServerVersion}, ${info.state.messages} messages kept`);
+        console.log(`# provider update after the upgrade: ${secs(Date.now() - t0)}, server reports ${stream.observedServerVersion}, ${info.state.messages} messages kept, ${seen.length} update request`);
     });
 
     it("applies a `settings` change: the reloader delivers it, and the pods roll where the server refuses the reload", async () => {
@@ -83,8 +91,15 @@ describe(`upgrade roll nats-server ${OLDEST?.version ?? "?"} -> ${TARGET?.versio
         for (const r of results) console.log(`# settings (max_file_store 1TB -> 2TB, with maxPayload 2MB) reload on ${r.pod}, nats-server ${TARGET!.version}: ${r.ok ? "applied" : `refused: ${r.line?.replace(/^.*\[(ERR|INF|WRN)\]\s*/, "")}`}`);
         const annotation = (sts: any) => sts.spec.template.metadata.annotations["jetstream-eventbus/jetstream-settings"];
         assert.notEqual(annotation(changed.object("StatefulSet")), annotation(cluster.rendered.object("StatefulSet")));
+        const jsm = await jetstreamManager(nc, { timeout: 20_000 });
+        const messages = (await jsm.streams.info("default")).state.messages;
+        const storeFailures = () => cluster.allLogs().filter((l) => /Error decrypting|could not be recovered/.test(l));
+        assert.deepEqual(storeFailures(), []);
         const roll = await cluster.rollingUpdate({ binary: TARGET!, statefulSet: changed.object("StatefulSet") });
         assert.ok(roll.maxUnavailable <= 1);
+        // The first restarts after the upgrade: every server recovers the stream from its own store.
+        assert.deepEqual(storeFailures(), []);
+        assert.equal((await jsm.streams.info("default")).state.messages, messages);
         const varz = await cluster.monitor(0, "/varz");
         console.log(`# after the roll: max_file_store ${varz.jetstream?.config?.max_storage} (was ${before.jetstream?.config?.max_storage}), max_payload ${varz.max_payload} (was ${before.max_payload}), ${secs(roll.totalMs)}`);
         assert.equal(varz.jetstream?.config?.max_storage, 2 * 1024 ** 4);

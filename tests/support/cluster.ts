@@ -7,6 +7,7 @@
 import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { connect, type NatsConnection } from "@nats-io/transport-node";
 import type { EventBusArgs } from "../../components";
 import { renderServerConfig } from "../../components/config/render";
 import { renderBus, RenderedBus } from "./bus";
@@ -44,6 +45,13 @@ export interface LocalCluster {
     serviceHost: string;
     /** Client URLs of the servers on loopback. */
     urls: string[];
+    /**
+     * Stops server `index` (SIGTERM) and starts it again on `binary`, with the same store, keys and
+     * ports and the configuration rendered for that release: a pod restarted on a new image. Resolves
+     * once JetStream is enabled (its streams recovered, or given up), so a test can look at a server
+     * that the full /healthz would keep failing.
+     */
+    restart(index: number, binary: NatsServerBinary): Promise<NatsServerHandle>;
 }
 
 /** Options of {@link startCluster}. */
@@ -69,29 +77,32 @@ export async function startCluster(server: NatsServerBinary, cleanup: Cleanup, o
     const portList = await freePorts(3 * replicas);
     const ports = indexes.map((i) => ({ client: portList[3 * i], cluster: portList[3 * i + 1], monitor: portList[3 * i + 2] }));
     const root = cleanup.tempDir("eventbus-cluster");
-    const launcher = writeLauncher(root, server.path, hostsFile(spec));
-    const servers = await Promise.all(
-        indexes.map(async (i) => {
-            const dir = path.join(root, `pod-${i}`);
-            fs.mkdirSync(path.join(dir, "store"), { recursive: true });
-            fs.writeFileSync(path.join(dir, "nats-js.conf"), renderServerConfig(spec, server.version, localLayout(spec, i, ports, dir)));
-            const volume = rendered.object("StatefulSet").spec.template.spec.volumes.find((v: { name: string }) => v.name === "config-volume");
-            for (const item of volume.projected.sources.find((s: { secret?: unknown }) => s.secret).secret.items) {
-                fs.writeFileSync(path.join(dir, item.path), rendered.serverSecret[item.key], { mode: 0o600 });
-            }
-            const handle = await startNatsServer({
-                binary: launcher,
-                configPath: path.join(dir, "nats-js.conf"),
-                env: podEnv(spec, i, rendered.serverSecret.encryption, ports[i].cluster),
-                name: `eventbus-default-js-${i}`,
-                monitorPort: ports[i].monitor,
-                // The full check: JetStream on, a meta leader elected and this node current with it.
-                readyPath: options.waitReady === false ? "/varz" : "/healthz",
-                timeoutMs: 60_000,
-            });
-            return cleanup.track(handle);
-        }),
-    );
+    const hosts = hostsFile(spec);
+    const start = async (i: number, binary: NatsServerBinary, readyPath: string) => {
+        const dir = path.join(root, `pod-${i}`);
+        fs.mkdirSync(path.join(dir, "store"), { recursive: true });
+        // The configuration is rendered for the release the server runs, as an upgraded bus's ConfigMap is.
+        fs.writeFileSync(path.join(dir, "nats-js.conf"), renderServerConfig(spec, binary.version, localLayout(spec, i, ports, dir)));
+        const volume = rendered.object("StatefulSet").spec.template.spec.volumes.find((v: { name: string }) => v.name === "config-volume");
+        for (const item of volume.projected.sources.find((s: { secret?: unknown }) => s.secret).secret.items) {
+            fs.writeFileSync(path.join(dir, item.path), rendered.serverSecret[item.key], { mode: 0o600 });
+        }
+        const launcherDir = path.join(root, `launcher-${binary.version}`);
+        fs.mkdirSync(launcherDir, { recursive: true });
+        const handle = await startNatsServer({
+            binary: writeLauncher(launcherDir, binary.path, hosts),
+            configPath: path.join(dir, "nats-js.conf"),
+            env: podEnv(spec, i, rendered.serverSecret.encryption, ports[i].cluster),
+            name: `eventbus-default-js-${i}`,
+            monitorPort: ports[i].monitor,
+            readyPath,
+            timeoutMs: 60_000,
+        });
+        return cleanup.track(handle);
+    };
+    // The full check: JetStream on, a meta leader elected and this node current with it.
+    const readyPath = options.waitReady === false ? "/varz" : "/healthz";
+    const servers = await Promise.all(indexes.map((i) => start(i, server, readyPath)));
     if (options.waitReady !== false && replicas > 1) await waitForFullMesh(ports.map((p) => p.monitor));
     return {
         rendered,
@@ -99,7 +110,27 @@ export async function startCluster(server: NatsServerBinary, cleanup: Cleanup, o
         ports,
         serviceHost: `${spec.names.service}.${spec.namespace}.svc`,
         urls: ports.map((p) => `nats://127.0.0.1:${p.client}`),
+        restart: async (index, binary) => {
+            await servers[index].stop("SIGTERM", 30_000);
+            servers[index] = await start(index, binary, "/healthz?js-enabled-only=true");
+            return servers[index];
+        },
     };
+}
+
+/**
+ * A client of the test's own that verifies the server by the service name with the bus's CA and
+ * logs in with the credentials the bus gives its stream: a look at the servers behind the provider.
+ */
+export async function connectClient(cluster: LocalCluster): Promise<NatsConnection> {
+    const input = cluster.rendered.resources.find((r) => r.type === "pulumi-nodejs:dynamic/jetstream:Stream")!.inputs;
+    return connect({
+        servers: cluster.urls,
+        user: input.connection.username,
+        pass: input.connection.password,
+        tls: { ca: input.connection.caCert, servername: cluster.serviceHost } as object,
+        reconnect: false,
+    });
 }
 
 /** GET of a local server's monitoring endpoint, as JSON. */

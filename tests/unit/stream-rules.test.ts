@@ -12,7 +12,7 @@ import { AuthorizationError, ConnectionError, NoRespondersError, RequestError, T
 import { JetStreamApiError } from "@nats-io/jetstream";
 import { jserrors } from "@nats-io/jetstream/internal";
 import { StreamSettingsInput, StreamSpec, resolveStreamSpec, toServerStreamConfig } from "../../components/stream/model";
-import { changedFields, fromServerStreamConfig, replaceReasons } from "../../components/stream/rules";
+import { changedFields, fromServerStreamConfig, losesEncryptedStreamKey, needsMetadataRewrite, replaceReasons } from "../../components/stream/rules";
 import {
     ConnectionProps,
     StreamOutputs,
@@ -605,6 +605,37 @@ describe("checkProps", () => {
 // ---------------------------------------------------------------------------------------------
 // 5. toServerUpdateConfig
 // ---------------------------------------------------------------------------------------------
+
+describe("rewriting an unchanged stream's metadata after an upgrade from 2.9 (nats-server PR #7678)", () => {
+    // The releases that write a new meta.key without re-encrypting meta.inf, from the PR's releases.
+    const affected = ["2.10.0", "2.10.29", "2.11.0", "2.11.11", "2.12.0", "2.12.3"];
+    const fixed = ["2.9.25", "2.11.12", "2.11.17", "2.12.4", "2.12.15", "2.13.0", "2.14.4"];
+    for (const version of affected) {
+        it(`${version} can lose an encrypted stream's key`, () => assert.equal(losesEncryptedStreamKey(version), true));
+    }
+    for (const version of fixed) {
+        it(`${version} cannot`, () => assert.equal(losesEncryptedStreamKey(version), false));
+    }
+
+    const cases: { title: string; prior: string[] | undefined; server: string; rewrite: boolean }[] = [
+        { title: "last seen on 2.9.25, now 2.10.29", prior: ["2.9.25", "2.9.25"], server: "2.10.29", rewrite: true },
+        { title: "declared 2.9.25 but refreshed on 2.10.29 already, now 2.10.29", prior: ["2.9.25", "2.10.29"], server: "2.10.29", rewrite: true },
+        { title: "last seen on 2.9.1, now 2.11.8", prior: ["2.9.1", "2.9.1"], server: "2.11.8", rewrite: true },
+        { title: "last seen on 2.9.25, now 2.11.17 (fixed)", prior: ["2.9.25", "2.9.25"], server: "2.11.17", rewrite: false },
+        { title: "last seen on 2.10.29, still 2.10.29 (a no-op up)", prior: ["2.10.29", "2.10.29"], server: "2.10.29", rewrite: false },
+        { title: "last seen on 2.10.29, now 2.12.15", prior: ["2.10.29", "2.10.29"], server: "2.12.15", rewrite: false },
+        { title: "still on 2.9.25", prior: ["2.9.25", "2.9.25"], server: "2.9.25", rewrite: false },
+        { title: "adopting an existing stream on 2.10.29", prior: undefined, server: "2.10.29", rewrite: true },
+        { title: "adopting an existing stream on 2.14.4", prior: undefined, server: "2.14.4", rewrite: false },
+        { title: "a server that gave no release (recorded as 0.0.0), now 2.10.29", prior: ["2.10.29", "0.0.0"], server: "2.10.29", rewrite: true },
+        { title: "an unreadable release in state, now 2.10.29", prior: ["2.10.29", "unknown"], server: "2.10.29", rewrite: true },
+    ];
+    for (const c of cases) {
+        it(`${c.title}: ${c.rewrite ? "writes the unchanged configuration" : "writes nothing"}`, () => {
+            assert.equal(needsMetadataRewrite(c.prior, c.server), c.rewrite);
+        });
+    }
+});
 
 describe("toServerUpdateConfig (nats.js merges the update into the server's config, nats-anchors §0.4, §4.2)", () => {
     const plain = resolveStreamSpec({});
