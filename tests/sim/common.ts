@@ -34,7 +34,7 @@ export function printRoll(title: string, roll: RollReport): void {
     for (const s of roll.steps) {
         console.log(
             `#   ${s.pod} ${s.from}${s.to !== s.from ? ` -> ${s.to}` : ""}: preStop..exit ${secs(s.exitMs)} (lame duck ${s.lameDuck ? "yes" : "NO"}, ${s.sigkill ? "SIGKILLed at grace period" : `exit code ${s.exitCode}`}), ` +
-                `restart..startup probe ${secs(s.startupMs)}, unready ${secs(s.downMs)}`,
+                `restart..startup probe ${secs(s.startupMs)}${s.startupRestarts ? ` (${s.startupRestarts} container restart after a failed startup probe)` : ""}, unready ${secs(s.downMs)}`,
         );
     }
 }

@@ -190,6 +190,8 @@ export interface RollStep extends TerminationReport {
     to: string;
     /** New process start to the startup probe passing (the full /healthz: streams current). */
     startupMs: number;
+    /** Containers the kubelet restarted because the startup probe never passed (see startPodAsKubelet). */
+    startupRestarts: number;
     /** Termination start to the pod Ready again. */
     downMs: number;
 }
@@ -368,6 +370,50 @@ export class SimCluster {
         return Date.now() - t0;
     }
 
+    /**
+     * Starts the pod's container and, as the kubelet does when the startup probe has failed
+     * `failureThreshold` times, kills it and starts it again (once). The rendered probe allows
+     * 10 s + 90 x 10 s; the simulation allows `budgetMs` per container. Each failed start is
+     * printed with what the other servers report about this one, so a stuck start is explained.
+     */
+    async startPodAsKubelet(index: number, budgetMs = 120_000): Promise<{ startupMs: number; startupRestarts: number }> {
+        const pod = this.pods[index];
+        const t0 = Date.now();
+        for (let restarts = 0; ; restarts++) {
+            try {
+                await this.startPod(index, budgetMs);
+                return { startupMs: Date.now() - t0, startupRestarts: restarts };
+            } catch (err) {
+                pod.phase = "stopped";
+                if (restarts >= 1) throw err;
+                const lines = String((err as Error).message).split("\n");
+                console.log(`# ${pod.name} (${pod.binary.version}): startup probe still failing after ${secs(budgetMs)}; the kubelet restarts the container. ${lines[0]}; last line: ${lines[lines.length - 1].trim()}`);
+                console.log(`#   the other servers on its stream replicas: ${await this.streamReplicaViews(index)}`);
+            }
+        }
+    }
+
+    /** What every other running pod's /jsz says about the stream replicas, for a stuck start's report. */
+    private async streamReplicaViews(index: number): Promise<string> {
+        const views: string[] = [];
+        for (const other of this.pods) {
+            if (other.index === index || !other.handle?.isRunning()) continue;
+            try {
+                const jsz = await this.monitor(other.index, "/jsz?accounts=true&streams=true");
+                for (const account of jsz.account_details ?? []) {
+                    for (const stream of account.stream_detail ?? []) {
+                        const c = stream.cluster ?? {};
+                        const replicas = (c.replicas ?? []).map((r: any) => `${r.name} current=${r.current} lag=${r.lag ?? 0}${r.offline ? " offline" : ""}`).join(", ");
+                        views.push(`${other.name}: ${stream.name} leader ${c.leader ?? "none"}, last seq ${stream.state?.last_seq}; ${replicas}`);
+                    }
+                }
+            } catch (err) {
+                views.push(`${other.name}: /jsz failed (${(err as Error).message})`);
+            }
+        }
+        return views.join(" | ") || "none running";
+    }
+
     /** GET on the pod's monitoring port; true on 200. */
     async probe(index: number, probePath: string, timeoutMs = 2_000): Promise<boolean> {
         try {
@@ -542,9 +588,9 @@ export class SimCluster {
                     pod.binary = to.binary;
                     pod.statefulSet = to.statefulSet;
                 }
-                const startupMs = await this.startPod(i, 120_000);
+                const { startupMs, startupRestarts } = await this.startPodAsKubelet(i);
                 await this.waitReady(i, 60_000);
-                steps.push({ ...termination, from, to: pod.binary.version, startupMs, downMs: Date.now() - started });
+                steps.push({ ...termination, from, to: pod.binary.version, startupMs, startupRestarts, downMs: Date.now() - started });
             }
         } finally {
             monitoring = false;
