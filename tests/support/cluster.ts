@@ -140,24 +140,33 @@ export async function monitor(port: number, endpoint: string): Promise<any> {
 }
 
 /**
- * Waits until every server has routes to all the others and counts all of them in its meta group.
- * /healthz passes once a quorum has elected a meta leader, which can be before the last route is
- * up; an R3 stream placed in that moment finds "no suitable peers".
+ * Waits until every server routes to all the others, all agree on the meta leader, and the leader
+ * counts every server in its meta group. /healthz passes once a quorum has elected a meta leader,
+ * which can be before the last route is up; an R3 stream placed in that moment finds "no suitable
+ * peers". Placement is the leader's decision, so its view of the group is the one that matters (a
+ * follower learns of a new peer only when it applies the leader's entry).
  */
-export async function waitForFullMesh(monitorPorts: number[], timeoutMs = 30_000): Promise<void> {
+export async function waitForFullMesh(monitorPorts: number[], timeoutMs = 60_000): Promise<void> {
+    const size = monitorPorts.length;
     await waitFor(
         async () => {
-            for (const port of monitorPorts) {
-                const routez = await monitor(port, "/routez");
-                // 2.10+ pools several connections per peer under one name; 2.9 has one per peer.
-                const peers = new Set(routez.routes.map((r: { remote_name?: string; remote_id: string }) => r.remote_name ?? r.remote_id));
-                if (peers.size !== monitorPorts.length - 1) return false;
-                const jsz = await monitor(port, "/jsz");
-                if (jsz.meta_cluster?.cluster_size !== monitorPorts.length || !jsz.meta_cluster?.leader) return false;
+            const views = await Promise.all(
+                monitorPorts.map(async (port) => {
+                    const [varz, routez, jsz] = await Promise.all([monitor(port, "/varz"), monitor(port, "/routez"), monitor(port, "/jsz")]);
+                    // 2.10+ pools several connections per peer under one name; 2.9 has one per peer.
+                    const peers = new Set<string>(routez.routes.map((r: { remote_name?: string; remote_id: string }) => r.remote_name ?? r.remote_id));
+                    return { name: String(varz.server_name), peers, leader: jsz.meta_cluster?.leader as string | undefined, groupSize: jsz.meta_cluster?.cluster_size as number | undefined };
+                }),
+            );
+            const leader = views.find((v) => v.name === views[0].leader);
+            const formed = views.every((v) => v.peers.size === size - 1 && v.leader !== undefined && v.leader === views[0].leader) && leader?.groupSize === size;
+            if (!formed) {
+                // Thrown rather than returned, so that a timeout says what each server saw last.
+                throw new Error(views.map((v) => `${v.name} routes to [${[...v.peers].join(", ")}], meta leader ${v.leader ?? "none"}, meta group of ${v.groupSize ?? "?"}`).join("; "));
             }
             return true;
         },
-        { timeoutMs, intervalMs: 200, what: `routes between all ${monitorPorts.length} servers and a meta group of ${monitorPorts.length}` },
+        { timeoutMs, intervalMs: 200, what: `routes between all ${size} servers and a meta leader counting all ${size}` },
     );
 }
 
