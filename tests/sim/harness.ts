@@ -361,6 +361,8 @@ export class SimCluster {
             // The startup probe: the full /healthz (JetStream recovered, meta leader, assets current).
             readyPath: this.probePath(pod, "startupProbe"),
             timeoutMs,
+            // The kubelet stops a container whose startup probe failed as any other: SIGTERM first.
+            stopOnFailure: "SIGTERM",
         });
         pod.handle = handle;
         pod.phase = "running";
@@ -372,7 +374,7 @@ export class SimCluster {
 
     /**
      * Starts the pod's container and, as the kubelet does when the startup probe has failed
-     * `failureThreshold` times, kills it and starts it again (once). The rendered probe allows
+     * `failureThreshold` times, stops it (SIGTERM) and starts it again (once). The rendered probe allows
      * 10 s + 90 x 10 s; the simulation allows `budgetMs` per container. Each failed start is
      * printed with what the other servers report about this one, so a stuck start is explained.
      */
@@ -387,7 +389,8 @@ export class SimCluster {
                 pod.phase = "stopped";
                 if (restarts >= 1) throw err;
                 const lines = String((err as Error).message).split("\n");
-                console.log(`# ${pod.name} (${pod.binary.version}): startup probe still failing after ${secs(budgetMs)}; the kubelet restarts the container. ${lines[0]}; last line: ${lines[lines.length - 1].trim()}`);
+                const why = lines.filter((l) => /Healthcheck failed/.test(l)).pop() ?? lines[lines.length - 1];
+                console.log(`# ${pod.name} (${pod.binary.version}): startup probe still failing after ${secs(budgetMs)}; the kubelet restarts the container. ${lines[0]}; ${why.replace(/^.*\[(WRN|INF|ERR)\]\s*/, "")}`);
                 console.log(`#   the other servers on its stream replicas: ${await this.streamReplicaViews(index)}`);
             }
         }

@@ -296,6 +296,11 @@ export interface StartNatsServerOptions {
     args?: string[];
     /** Register the server here so it is stopped when the cleanup runs. */
     cleanup?: Cleanup;
+    /**
+     * How a server that failed to become ready is stopped: SIGKILL (default), or SIGTERM (a clean
+     * shutdown, SIGKILL after 10 s) as the kubelet stops a container whose startup probe failed.
+     */
+    stopOnFailure?: "SIGKILL" | "SIGTERM";
 }
 
 /** A running (or exited) nats-server started by {@link startNatsServer}. */
@@ -446,7 +451,7 @@ export async function startNatsServer(opts: StartNatsServerOptions): Promise<Nat
     opts.cleanup?.track(handle);
 
     const fail = async (reason: string): Promise<never> => {
-        await handle.stop("SIGKILL", 2_000);
+        await (opts.stopOnFailure === "SIGTERM" ? handle.stop("SIGTERM", 10_000) : handle.stop("SIGKILL", 2_000));
         throw new Error(`nats-server '${name}' ${reason}\n--- last log lines ---\n${ring.slice(-30).join("\n")}`);
     };
 
