@@ -262,6 +262,24 @@ export function toServerUpdateConfig(spec: StreamSpec, serverVersion: string): R
 }
 
 /**
+ * Creates a stream right after the one of the same name was deleted. nats-server 2.10 and later
+ * remove the account's stream folder on a goroutine once it is empty, which can race the new
+ * stream's `mkdir`: "error creating store for stream" (10049), seen in 2 of 100 delete-and-create
+ * cycles on 2.10.29 and on 2.14.4. That error is retried a few times here, and only here: anywhere
+ * else it means a disk or key problem that waiting does not fix.
+ */
+export async function addAfterDelete(jsm: { streams: { add(config: any): Promise<any> } }, config: Record<string, unknown>, attempts = 5): Promise<any> {
+    for (let attempt = 1; ; attempt++) {
+        try {
+            return await jsm.streams.add(config);
+        } catch (err) {
+            if ((err as { code?: unknown }).code !== 10049 || attempt >= attempts) throw err;
+            await sleep(100 * attempt);
+        }
+    }
+}
+
+/**
  * Brings the server to `desired`: creates, adopts, updates, or (when allowed) recreates the stream.
  * `priorVersions`: the releases this resource last saw the stream on; undefined on create.
  */
@@ -282,7 +300,7 @@ async function reconcile(session: Session, props: StreamProps, priorVersions?: s
             );
         }
         await jsm.streams.delete(desired.name);
-        return jsm.streams.add(toServerStreamConfig(desired));
+        return addAfterDelete(jsm, toServerStreamConfig(desired));
     }
     if (changedFields(current, desired).length === 0 && !needsMetadataRewrite(priorVersions, serverVersion)) {
         return existing;

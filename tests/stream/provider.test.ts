@@ -186,6 +186,16 @@ for (const server of servers) {
                 assert.equal((await raw.jsm.streams.info("default")).config.storage, "file");
             });
 
+            it("replaces the stream 40 times in a row when data loss is allowed, each create right after its delete", async () => {
+                // nats-server clears an empty account folder on a goroutine after a delete, which
+                // can race the next create's mkdir (10049); the provider retries that error there.
+                for (let i = 0; i < 40; i++) {
+                    const storage = i % 2 === 0 ? "memory" : "file";
+                    const { outs } = await createStream(propsFor(cluster, server, { storage }, { allowDataLoss: true }));
+                    assert.equal(outs.config.storage, storage);
+                }
+            });
+
             it("sees drift made behind its back on refresh, and the next update reverts it", async () => {
                 const props = propsFor(cluster, server);
                 const { outs } = await createStream(props);

@@ -17,6 +17,7 @@ import {
     ConnectionProps,
     StreamOutputs,
     StreamProps,
+    addAfterDelete,
     checkProps,
     isTransient,
     planDiff,
@@ -784,4 +785,40 @@ describe("isTransient (nats-anchors §4.3, §5.2)", () => {
             assert.equal(isTransient(err), false);
         });
     }
+});
+
+describe("addAfterDelete: a create right after a delete races the server's folder clean-up", () => {
+    const storeError = () => new JetStreamApiError({ code: 500, err_code: 10049, description: "error creating store for stream" });
+    function fakeStreams(failures: Error[]): { streams: { add(config: any): Promise<any> }; calls: () => number } {
+        let calls = 0;
+        return {
+            streams: {
+                add: async (config: any) => {
+                    calls++;
+                    const failure = failures.shift();
+                    if (failure) throw failure;
+                    return { config };
+                },
+            },
+            calls: () => calls,
+        };
+    }
+
+    it("retries 10049 and returns the created stream", async () => {
+        const jsm = fakeStreams([storeError(), storeError()]);
+        assert.deepEqual(await addAfterDelete(jsm, { name: "default" }), { config: { name: "default" } });
+        assert.equal(jsm.calls(), 3);
+    });
+
+    it("gives up after 5 attempts with the server's error", async () => {
+        const jsm = fakeStreams(Array.from({ length: 9 }, storeError));
+        await assert.rejects(addAfterDelete(jsm, { name: "default" }), /error creating store for stream/);
+        assert.equal(jsm.calls(), 5);
+    });
+
+    it("does not retry any other error", async () => {
+        const jsm = fakeStreams([new JetStreamApiError({ code: 400, err_code: 10058, description: "stream name already in use with a different configuration" })]);
+        await assert.rejects(addAfterDelete(jsm, { name: "default" }), /already in use/);
+        assert.equal(jsm.calls(), 1);
+    });
 });
