@@ -125,9 +125,18 @@ function isStreamNotFound(err: unknown): boolean {
     return e?.code === 10059 || e?.name === "StreamNotFoundError";
 }
 
-function describe(err: unknown): string {
+/** A server error as the user reads it: the message, its code, and what to do for the ones we know. */
+export function describeError(err: unknown): string {
     const e = err as { message?: string; code?: unknown; cause?: { message?: string } };
     const code = typeof e?.code === "number" ? ` (error ${e.code})` : "";
+    if (e?.code === 10005) {
+        // Still there at the deadline: not a cluster that is electing, but one short of servers.
+        return (
+            `${e.message}${code}: the meta leader does not count enough servers for the stream's replicas. ` +
+            "Check that every pod is Ready and in the JetStream meta group (nats server report jetstream); " +
+            "a new 2.10.29 cluster can leave one routed server out of it until that pod restarts"
+        );
+    }
     if (e?.code === 10074) {
         return `${e.message}${code}: the server is not clustered; set replicas: 1 in the stream configuration`;
     }
@@ -229,7 +238,7 @@ async function withRetries<T>(what: string, connection: ConnectionProps, timeout
             const retry = err instanceof TunnelError ? err.retry : isTransient(err);
             if (!retry || left <= 0) {
                 const retried = count > 1 ? ` after ${count} attempts over ${Math.round((timeoutMs - left) / 1000)}s` : "";
-                throw new Error(`${what} through ${attempts.via} failed${retried}: ${explainConnectionError(describe(err), connection.serverName)}`);
+                throw new Error(`${what} through ${attempts.via} failed${retried}: ${explainConnectionError(describeError(err), connection.serverName)}`);
             }
             // Keep trying until the deadline itself, so a slow election still succeeds.
             await sleep(Math.min(delay, left));

@@ -19,6 +19,7 @@ import {
     StreamProps,
     addAfterDelete,
     checkProps,
+    describeError,
     isTransient,
     planDiff,
     toServerUpdateConfig,
@@ -821,4 +822,32 @@ describe("addAfterDelete: a create right after a delete races the server's folde
         await assert.rejects(addAfterDelete(jsm, { name: "default" }), /already in use/);
         assert.equal(jsm.calls(), 1);
     });
+});
+
+describe("describeError: what the user reads when the provider gives up", () => {
+    const cases: { title: string; err: Error; expected: RegExp }[] = [
+        {
+            title: "no suitable peers names the meta group and the pod restart",
+            err: new JetStreamApiError({ code: 500, err_code: 10005, description: "no suitable peers for placement" }),
+            expected: /^no suitable peers for placement \(error 10005\): the meta leader does not count enough servers .*meta group.*until that pod restarts$/,
+        },
+        {
+            title: "R3 on a standalone server says to set replicas: 1",
+            err: new JetStreamApiError({ code: 500, err_code: 10074, description: "replicas > 1 not supported in non-clustered mode" }),
+            expected: /\(error 10074\): the server is not clustered; set replicas: 1/,
+        },
+        {
+            title: "overlapping subjects names the other stream as the cause",
+            err: new JetStreamApiError({ code: 400, err_code: 10065, description: "subjects overlap with an existing stream" }),
+            expected: /\(error 10065\): another stream captures the same subjects/,
+        },
+        {
+            title: "any other error keeps its message and code",
+            err: new JetStreamApiError({ code: 500, err_code: 10049, description: "error creating store for stream" }),
+            expected: /^error creating store for stream \(error 10049\)$/,
+        },
+    ];
+    for (const c of cases) {
+        it(c.title, () => assert.match(describeError(c.err), c.expected));
+    }
 });
