@@ -182,5 +182,12 @@ export function needsMetadataRewrite(priorVersions: ReadonlyArray<string> | unde
         return false;
     }
     // A release we cannot read tells us nothing about the store: write, as when adopting.
-    return priorVersions === undefined || priorVersions.some((v) => !/^v?\d+\.\d+\.\d+/.test(v) || !atLeast(v, "2.10.0"));
+    const beforeTwoTen = (v: string) => {
+        try {
+            return !atLeast(v, "2.10.0");
+        } catch {
+            return true;
+        }
+    };
+    return priorVersions === undefined || priorVersions.some(beforeTwoTen);
 }

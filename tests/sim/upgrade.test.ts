@@ -14,6 +14,7 @@ import type { NatsConnection } from "@nats-io/transport-node";
 import { createStream, planDiff, updateStream, type StreamOutputs } from "../../components/stream/provider-impl";
 import { losesEncryptedStreamKey } from "../../components/stream/rules";
 import { Cleanup } from "../support/nats";
+import { watchStreamWrites } from "../support/cluster";
 import { versionEntryFor } from "../support/local-layout";
 import { secs, SimCluster } from "./harness";
 import { assertClusterFormed, rollUnderLoad } from "./scenarios";
@@ -70,18 +71,17 @@ describe(`upgrade roll nats-server ${OLDEST?.version ?? "?"} -> ${TARGET?.versio
         const plan = planDiff(stream, news);
         assert.equal(plan.replaces, undefined);
         const t0 = Date.now();
-        const seen: string[] = [];
-        const sub = nc.subscribe("$JS.API.STREAM.UPDATE.>", { callback: (_err, msg) => void seen.push(msg.subject) });
-        await nc.flush();
+        const watch = await watchStreamWrites(nc);
         stream = (await updateStream(stream, news)).outs;
         await nc.flush();
-        sub.unsubscribe();
+        watch.stop();
+        const seen = watch.writes();
         assert.equal(stream.observedServerVersion, TARGET!.version);
         // Unchanged settings, but a store written by 2.9 on a release that loses its key (nats-server PR #7678).
         assert.deepEqual(seen, losesEncryptedStreamKey(TARGET!.version) ? ["$JS.API.STREAM.UPDATE.default"] : []);
         const info = await (await jetstreamManager(nc)).streams.info("default");
         assert.equal(info.config.num_replicas, 3);
-        console.log(`# provider update after the upgrade: ${secs(Date.now() - t0)}, server reports ${stream.observedServerVersion}, ${info.state.messages} messages kept, ${seen.length} update request`);
+        console.log(`# provider update after the upgrade: ${secs(Date.now() - t0)}, server reports ${stream.observedServerVersion}, ${info.state.messages} messages kept, ${seen.length} write request`);
     });
 
     it("applies a `settings` change: the reloader delivers it, and the pods roll where the server refuses the reload", async () => {

@@ -8,24 +8,14 @@ import type { NatsConnection } from "@nats-io/transport-node";
 import { jetstream, jetstreamManager, JetStreamManager } from "@nats-io/jetstream";
 import { resolveStreamSpec, StreamSettingsInput, toServerStreamConfig } from "../../components/stream/model";
 import { createStream, deleteStream, planDiff, readStream, StreamOutputs, StreamProps, updateStream } from "../../components/stream/provider-impl";
-import { canUsePrivateHosts, connectClient, LocalCluster, restartServerLeftOut, startCluster } from "../support/cluster";
+import { canUsePrivateHosts, connectClient, LocalCluster, restartServerLeftOut, startCluster, streamPropsFor, watchStreamWrites } from "../support/cluster";
 import { Cleanup, findNatsServers, freePort, NatsServerBinary } from "../support/nats";
 import { versionEntryFor } from "../support/local-layout";
 import { atLeast } from "../../components/versions";
 import { losesEncryptedStreamKey } from "../../components/stream/rules";
 
 function propsFor(cluster: LocalCluster, server: NatsServerBinary, stream: StreamSettingsInput = {}, extra: Partial<StreamProps> = {}): StreamProps {
-    const input = cluster.rendered.resources.find((r) => r.type === "pulumi-nodejs:dynamic/jetstream:Stream")!.inputs;
-    return {
-        config: resolveStreamSpec({ stream, busReplicas: cluster.servers.length }),
-        serverVersion: server.version,
-        // The credentials and CA the EventBus gives its stream; only the addresses are local.
-        connection: { ...input.connection, mode: "direct", kubernetes: undefined, servers: cluster.urls },
-        deletionPolicy: "retain",
-        allowDataLoss: false,
-        createTimeoutMs: 30_000,
-        ...extra,
-    };
+    return streamPropsFor(cluster, server.version, stream, extra);
 }
 
 /** A client of our own, verifying the server, to look at the server behind the provider's back. */
@@ -33,17 +23,6 @@ async function rawClient(cluster: LocalCluster): Promise<{ nc: NatsConnection; j
     const nc = await connectClient(cluster);
     // No account probe and room for an election: the cluster may still be settling.
     return { nc, jsm: await jetstreamManager(nc, { checkAPI: false, timeout: 20_000 }) };
-}
-
-/** Counts the JetStream API requests that change streams, as seen by a subscriber in the account. */
-async function watchWrites(nc: NatsConnection): Promise<{ writes: () => string[]; stop: () => void }> {
-    const seen: string[] = [];
-    const sub = nc.subscribe("$JS.API.STREAM.>", { callback: (_err, msg) => void seen.push(msg.subject) });
-    await nc.flush();
-    return {
-        writes: () => seen.filter((s) => /\.(CREATE|UPDATE|DELETE|PURGE)\./.test(s)),
-        stop: () => sub.unsubscribe(),
-    };
 }
 
 /** Polls `check` until it holds; an error (a request during a leader election) counts as not yet. */
@@ -92,7 +71,7 @@ for (const server of servers) {
             it("makes no write request when nothing changed", async () => {
                 const props = propsFor(cluster, server);
                 const read = await readStream("default", (await createStream(props)).outs);
-                const watch = await watchWrites(raw.nc);
+                const watch = await watchStreamWrites(raw.nc);
                 await updateStream(read.props!, props);
                 await raw.nc.flush();
                 watch.stop();
@@ -102,7 +81,7 @@ for (const server of servers) {
             it(`adopting its own unchanged stream again ${losesEncryptedStreamKey(server.version) ? "writes its configuration once, as its store may come from 2.9 (nats-server PR #7678)" : "makes no write request"}`, async () => {
                 const props = propsFor(cluster, server);
                 await createStream(props);
-                const watch = await watchWrites(raw.nc);
+                const watch = await watchStreamWrites(raw.nc);
                 await createStream(props);
                 await raw.nc.flush();
                 watch.stop();

@@ -12,10 +12,9 @@ import { after, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { jetstream, jetstreamManager, JetStreamManager } from "@nats-io/jetstream";
-import { resolveStreamSpec } from "../../components/stream/model";
 import { losesEncryptedStreamKey } from "../../components/stream/rules";
-import { createStream, StreamOutputs, StreamProps, updateStream } from "../../components/stream/provider-impl";
-import { canUsePrivateHosts, connectClient, LocalCluster, startCluster } from "../support/cluster";
+import { createStream, StreamOutputs, updateStream } from "../../components/stream/provider-impl";
+import { canUsePrivateHosts, connectClient, LocalCluster, startCluster, streamPropsFor, watchStreamWrites } from "../support/cluster";
 import { Cleanup, findNatsServers } from "../support/nats";
 import { versionEntryFor } from "../support/local-layout";
 
@@ -29,18 +28,6 @@ const SKIP =
 if (SKIP) console.log(`# stream upgrade tests skipped: ${SKIP}`);
 
 const MESSAGES = 200;
-
-function propsFor(cluster: LocalCluster, serverVersion: string): StreamProps {
-    const input = cluster.rendered.resources.find((r) => r.type === "pulumi-nodejs:dynamic/jetstream:Stream")!.inputs;
-    return {
-        config: resolveStreamSpec({ busReplicas: 1 }),
-        serverVersion,
-        connection: { ...input.connection, mode: "direct", kubernetes: undefined, servers: cluster.urls },
-        deletionPolicy: "retain",
-        allowDataLoss: false,
-        createTimeoutMs: 30_000,
-    };
-}
 
 /** Runs `fn` with a client of our own that verifies the server, closed afterwards. */
 async function withClient<T>(cluster: LocalCluster, fn: (nc: NatsConnection, jsm: JetStreamManager) => Promise<T>): Promise<T> {
@@ -74,13 +61,11 @@ async function messagesOnServer(cluster: LocalCluster): Promise<number | undefin
 /** Counts the JetStream API requests that change streams while `fn` runs. */
 async function writesDuring(cluster: LocalCluster, fn: () => Promise<unknown>): Promise<string[]> {
     return withClient(cluster, async (nc) => {
-        const seen: string[] = [];
-        const sub = nc.subscribe("$JS.API.STREAM.>", { callback: (_err, msg) => void seen.push(msg.subject) });
-        await nc.flush();
+        const watch = await watchStreamWrites(nc);
         await fn();
         await nc.flush();
-        sub.unsubscribe();
-        return seen.filter((s) => /\.(CREATE|UPDATE|DELETE|PURGE)\./.test(s));
+        watch.stop();
+        return watch.writes();
     });
 }
 
@@ -93,7 +78,7 @@ describe(`stream across an upgrade nats-server ${FROM?.version ?? "2.9"} -> ${TO
     /** A 1-replica bus on the old release with the stream created by the provider and messages in it. */
     async function busOnOldRelease(): Promise<{ cluster: LocalCluster; outs: StreamOutputs }> {
         const cluster = await startCluster(FROM!, cleanup, { replicas: 1 });
-        const { outs } = await createStream(propsFor(cluster, FROM!.version));
+        const { outs } = await createStream(streamPropsFor(cluster, FROM!.version));
         await publish(cluster, MESSAGES);
         return { cluster, outs };
     }
@@ -115,7 +100,7 @@ describe(`stream across an upgrade nats-server ${FROM?.version ?? "2.9"} -> ${TO
     it("the provider's update for the new release writes the unchanged configuration once, and the stream and its messages survive every later restart", async () => {
         const { cluster, outs } = await busOnOldRelease();
         await cluster.restart(0, TO!);
-        const writes = await writesDuring(cluster, () => updateStream(outs, propsFor(cluster, TO!.version)));
+        const writes = await writesDuring(cluster, () => updateStream(outs, streamPropsFor(cluster, TO!.version)));
         assert.deepEqual(writes, ["$JS.API.STREAM.UPDATE.default"]);
         for (let restart = 1; restart <= 2; restart++) {
             await cluster.restart(0, TO!);
@@ -130,7 +115,7 @@ describe(`stream across an upgrade nats-server ${FROM?.version ?? "2.9"} -> ${TO
         const { cluster } = await busOnOldRelease();
         await cluster.restart(0, TO!);
         // The resource's state is gone (a new stack, or an import): create finds the stream and adopts it.
-        const writes = await writesDuring(cluster, () => createStream(propsFor(cluster, TO!.version)));
+        const writes = await writesDuring(cluster, () => createStream(streamPropsFor(cluster, TO!.version)));
         assert.deepEqual(writes, ["$JS.API.STREAM.UPDATE.default"]);
         await cluster.restart(0, TO!);
         assert.equal(await messagesOnServer(cluster), MESSAGES);

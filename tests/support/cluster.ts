@@ -9,6 +9,8 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import type { EventBusArgs } from "../../components";
+import { resolveStreamSpec, type StreamSettingsInput } from "../../components/stream/model";
+import type { StreamProps } from "../../components/stream/provider-impl";
 import { renderServerConfig } from "../../components/config/render";
 import { renderBus, RenderedBus } from "./bus";
 import type { FakePod } from "./kube-api";
@@ -132,20 +134,15 @@ export async function startCluster(server: NatsServerBinary, cleanup: Cleanup, o
 /**
  * Now and then a fresh 3-node 2.10.29 cluster here keeps one fully routed server out of the meta
  * leader's group (1 in 90 starts in a loop; it had not healed after 40 s), so no R3 stream can be
- * placed ("no suitable peers"). A restart of that server brings it in, as restarting the pod would. Returns the name of
- * the server restarted (printed), or undefined when the cluster is not in that state.
+ * placed ("no suitable peers"). A restart of that server brings it in, as restarting the pod would.
+ * Returns the name of the server restarted (printed), or undefined when the cluster is not in that
+ * state.
  */
 export async function restartServerLeftOut(cluster: LocalCluster): Promise<string | undefined> {
-    const views = await Promise.all(
-        cluster.ports.map(async (p) => {
-            const [varz, routez, jsz] = await Promise.all([monitor(p.monitor, "/varz"), monitor(p.monitor, "/routez"), monitor(p.monitor, "/jsz")]);
-            const peers = new Set<string>(routez.routes.map((r: { remote_name?: string; remote_id: string }) => r.remote_name ?? r.remote_id));
-            return { name: String(varz.server_name), peers: peers.size, meta: jsz.meta_cluster ?? {} };
-        }),
-    );
+    const views = await meshViews(cluster.ports.map((p) => p.monitor));
     const leader = views.find((v) => v.name === v.meta.leader);
-    if (!leader || views.some((v) => v.peers !== views.length - 1)) return undefined;
-    const members = new Set<string>([leader.name, ...(leader.meta.replicas ?? []).map((r: { name: string }) => r.name)]);
+    if (!leader || views.some((v) => v.peers.size !== views.length - 1)) return undefined;
+    const members = new Set<string>([leader.name, ...(leader.meta.replicas ?? []).map((r) => r.name)]);
     const leftOut = views.findIndex((v) => !members.has(v.name));
     if (leftOut < 0) return undefined;
     console.log(`# nats-server ${cluster.binary.version}: ${views[leftOut].name} is routed to every server but not in meta leader ${leader.name}'s group of ${leader.meta.cluster_size}; restarting it`);
@@ -168,10 +165,50 @@ export async function connectClient(cluster: LocalCluster): Promise<NatsConnecti
     });
 }
 
+/**
+ * The inputs the EventBus gives its Stream (credentials, CA, TLS name), aimed at the local servers:
+ * only the addresses differ from what the provider gets in a cluster.
+ */
+export function streamPropsFor(cluster: LocalCluster, serverVersion: string, stream: StreamSettingsInput = {}, extra: Partial<StreamProps> = {}): StreamProps {
+    const input = cluster.rendered.resources.find((r) => r.type === "pulumi-nodejs:dynamic/jetstream:Stream")!.inputs;
+    return {
+        config: resolveStreamSpec({ stream, busReplicas: cluster.servers.length }),
+        serverVersion,
+        connection: { ...input.connection, mode: "direct", kubernetes: undefined, servers: cluster.urls },
+        deletionPolicy: "retain",
+        allowDataLoss: false,
+        createTimeoutMs: 30_000,
+        ...extra,
+    };
+}
+
+/** Records the JetStream API requests that change streams, as seen by a subscriber in the account. */
+export async function watchStreamWrites(nc: NatsConnection): Promise<{ writes: () => string[]; stop: () => void }> {
+    const seen: string[] = [];
+    const sub = nc.subscribe("$JS.API.STREAM.>", { callback: (_err, msg) => void seen.push(msg.subject) });
+    await nc.flush();
+    return {
+        writes: () => seen.filter((s) => /\.(CREATE|UPDATE|DELETE|PURGE)\./.test(s)),
+        stop: () => sub.unsubscribe(),
+    };
+}
+
 /** GET of a local server's monitoring endpoint, as JSON. */
 export async function monitor(port: number, endpoint: string): Promise<any> {
     const res = await fetch(`http://127.0.0.1:${port}${endpoint}`, { signal: AbortSignal.timeout(5_000) });
     return res.json();
+}
+
+/** Each server's name, the servers it routes to, and its view of the JetStream meta group. */
+async function meshViews(monitorPorts: number[]): Promise<{ name: string; peers: Set<string>; meta: { leader?: string; cluster_size?: number; replicas?: { name: string }[] } }[]> {
+    return Promise.all(
+        monitorPorts.map(async (port) => {
+            const [varz, routez, jsz] = await Promise.all([monitor(port, "/varz"), monitor(port, "/routez"), monitor(port, "/jsz")]);
+            // 2.10+ pools several connections per peer under one name; 2.9 has one per peer.
+            const peers = new Set<string>(routez.routes.map((r: { remote_name?: string; remote_id: string }) => r.remote_name ?? r.remote_id));
+            return { name: String(varz.server_name), peers, meta: jsz.meta_cluster ?? {} };
+        }),
+    );
 }
 
 /**
@@ -185,19 +222,13 @@ export async function waitForFullMesh(monitorPorts: number[], timeoutMs = 60_000
     const size = monitorPorts.length;
     await waitFor(
         async () => {
-            const views = await Promise.all(
-                monitorPorts.map(async (port) => {
-                    const [varz, routez, jsz] = await Promise.all([monitor(port, "/varz"), monitor(port, "/routez"), monitor(port, "/jsz")]);
-                    // 2.10+ pools several connections per peer under one name; 2.9 has one per peer.
-                    const peers = new Set<string>(routez.routes.map((r: { remote_name?: string; remote_id: string }) => r.remote_name ?? r.remote_id));
-                    return { name: String(varz.server_name), peers, leader: jsz.meta_cluster?.leader as string | undefined, groupSize: jsz.meta_cluster?.cluster_size as number | undefined };
-                }),
-            );
-            const leader = views.find((v) => v.name === views[0].leader);
-            const formed = views.every((v) => v.peers.size === size - 1 && v.leader !== undefined && v.leader === views[0].leader) && leader?.groupSize === size;
+            const views = await meshViews(monitorPorts);
+            const agreed = views[0].meta.leader;
+            const leader = views.find((v) => v.name === agreed);
+            const formed = views.every((v) => v.peers.size === size - 1 && v.meta.leader !== undefined && v.meta.leader === agreed) && leader?.meta.cluster_size === size;
             if (!formed) {
                 // Thrown rather than returned, so that a timeout says what each server saw last.
-                throw new Error(views.map((v) => `${v.name} routes to [${[...v.peers].join(", ")}], meta leader ${v.leader ?? "none"}, meta group of ${v.groupSize ?? "?"}`).join("; "));
+                throw new Error(views.map((v) => `${v.name} routes to [${[...v.peers].join(", ")}], meta leader ${v.meta.leader ?? "none"}, meta group of ${v.meta.cluster_size ?? "?"}`).join("; "));
             }
             return true;
         },
