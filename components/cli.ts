@@ -7,7 +7,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { parse } from "yaml";
-import { InputError } from "./errors";
+import { didYouMean, InputError } from "./errors";
 import { captureEventBus } from "./local/capture";
 import { renderFiles, renderMultiDocument } from "./local/render";
 import { LocalError, runLocalBus } from "./local/run";
@@ -24,6 +24,12 @@ local:  runs one nats-server per replica, creates the stream, prints how to conn
         first client port (default 4222).
 render: writes every Kubernetes object, nats-js.conf and the stream configuration into --out
         (default ./rendered), secrets replaced by a marker; --format yaml prints one YAML stream.`;
+
+/** The options of each command, as in USAGE. */
+const OPTIONS: Record<"local" | "render", string[]> = {
+    local: ["--manifest FILE", "--stack FILE", "--project FILE", "--dir DIR", "--keep", "--port N"],
+    render: ["--manifest FILE", "--stack FILE", "--project FILE", "--out DIR", "--format yaml"],
+};
 
 /** Command-line options. */
 interface Options {
@@ -67,7 +73,7 @@ export function parseArgs(argv: string[]): Options {
                 break;
             }
             default:
-                throw new InputError(flag, "unknown option");
+                throw new InputError(flag, `unknown option${didYouMean(flag, OPTIONS[command].map((option) => option.split(" ")[0]))}; ${command} takes ${OPTIONS[command].join(", ")}`);
         }
     }
     if (options.manifest && options.stack) throw new InputError("--manifest", "cannot be combined with --stack");
@@ -176,11 +182,27 @@ async function main(argv: string[]): Promise<number> {
 }
 
 if (require.main === module) {
+    let settled = false;
+    // Never end with status 0 when the work stopped half-way: a run that has nothing left to wait
+    // for but never finished is a failure too.
+    process.once("beforeExit", () => {
+        if (!settled) {
+            console.error("error: stopped before finishing, and no error was reported");
+            process.exit(1);
+        }
+    });
     main(process.argv.slice(2)).then(
-        (code) => process.exit(code),
+        (code) => {
+            settled = true;
+            process.exit(code);
+        },
         (err) => {
+            settled = true;
             const known = err instanceof InputError || err instanceof LocalError;
-            console.error(`error: ${known ? err.message : (err as Error).stack ?? err}`);
+            const message = err instanceof Error ? err.message : String(err);
+            console.error(`error: ${message}`);
+            // Anything else is a defect of this package: the stack helps to report it.
+            if (!known && err instanceof Error && err.stack) console.error(err.stack);
             process.exit(known ? 2 : 1);
         },
     );

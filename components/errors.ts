@@ -51,3 +51,30 @@ export function didYouMean(unknown: string, known: readonly string[]): string {
     const closeEnough = best !== undefined && bestDistance <= Math.max(2, Math.floor(unknown.length / 3));
     return closeEnough ? ` (did you mean "${best}"?)` : "";
 }
+
+/**
+ * The kind of an unexpected value, for error messages: "a string", "a list", "a mapping", "the number 3".
+ * Never the text of a string: a value in the wrong place may be a password or a private key.
+ */
+export function describeType(value: unknown): string {
+    if (value === undefined) {
+        return "nothing";
+    }
+    if (value === null) {
+        return "null (an empty value)";
+    }
+    if (Array.isArray(value)) {
+        return "a list";
+    }
+    switch (typeof value) {
+        case "string":
+            return value === "" ? "an empty string" : "a string";
+        case "number":
+        case "boolean":
+            return `the ${typeof value} ${String(value)}`;
+        case "object":
+            return "a mapping";
+        default:
+            return `a ${typeof value}`;
+    }
+}

@@ -13,7 +13,7 @@ import { createCertificates } from "./security/certificates";
 import { clientAuthYaml, createCredentials } from "./security/credentials";
 import { StreamSpec } from "./stream/model";
 import { Stream, StreamArgs } from "./stream/resource";
-import { BusSpec, ExoticSpec, resolveBusSpec, resolveExoticSpec } from "./validate";
+import { BusSpec, ExoticSpec, normalizeArgs, resolveBusSpec, resolveExoticSpec } from "./validate";
 
 /** Type token of the component; changing it needs an alias. */
 export const EVENTBUS_TYPE = "jetstream-eventbus:index:EventBus";
@@ -65,8 +65,9 @@ export class EventBus extends pulumi.ComponentResource {
     /** Name of the JetStream stream of the bus. */
     public readonly streamName: pulumi.Output<string>;
 
-    constructor(name: string, args: EventBusArgs, opts?: pulumi.ComponentResourceOptions) {
+    constructor(name: string, rawArgs: EventBusArgs, opts?: pulumi.ComponentResourceOptions) {
         // Validate first, so bad input fails the preview with nothing registered.
+        const args = normalizeArgs(rawArgs);
         const exotic = args.jetstreamExotic !== undefined && args.jetstream === undefined;
         const spec = exotic ? resolveExoticSpec(name, args) : resolveBusSpec(name, args);
         const serverConfig = exotic ? undefined : renderServerConfig(spec as BusSpec, (spec as BusSpec).version.serverVersion);
@@ -231,7 +232,7 @@ function connectExoticBus(name: string, spec: ExoticSpec, parent: pulumi.Resourc
         statefulSetName: pulumi.output(undefined),
         streamConnection: {
             mode: "direct",
-            servers: [spec.url],
+            servers: spec.servers,
             username: auth.apply((a) => a?.username as string),
             password: pulumi.secret(auth.apply((a) => a?.password as string)),
             caCert,

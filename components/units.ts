@@ -5,7 +5,7 @@
  * {@link InputError} naming that field and the forms it accepts. Arithmetic is done on BigInt so
  * that "1.5GB" or "1.5h" are converted exactly, never through a rounded float.
  */
-import { InputError } from "./errors";
+import { describeType, InputError } from "./errors";
 
 const SAFE_MAX = BigInt(Number.MAX_SAFE_INTEGER);
 
@@ -74,7 +74,7 @@ export function parseNatsSize(value: string | number, field: string): number {
         return checkedSizeNumber(value, field);
     }
     if (typeof value !== "string") {
-        throw new InputError(field, `expected a size, got ${describeValue(value)}; use ${NATS_SIZE_FORMS}`);
+        throw new InputError(field, `expected a size, got ${describeType(value)}; use ${NATS_SIZE_FORMS}`);
     }
     const text = value.trim();
     if (text === "-1") {
@@ -191,7 +191,7 @@ const KUBERNETES_PATTERN = /^\+?(\d*)(?:\.(\d*))?(?:[eE]([+-]?\d+)|([A-Za-z]*))$
  */
 export function parseKubernetesQuantity(value: string, field: string): number {
     if (typeof value !== "string") {
-        throw new InputError(field, `expected ${KUBERNETES_FORMS}, got ${describeValue(value)}`);
+        throw new InputError(field, `expected ${KUBERNETES_FORMS}, got ${describeType(value)}`);
     }
     if (value.startsWith("-")) {
         throw new InputError(field, `"${value}" is negative; use ${KUBERNETES_FORMS}`);
@@ -209,6 +209,26 @@ export function parseKubernetesQuantity(value: string, field: string): number {
         throw new InputError(field, `"${value}" is too large (more than ${Number.MAX_SAFE_INTEGER} bytes)`);
     }
     return Number(bytes);
+}
+
+/** Kubernetes' quantity grammar (apimachinery `resource.ParseQuantity`), without the sign. */
+const KUBERNETES_QUANTITY = /^\+?(\d+\.?\d*|\.\d+)([KMGTPE]i|[numkMGTPE]|[eE][+-]?\d+)?$/;
+
+/**
+ * Why `value` is not a non-negative Kubernetes quantity (CPU, memory, storage), or undefined when it is.
+ * Any unit is accepted, milli included (`500m` CPU), since what a quantity measures depends on the field.
+ */
+export function kubernetesQuantityProblem(value: string): string | undefined {
+    if (KUBERNETES_QUANTITY.test(value)) {
+        return undefined;
+    }
+    if (value.startsWith("-")) {
+        return `${JSON.stringify(value)} is negative; use a Kubernetes quantity such as "500m", "2", "512Mi" or "1Gi"`;
+    }
+    const suffix = /^\+?[\d.]*(.*)$/.exec(value)?.[1] ?? "";
+    const hint = suffix !== "" && suffix !== value ? kubernetesSuffixHint(suffix) : "";
+    const shown = value.length <= 40 ? JSON.stringify(value) : "the value";
+    return `${shown} is not a Kubernetes quantity${hint}: use a number with an optional suffix m (milli), k, M, G, T, P, E or Ki, Mi, Gi, Ti, Pi, Ei, e.g. "500m", "2", "512Mi" or "1Gi"`;
 }
 
 function bytesWithSuffix(digits: DecimalDigits, suffix: string, value: string, field: string): bigint {
@@ -305,7 +325,7 @@ export function parseDurationMs(value: string | number, field: string): number {
         throw new InputError(field, `the number ${value} has no unit (Argo would read it as nanoseconds); use ${DURATION_FORMS}, like "24h"`);
     }
     if (typeof value !== "string") {
-        throw new InputError(field, `expected ${DURATION_FORMS}, got ${describeValue(value)}`);
+        throw new InputError(field, `expected ${DURATION_FORMS}, got ${describeType(value)}`);
     }
     const text = value.trim().replace(/^\+/, "");
     if (text === "0") {
@@ -405,13 +425,3 @@ export function formatDuration(ms: number): string {
     return text;
 }
 
-/** A short description of an unexpected value for error messages. */
-function describeValue(value: unknown): string {
-    if (value === null) {
-        return "null";
-    }
-    if (Array.isArray(value)) {
-        return "a list";
-    }
-    return typeof value === "object" ? "an object" : `${typeof value} ${String(value)}`;
-}

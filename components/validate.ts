@@ -2,13 +2,18 @@ import { BusConnectionArgs, EventBusArgs, JetStreamBusArgs, JetStreamExoticArgs,
 import { ArgoEventsSpec, resolveArgoEvents } from "./argo/export";
 import { CONNECTION_MODES, ConnectionMode, serverUrlProblem } from "./stream/connection";
 import { DEFAULTS } from "./defaults";
-import { didYouMean, InputError } from "./errors";
+import { checkSettingsText, JetStreamSettingsSpec } from "./config/jetstream-settings";
+import { checkStartArgs } from "./config/start-args";
+import { describeType, didYouMean, InputError } from "./errors";
 import { ObjectNames, objectNames } from "./kube/names";
 import type { NetworkPolicySpec } from "./kube/network-policy";
+import { checkPodFields, DNS_LABEL, DNS_LABEL_RULE, DNS_SUBDOMAIN, DNS_SUBDOMAIN_RULE, LABELS } from "./kube/pod-fields";
+import { goMemLimit } from "./kube/statefulset";
+import { checkShape, isDeployTimeValue } from "./shape";
 import { resolveStreamSpec, StreamSpec } from "./stream/model";
 import { resolveStreamLifecycle } from "./stream/resource";
 import { fieldsNeedingNewerServer } from "./stream/rules";
-import { formatDuration, parseDurationMs, parseKubernetesQuantity, parseNatsSize } from "./units";
+import { formatDuration, formatNatsSize, parseDurationMs, parseKubernetesQuantity, parseNatsSize } from "./units";
 import { findVersion, LATEST_SERVER_VERSION, parseServerVersion, supportedVersions, VersionEntry } from "./versions";
 
 /** Resolved images and start command of the three containers. */
@@ -45,10 +50,8 @@ export interface BusSpec {
     /** `max_payload` in bytes. */
     maxPayloadBytes: number;
     persistence?: PersistenceSpec;
-    /** Text of the `jetstream {}` block after `key` and `store_dir`: the user's `settings`, completed. */
-    jetstreamSettingsText: string;
-    /** `max_file_store` in bytes when known from the settings (-1 when automatic). */
-    maxFileStoreBytes?: number;
+    /** The checked settings of the `jetstream {}` block besides `key` and `store_dir`. */
+    jetstreamSettings: JetStreamSettingsSpec;
     lameDuckDuration: string;
     lameDuckGracePeriod: string;
     terminationGracePeriodSeconds: number;
@@ -105,13 +108,11 @@ export function rejectUnknownKeys(value: object | undefined, known: readonly str
     }
 }
 
-const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
-const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 
 /** A Kubernetes namespace name: a DNS-1123 label. */
 export function validateNamespace(namespace: unknown, field = "namespace"): string {
     if (typeof namespace !== "string" || namespace.length > 63 || !DNS_LABEL.test(namespace)) {
-        throw new InputError(field, `${JSON.stringify(namespace)} is not a valid Kubernetes namespace: use at most 63 lowercase letters, digits and '-', starting and ending with a letter or digit`);
+        throw new InputError(field, `${typeof namespace === "string" ? JSON.stringify(namespace) : describeType(namespace)} is not a valid Kubernetes namespace: ${DNS_LABEL_RULE}`);
     }
     return namespace;
 }
@@ -138,7 +139,10 @@ export function validateClusterDomain(domain: unknown, field = "clusterDomain"):
 
 /** Server count: 1, or 3 and more, as Argo (§1.4): a 2-node JetStream cluster loses quorum with either node. */
 export function validateReplicas(replicas: unknown, field = "jetstream.replicas"): number {
-    if (typeof replicas !== "number" || !Number.isInteger(replicas) || replicas === 2 || replicas < 1) {
+    if (typeof replicas !== "number") {
+        throw new InputError(field, `must be a number, 1 or 3 and more, got ${describeType(replicas)}${typeof replicas === "string" ? " (in YAML, write replicas: 3 without quotes)" : ""}`);
+    }
+    if (!Number.isInteger(replicas) || replicas === 2 || replicas < 1) {
         throw new InputError(field, `${JSON.stringify(replicas)} is not allowed: a JetStream bus needs 1 replica or 3 and more (2 servers cannot keep a quorum when one fails)`);
     }
     return replicas;
@@ -211,7 +215,7 @@ export function resolvePersistence(persistence: PersistenceArgs | undefined, fie
         }
     }
     if (persistence.storageClassName !== undefined && (typeof persistence.storageClassName !== "string" || !DNS_SUBDOMAIN.test(persistence.storageClassName))) {
-        throw new InputError(`${field}.storageClassName`, `${JSON.stringify(persistence.storageClassName)} is not a valid storage class name`);
+        throw new InputError(`${field}.storageClassName`, `${typeof persistence.storageClassName === "string" ? JSON.stringify(persistence.storageClassName) : describeType(persistence.storageClassName)} is not a valid storage class name: ${DNS_SUBDOMAIN_RULE}`);
     }
     return {
         storageClassName: persistence.storageClassName,
@@ -223,90 +227,66 @@ export function resolvePersistence(persistence: PersistenceArgs | undefined, fie
     };
 }
 
-/** One `key: value` line of NATS configuration text, comments removed. */
-interface SettingsEntry {
-    key: string;
-    value: string;
-}
+const FILE_STORE_FIELD = "jetstream.jetstreamSettings.maxFileStore";
 
 /**
- * The top-level `key: value` entries of a `jetstream {}` block body. NATS accepts `:`, `=` or a
- * space between key and value and `#` or `//` comments (nats-anchors §6.1); the full syntax is
- * checked by nats-server itself, this only reads the keys we must know about.
- */
-export function readSettingsEntries(settings: string): SettingsEntry[] {
-    const entries: SettingsEntry[] = [];
-    for (const rawLine of settings.split(/[\n;]/)) {
-        const line = rawLine.replace(/(#|\/\/).*$/, "").trim();
-        const match = /^([A-Za-z_][A-Za-z0-9_]*)\s*(?:[:=]\s*|\s+)(.*?)\s*,?$/.exec(line);
-        if (match) {
-            entries.push({ key: match[1].toLowerCase(), value: match[2].replace(/^["']|["']$/g, "") });
-        }
-    }
-    return entries;
-}
-
-// Keys of the jetstream block this package writes itself: a second value would fight ours.
-const OWNED_SETTINGS = ["store_dir", "store", "storedir", "key", "ek", "encryption_key", "enabled"];
-const FILE_STORE_KEYS = ["max_file_store", "max_file"];
-
-interface JetStreamSettingsResult {
-    text: string;
-    maxFileStoreBytes?: number;
-}
-
-/**
- * The text of the `jetstream {}` block (after `key` and `store_dir`) and the file store limit,
- * from Argo's `settings` or the typed `jetstreamSettings`. With persistence, `max_file_store`
- * defaults to the volume size (Helm §1.2, k8s#716) and may not exceed it (Argo #1849).
+ * The checked body of the `jetstream {}` block, from Argo's `settings` text or the typed
+ * `jetstreamSettings`. Without either, Argo's defaults (`max_memory_store: -1`, `max_file_store: 1TB`).
+ * With persistence, `max_file_store` defaults to the volume size (as the NATS Helm chart does) and may
+ * not exceed it, or JetStream fills the volume (Argo Events #1849).
  */
 export function resolveJetStreamSettings(
     settings: string | undefined,
     typed: JetStreamBusArgs["jetstreamSettings"],
     persistence: PersistenceSpec | undefined,
-): JetStreamSettingsResult {
+    serverVersion: string,
+): JetStreamSettingsSpec {
     if (settings !== undefined && typed !== undefined) {
         throw new InputError("jetstream.jetstreamSettings", "cannot be combined with jetstream.settings; use one of them");
     }
-    const lines: string[] = [];
-    let maxFileStoreBytes: number | undefined;
-    let maxFileStoreField = "jetstream.settings";
+    let spec: JetStreamSettingsSpec;
+    let fileStoreField: string;
     if (settings !== undefined) {
         if (typeof settings !== "string") {
-            throw new InputError("jetstream.settings", "must be NATS configuration text, e.g. \"max_file_store: 10GB\"");
+            throw new InputError("jetstream.settings", `must be NATS configuration text, e.g. "max_file_store: 10GB", got ${describeType(settings)}`);
         }
-        for (const entry of readSettingsEntries(settings)) {
-            if (OWNED_SETTINGS.includes(entry.key)) {
-                throw new InputError("jetstream.settings", `"${entry.key}" is set by the bus itself (store directory and encryption key); remove it`);
-            }
-            if (FILE_STORE_KEYS.includes(entry.key)) {
-                maxFileStoreBytes = parseNatsSize(entry.value, `jetstream.settings ${entry.key}`);
-            }
-        }
-        lines.push(settings.trim());
+        spec = checkSettingsText(settings, serverVersion, "jetstream.settings");
+        fileStoreField = "jetstream.settings";
     } else {
         rejectUnknownKeys(typed, ["maxMemoryStore", "maxFileStore"], "jetstream.jetstreamSettings");
         const memory = parseNatsSize(typed?.maxMemoryStore ?? DEFAULTS.maxMemoryStore, "jetstream.jetstreamSettings.maxMemoryStore");
-        lines.push(`max_memory_store: ${memory}`);
-        if (typed?.maxFileStore !== undefined) {
-            maxFileStoreBytes = parseNatsSize(typed.maxFileStore, "jetstream.jetstreamSettings.maxFileStore");
-            maxFileStoreField = "jetstream.jetstreamSettings.maxFileStore";
-        } else if (!persistence) {
-            maxFileStoreBytes = parseNatsSize(DEFAULTS.maxFileStoreWithoutPersistence, "jetstream.jetstreamSettings.maxFileStore");
-        }
+        const file = typed?.maxFileStore !== undefined
+            ? parseNatsSize(typed.maxFileStore, FILE_STORE_FIELD)
+            : persistence ? undefined : parseNatsSize(DEFAULTS.maxFileStoreWithoutPersistence, FILE_STORE_FIELD);
+        spec = {
+            settings: [
+                { key: "max_memory_store", value: formatNatsSize(memory) },
+                ...(file === undefined ? [] : [{ key: "max_file_store", value: formatNatsSize(file) }]),
+            ],
+            limits: [],
+            maxMemoryStoreBytes: memory,
+            maxFileStoreBytes: file,
+        };
+        fileStoreField = FILE_STORE_FIELD;
     }
     if (persistence) {
-        if (maxFileStoreBytes === undefined) {
-            maxFileStoreBytes = persistence.volumeSizeBytes;
-        } else if (maxFileStoreBytes > persistence.volumeSizeBytes || maxFileStoreBytes === -1) {
-            throw new InputError(maxFileStoreField, `max_file_store (${maxFileStoreBytes === -1 ? "automatic" : `${maxFileStoreBytes} bytes`}) must not exceed persistence.volumeSize ${persistence.volumeSize} (${persistence.volumeSizeBytes} bytes): JetStream would fill the volume (Argo #1849)`);
+        const file = spec.maxFileStoreBytes;
+        if (file === undefined) {
+            spec.settings.push({ key: "max_file_store", value: formatNatsSize(persistence.volumeSizeBytes) });
+            spec.maxFileStoreBytes = persistence.volumeSizeBytes;
+        } else if (file > persistence.volumeSizeBytes || file === -1) {
+            throw new InputError(fileStoreField, `max_file_store (${file === -1 ? "automatic" : `${file} bytes`}) must not exceed persistence.volumeSize ${persistence.volumeSize} (${persistence.volumeSizeBytes} bytes): JetStream would fill the volume (Argo Events #1849)`);
         }
     }
-    const alreadyInText = settings !== undefined && readSettingsEntries(settings).some((e) => FILE_STORE_KEYS.includes(e.key));
-    if (maxFileStoreBytes !== undefined && !alreadyInText) {
-        lines.push(`max_file_store: ${maxFileStoreBytes}`);
+    return spec;
+}
+
+/** A storage limit of 0 turns that storage off: the bus's own stream could not be created. */
+function checkStreamStorageAllowed(settings: JetStreamSettingsSpec, storage: string, field: string): void {
+    const limit = storage === "memory" ? settings.maxMemoryStoreBytes : settings.maxFileStoreBytes;
+    if (limit === 0) {
+        throw new InputError(field, `max_${storage === "memory" ? "memory" : "file"}_store is 0, which turns ${storage} storage off, and the bus's stream uses ${storage} storage; use a size, or -1 for the server's automatic limit`);
     }
-    return { text: lines.filter((l) => l !== "").join("\n"), maxFileStoreBytes };
 }
 
 interface LameDuckSpec {
@@ -340,14 +320,13 @@ export function resolveLameDuck(js: JetStreamBusArgs): LameDuckSpec {
     };
 }
 
-function validateStartArgs(startArgs: unknown): string[] {
-    if (startArgs === undefined) {
-        return [];
+/** The main container's memory limit must be one `GOMEMLIMIT` can be derived from (whole bytes, no milli). */
+function checkMemoryLimit(template: JetStreamBusArgs["containerTemplate"]): void {
+    const resources = template?.resources as { limits?: Record<string, unknown> } | undefined;
+    const memory = isDeployTimeValue(resources) || isDeployTimeValue(resources?.limits) ? undefined : resources?.limits?.memory;
+    if (memory !== undefined && !isDeployTimeValue(memory)) {
+        goMemLimit(String(memory));
     }
-    if (!Array.isArray(startArgs) || startArgs.some((a) => typeof a !== "string")) {
-        throw new InputError("jetstream.startArgs", "must be a list of strings, e.g. [\"-D\"]");
-    }
-    return startArgs as string[];
 }
 
 /** Checks `jetstream.networkPolicy`: lists of valid namespace names. */
@@ -392,6 +371,10 @@ export function resolveBusConnection(connection: BusConnectionArgs | undefined, 
     } else if (servers !== undefined) {
         throw new InputError(`${field}.servers`, `is used only with mode direct (mode is ${mode})`);
     }
+    const kubeconfig = connection?.kubeconfig;
+    if (kubeconfig !== undefined && !isDeployTimeValue(kubeconfig) && (typeof kubeconfig !== "string" || kubeconfig === "")) {
+        throw new InputError(`${field}.kubeconfig`, `must be the text of a kubeconfig, got ${describeType(kubeconfig)}`);
+    }
     for (const key of ["serverName", "context"] as const) {
         const value = connection?.[key];
         if (value !== undefined && (typeof value !== "string" || value === "")) {
@@ -401,6 +384,21 @@ export function resolveBusConnection(connection: BusConnectionArgs | undefined, 
     return { mode, servers, serverName: connection?.serverName, context: connection?.context };
 }
 
+/**
+ * The servers of a URL list: one URL, or several separated by commas as nats.go's `Connect` (and so
+ * Argo Events) takes them. Each is checked; a problem names the server's position.
+ */
+export function splitServerUrls(url: string, field: string): string[] {
+    const servers = url.split(",").map((part) => part.trim());
+    servers.forEach((server, index) => {
+        const problem = server === "" ? "is empty (two commas in a row, or a comma at an end)" : serverUrlProblem(server);
+        if (problem) {
+            throw new InputError(field, servers.length > 1 ? `server ${index + 1} of ${servers.length}: ${problem}` : problem);
+        }
+    });
+    return servers;
+}
+
 /** Common fields of every bus kind, checked and defaulted. */
 export interface BusIdentity {
     busName: string;
@@ -408,9 +406,36 @@ export interface BusIdentity {
     clusterDomain: string;
 }
 
+/** A copy of plain objects without their `null` fields, so that an empty key of a stack file or manifest means unset. */
+function withoutNulls<T>(value: T): T {
+    if (value === null || typeof value !== "object" || Array.isArray(value) || isDeployTimeValue(value)) {
+        return value;
+    }
+    const prototype = Object.getPrototypeOf(value);
+    if (prototype !== Object.prototype && prototype !== null) {
+        return value;
+    }
+    return Object.fromEntries(
+        Object.entries(value as Record<string, unknown>).filter(([, item]) => item !== null).map(([key, item]) => [key, withoutNulls(item)]),
+    ) as T;
+}
+
+/**
+ * The arguments of a bus, with `null` fields dropped (YAML's empty value means unset, as in
+ * Kubernetes), or an error when there are none.
+ */
+export function normalizeArgs(args: unknown): EventBusArgs {
+    if (args === undefined || args === null) {
+        throw new InputError("args", "are required: set jetstream (a managed cluster, e.g. { jetstream: { version: \"latest\" } }) or jetstreamExotic (a server you run yourself)");
+    }
+    rejectUnknownKeys(args as object, EVENTBUS_KEYS, "");
+    return withoutNulls(args as EventBusArgs);
+}
+
 /** Namespace, bus name and cluster domain of a bus, with their defaults. */
 export function resolveIdentity(componentName: string, args: EventBusArgs): BusIdentity {
     rejectUnknownKeys(args, EVENTBUS_KEYS, "");
+    checkShape(args.labels, LABELS, "labels");
     return {
         busName: validateBusName(args.busName ?? componentName, args.busName === undefined ? "busName (defaults to the component name)" : "busName"),
         namespace: validateNamespace(args.namespace ?? DEFAULTS.namespace),
@@ -422,7 +447,8 @@ export function resolveIdentity(componentName: string, args: EventBusArgs): BusI
  * Validates the arguments of a managed bus and applies every default. Throws an
  * {@link InputError} naming the field at fault; nothing has been created at that point.
  */
-export function resolveBusSpec(componentName: string, args: EventBusArgs): BusSpec {
+export function resolveBusSpec(componentName: string, rawArgs: EventBusArgs): BusSpec {
+    const args = normalizeArgs(rawArgs);
     const identity = resolveIdentity(componentName, args);
     if (args.jetstream !== undefined && args.jetstreamExotic !== undefined) {
         // Argo silently prefers `jetstream` (§1.1); a user who set both meant one of them.
@@ -433,10 +459,12 @@ export function resolveBusSpec(componentName: string, args: EventBusArgs): BusSp
         throw new InputError("jetstream", "is required for a managed bus (set jetstream, or jetstreamExotic to use a server you run yourself)");
     }
     rejectUnknownKeys(js, JETSTREAM_KEYS, "jetstream");
+    checkPodFields(js as unknown as Record<string, unknown>, "jetstream");
+    checkMemoryLimit(js.containerTemplate);
     const version = validateVersion(js.version);
     const replicas = validateReplicas(js.replicas ?? DEFAULTS.replicas);
     const persistence = resolvePersistence(js.persistence);
-    const settings = resolveJetStreamSettings(js.settings, js.jetstreamSettings, persistence);
+    const jetstreamSettings = resolveJetStreamSettings(js.settings, js.jetstreamSettings, persistence, version.serverVersion);
     const podDisruptionBudget = js.podDisruptionBudget ?? replicas >= 3;
     if (typeof podDisruptionBudget !== "boolean") {
         throw new InputError("jetstream.podDisruptionBudget", "must be true or false");
@@ -446,6 +474,7 @@ export function resolveBusSpec(componentName: string, args: EventBusArgs): BusSp
     if (tooNew.length > 0) {
         throw new InputError(`jetstream.stream.${tooNew[0]}`, `needs nats-server 2.10 or later; version "${version.version}" runs ${version.serverVersion}`);
     }
+    checkStreamStorageAllowed(jetstreamSettings, stream.storage, js.settings !== undefined ? "jetstream.settings" : "jetstream.jetstreamSettings");
     return {
         ...identity,
         names: objectNames(identity.busName),
@@ -454,10 +483,9 @@ export function resolveBusSpec(componentName: string, args: EventBusArgs): BusSp
         images: resolveImages(version, js.images),
         maxPayloadBytes: validateMaxPayload(js.maxPayload ?? DEFAULTS.maxPayload),
         persistence,
-        jetstreamSettingsText: settings.text,
-        maxFileStoreBytes: settings.maxFileStoreBytes,
+        jetstreamSettings,
         ...resolveLameDuck(js),
-        startArgs: validateStartArgs(js.startArgs),
+        startArgs: checkStartArgs(js.startArgs),
         podDisruptionBudget,
         stream,
         networkPolicy: resolveNetworkPolicy(js.networkPolicy),
@@ -472,7 +500,10 @@ export function resolveBusSpec(componentName: string, args: EventBusArgs): BusSp
 export interface ExoticSpec {
     busName: string;
     namespace: string;
+    /** The URL as given: one server, or several separated by commas as Argo Events (nats.go) accepts. */
     url: string;
+    /** Each server URL of `url`. */
+    servers: string[];
     accessSecret?: SecretKeySelector;
     insecureSkipVerify: boolean;
     /** TLS against the system's CAs (Argo's `tls.enabled`) when no CA is given. */
@@ -492,11 +523,12 @@ function validateSecretKeySelector(selector: unknown, field: string): SecretKeyS
     }
     rejectUnknownKeys(selector as object, ["name", "key"], field);
     const { name, key } = selector as Record<string, unknown>;
-    if (typeof name !== "string" || !DNS_SUBDOMAIN.test(name)) {
-        throw new InputError(`${field}.name`, `${JSON.stringify(name)} is not a valid Secret name`);
+    // Never repeat the text: a password or a key is sometimes given where a reference belongs.
+    if (typeof name !== "string" || name.length > 253 || !DNS_SUBDOMAIN.test(name)) {
+        throw new InputError(`${field}.name`, `must be the name of a Secret (${DNS_SUBDOMAIN_RULE}), got ${typeof name === "string" ? "a string that is not one" : describeType(name)}`);
     }
-    if (typeof key !== "string" || !/^[-._a-zA-Z0-9]+$/.test(key)) {
-        throw new InputError(`${field}.key`, `${JSON.stringify(key)} is not a valid Secret key`);
+    if (typeof key !== "string" || key.length > 253 || !/^[-._a-zA-Z0-9]+$/.test(key)) {
+        throw new InputError(`${field}.key`, `must be a key of the Secret (at most 253 letters, digits, '-', '_' and '.'), got ${typeof key === "string" ? "a string that is not one" : describeType(key)}`);
     }
     return { name, key };
 }
@@ -505,7 +537,8 @@ function validateSecretKeySelector(selector: unknown, field: string): SecretKeyS
  * Validates a `jetstreamExotic` bus (Argo §1.3, §6): a server URL, credentials from one place, TLS
  * material from one place, and the stream with Argo's full defaults (which Argo does not apply, #3549).
  */
-export function resolveExoticSpec(componentName: string, args: EventBusArgs): ExoticSpec {
+export function resolveExoticSpec(componentName: string, rawArgs: EventBusArgs): ExoticSpec {
+    const args = normalizeArgs(rawArgs);
     const identity = resolveIdentity(componentName, args);
     const exotic = args.jetstreamExotic;
     if (exotic === undefined || exotic === null) {
@@ -521,9 +554,12 @@ export function resolveExoticSpec(componentName: string, args: EventBusArgs): Ex
     if (typeof exotic.url !== "string" || exotic.url === "") {
         throw new InputError("jetstreamExotic.url", "is required: the server's URL, e.g. nats://nats.example.svc:4222");
     }
-    const problem = serverUrlProblem(exotic.url);
-    if (problem) {
-        throw new InputError("jetstreamExotic.url", problem);
+    const servers = splitServerUrls(exotic.url, "jetstreamExotic.url");
+    for (const key of ["username", "password", "caCert", "clientCert", "clientKey"] as const) {
+        const value = exotic[key];
+        if (value !== undefined && !isDeployTimeValue(value) && (typeof value !== "string" || value === "")) {
+            throw new InputError(`jetstreamExotic.${key}`, `must be a non-empty string${key.endsWith("Cert") || key === "clientKey" ? " of PEM text" : ""}, got ${describeType(value)}`);
+        }
     }
     const accessSecret = validateSecretKeySelector(exotic.accessSecret, "jetstreamExotic.accessSecret");
     if (accessSecret && (exotic.username !== undefined || exotic.password !== undefined)) {
@@ -572,6 +608,7 @@ export function resolveExoticSpec(componentName: string, args: EventBusArgs): Ex
         busName: identity.busName,
         namespace: identity.namespace,
         url: exotic.url,
+        servers,
         accessSecret,
         insecureSkipVerify: tls.insecureSkipVerify ?? false,
         tlsEnabled: tls.enabled ?? false,

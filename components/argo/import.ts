@@ -8,14 +8,13 @@
  */
 import { parseAllDocuments } from "yaml";
 import type {
-    ContainerTemplate,
     EventBusArgs,
     JetStreamBusArgs,
     JetStreamExoticArgs,
     PersistenceArgs,
-    PodMetadataArgs,
 } from "../args";
-import { InputError } from "../errors";
+import { describeType, InputError } from "../errors";
+import { checkPodFields, POD_FIELDS } from "../kube/pod-fields";
 import { rejectUnknownKeys } from "../validate";
 
 /** The only Argo EventBus API version (reference argo-events-jetstream.md §0). */
@@ -49,12 +48,8 @@ const JETSTREAM_KEYS = [
     "streamConfig",
     "maxPayload",
 ] as const;
-/** Argo's `ContainerTemplate` (§1.3). */
-const CONTAINER_TEMPLATE_KEYS = ["resources", "imagePullPolicy", "securityContext"] as const;
 /** Argo's `PersistenceStrategy` (§1.2). */
 const PERSISTENCE_KEYS = ["storageClassName", "accessMode", "volumeSize"] as const;
-/** Argo's `Metadata` (§1.2). */
-const POD_METADATA_KEYS = ["annotations", "labels"] as const;
 /** Argo's `JetStreamConfig` as `spec.jetstreamExotic` (§1.3). */
 const EXOTIC_KEYS = ["url", "accessSecret", "streamConfig", "tls"] as const;
 /** Argo's `TLSConfig` (§1.3, #3381). */
@@ -108,7 +103,7 @@ function selectEventBus(manifest: string | object): Doc {
     if (typeof manifest === "string") {
         documents = parseYamlDocuments(manifest);
     } else if (manifest === null || typeof manifest !== "object" || Array.isArray(manifest)) {
-        throw new InputError("manifest", `must be YAML text or an object, got ${describe(manifest)}`);
+        throw new InputError("manifest", `must be YAML text or an object, got ${describeType(manifest)}`);
     } else {
         documents = [manifest];
     }
@@ -152,16 +147,21 @@ function expandList(document: unknown): unknown[] {
     return [document];
 }
 
+/** An apiVersion or kind as written: such names are never secret, and seeing them helps. */
+function describeTypeName(value: unknown): string {
+    return typeof value === "string" && value.length <= 100 ? JSON.stringify(value) : describeType(value);
+}
+
 /** apiVersion and kind of an EventBus, and no unknown top-level key. */
 function checkDocument(document: unknown): Doc {
     if (!isObject(document)) {
-        throw new InputError("manifest", `must be a mapping (an EventBus object), got ${describe(document)}`);
+        throw new InputError("manifest", `must be a mapping (an EventBus object), got ${describeType(document)}`);
     }
     if (document.apiVersion !== ARGO_API_VERSION) {
-        throw new InputError("apiVersion", `expected "${ARGO_API_VERSION}" (an Argo Events EventBus), got ${describe(document.apiVersion)}`);
+        throw new InputError("apiVersion", `expected "${ARGO_API_VERSION}" (an Argo Events EventBus), got ${describeTypeName(document.apiVersion)}`);
     }
     if (document.kind !== ARGO_KIND) {
-        throw new InputError("kind", `expected "${ARGO_KIND}", got ${describe(document.kind)}`);
+        throw new InputError("kind", `expected "${ARGO_KIND}", got ${describeTypeName(document.kind)}`);
     }
     rejectUnknownKeys(document, TOP_LEVEL_KEYS, "");
     return document;
@@ -170,7 +170,7 @@ function checkDocument(document: unknown): Doc {
 function convertEventBus(document: Doc): ImportedEventBus {
     const metadata = document.metadata;
     if (!isObject(metadata)) {
-        throw new InputError("metadata", metadata === undefined || metadata === null ? "is required (with a name)" : `must be a mapping, got ${describe(metadata)}`);
+        throw new InputError("metadata", metadata === undefined || metadata === null ? "is required (with a name)" : `must be a mapping, got ${describeType(metadata)}`);
     }
     // Other metadata (annotations, uid, resourceVersion, managedFields, ...) is what the API server
     // adds or what the EventBus does not use: ignored, so `kubectl get -o yaml` output imports as is.
@@ -179,7 +179,7 @@ function convertEventBus(document: Doc): ImportedEventBus {
         throw new InputError("metadata.name", "is required");
     }
     if (typeof name !== "string") {
-        throw new InputError("metadata.name", `must be a string, got ${describe(name)}`);
+        throw new InputError("metadata.name", `must be a string, got ${describeType(name)}`);
     }
     const args: EventBusArgs = {};
     const namespace = optionalString(metadata.namespace, "metadata.namespace");
@@ -244,23 +244,18 @@ function convertJetStream(value: unknown, field: string): JetStreamBusArgs {
         throw new InputError(at("version"), "is required, e.g. `version: latest` or a NATS version such as \"2.10.29\" (Argo requires it too)");
     }
     if (typeof value.version !== "string") {
-        throw new InputError(at("version"), `must be a string, got ${describe(value.version)}; quote it in YAML (version: "2.10") so it is not read as a number`);
+        throw new InputError(at("version"), `must be a string, got ${describeType(value.version)}; quote it in YAML (version: "2.10") so it is not read as a number`);
     }
     const out: JetStreamBusArgs = { version: value.version };
     set(out, "replicas", optionalNumber(value.replicas, at("replicas")));
-    set(out, "containerTemplate", optionalContainerTemplate(value.containerTemplate, at("containerTemplate")));
-    set(out, "reloaderContainerTemplate", optionalContainerTemplate(value.reloaderContainerTemplate, at("reloaderContainerTemplate")));
-    set(out, "metricsContainerTemplate", optionalContainerTemplate(value.metricsContainerTemplate, at("metricsContainerTemplate")));
     set(out, "persistence", optionalPersistence(value.persistence, at("persistence")));
-    set(out, "metadata", optionalPodMetadata(value.metadata, at("metadata")));
-    set(out, "nodeSelector", optionalStringMap(value.nodeSelector, at("nodeSelector")));
-    set(out, "tolerations", optionalObjectList(value.tolerations, at("tolerations")));
-    set(out, "securityContext", optionalObject(value.securityContext, at("securityContext")));
-    set(out, "imagePullSecrets", optionalObjectList(value.imagePullSecrets, at("imagePullSecrets")) as JetStreamBusArgs["imagePullSecrets"]);
-    set(out, "priorityClassName", optionalString(value.priorityClassName, at("priorityClassName")));
-    set(out, "priority", optionalNumber(value.priority, at("priority")));
-    set(out, "affinity", optionalObject(value.affinity, at("affinity")));
-    set(out, "serviceAccountName", optionalString(value.serviceAccountName, at("serviceAccountName")));
+    // Pod settings pass through as they are, after the same checks as the EventBus arguments.
+    checkPodFields(value, field);
+    for (const key of Object.keys(POD_FIELDS) as (keyof typeof POD_FIELDS)[]) {
+        if (value[key] !== undefined && value[key] !== null) {
+            (out as unknown as Record<string, unknown>)[key] = value[key];
+        }
+    }
     set(out, "settings", optionalText(value.settings, at("settings"), "settings: |"));
     set(out, "startArgs", optionalStringList(value.startArgs, at("startArgs")));
     set(out, "streamConfig", optionalText(value.streamConfig, at("streamConfig"), "streamConfig: |"));
@@ -276,7 +271,7 @@ function convertExotic(value: unknown, field: string): JetStreamExoticArgs {
         throw new InputError(`${field}.url`, "is required: the URL of your JetStream server, e.g. nats://nats.example.svc:4222");
     }
     if (typeof value.url !== "string") {
-        throw new InputError(`${field}.url`, `must be a string, got ${describe(value.url)}`);
+        throw new InputError(`${field}.url`, `must be a string, got ${describeType(value.url)}`);
     }
     const out: { url: string; accessSecret?: ArgoSecretKeyRef; streamConfig?: string; tls?: ArgoExoticTls } = { url: value.url };
     set(out, "accessSecret", optionalSecretKeyRef(value.accessSecret, `${field}.accessSecret`));
@@ -312,24 +307,12 @@ function optionalSecretKeyRef(value: unknown, field: string): ArgoSecretKeyRef |
             throw new InputError(`${field}.${key}`, "is required: a Secret reference needs both `name` and `key`");
         }
         if (typeof value[key] !== "string") {
-            throw new InputError(`${field}.${key}`, `must be a string, got ${describe(value[key])}`);
+            throw new InputError(`${field}.${key}`, `must be a string, got ${describeType(value[key])}`);
         }
     }
     return { name: value.name as string, key: value.key as string };
 }
 
-function optionalContainerTemplate(value: unknown, field: string): ContainerTemplate | undefined {
-    if (value === undefined || value === null) {
-        return undefined;
-    }
-    requireObject(value, field);
-    rejectUnknownKeys(value, CONTAINER_TEMPLATE_KEYS, field);
-    const out: ContainerTemplate = {};
-    set(out, "resources", optionalObject(value.resources, `${field}.resources`));
-    set(out, "imagePullPolicy", optionalString(value.imagePullPolicy, `${field}.imagePullPolicy`));
-    set(out, "securityContext", optionalObject(value.securityContext, `${field}.securityContext`));
-    return out;
-}
 
 function optionalPersistence(value: unknown, field: string): PersistenceArgs | undefined {
     if (value === undefined || value === null) {
@@ -350,17 +333,6 @@ function optionalPersistence(value: unknown, field: string): PersistenceArgs | u
     return out;
 }
 
-function optionalPodMetadata(value: unknown, field: string): PodMetadataArgs | undefined {
-    if (value === undefined || value === null) {
-        return undefined;
-    }
-    requireObject(value, field);
-    rejectUnknownKeys(value, POD_METADATA_KEYS, field);
-    const out: PodMetadataArgs = {};
-    set(out, "labels", optionalStringMap(value.labels, `${field}.labels`));
-    set(out, "annotations", optionalStringMap(value.annotations, `${field}.annotations`));
-    return out;
-}
 
 // ---- type checks: absent (undefined or YAML null, which Kubernetes treats as unset) gives undefined ----
 
@@ -369,7 +341,7 @@ function optionalString(value: unknown, field: string, hint?: string): string | 
         return undefined;
     }
     if (typeof value !== "string") {
-        throw new InputError(field, `must be a string, got ${describe(value)}${hint ? `; ${hint}` : ""}`);
+        throw new InputError(field, `must be a string, got ${describeType(value)}${hint ? `; ${hint}` : ""}`);
     }
     return value;
 }
@@ -377,7 +349,7 @@ function optionalString(value: unknown, field: string, hint?: string): string | 
 /** A text block (`settings`, `streamConfig`), which users sometimes write as a YAML mapping by mistake. */
 function optionalText(value: unknown, field: string, blockScalar: string): string | undefined {
     if (isObject(value) || Array.isArray(value)) {
-        throw new InputError(field, `must be a string, got ${describe(value)}; Argo takes this as text, written as a YAML block scalar (\`${blockScalar}\` followed by indented lines)`);
+        throw new InputError(field, `must be a string, got ${describeType(value)}; Argo takes this as text, written as a YAML block scalar (\`${blockScalar}\` followed by indented lines)`);
     }
     return optionalString(value, field);
 }
@@ -387,7 +359,7 @@ function optionalNumber(value: unknown, field: string): number | undefined {
         return undefined;
     }
     if (typeof value !== "number") {
-        throw new InputError(field, `must be a number, got ${describe(value)}`);
+        throw new InputError(field, `must be a number, got ${describeType(value)}`);
     }
     return value;
 }
@@ -397,16 +369,8 @@ function optionalBoolean(value: unknown, field: string): boolean | undefined {
         return undefined;
     }
     if (typeof value !== "boolean") {
-        throw new InputError(field, `must be true or false, got ${describe(value)}`);
+        throw new InputError(field, `must be true or false, got ${describeType(value)}`);
     }
-    return value;
-}
-
-function optionalObject(value: unknown, field: string): Doc | undefined {
-    if (value === undefined || value === null) {
-        return undefined;
-    }
-    requireObject(value, field);
     return value;
 }
 
@@ -417,7 +381,7 @@ function optionalStringMap(value: unknown, field: string): Record<string, string
     requireObject(value, field);
     for (const [key, item] of Object.entries(value)) {
         if (typeof item !== "string") {
-            throw new InputError(`${field}.${key}`, `must be a string, got ${describe(item)}; quote it in YAML`);
+            throw new InputError(`${field}.${key}`, `must be a string, got ${describeType(item)}; quote it in YAML`);
         }
     }
     return value as Record<string, string>;
@@ -428,30 +392,20 @@ function optionalStringList(value: unknown, field: string): string[] | undefined
         return undefined;
     }
     if (!Array.isArray(value)) {
-        throw new InputError(field, `must be a list of strings, got ${describe(value)}`);
+        throw new InputError(field, `must be a list of strings, got ${describeType(value)}`);
     }
     value.forEach((item, index) => {
         if (typeof item !== "string") {
-            throw new InputError(`${field}[${index}]`, `must be a string, got ${describe(item)}; quote it in YAML`);
+            throw new InputError(`${field}[${index}]`, `must be a string, got ${describeType(item)}; quote it in YAML`);
         }
     });
     return value;
 }
 
-function optionalObjectList(value: unknown, field: string): Doc[] | undefined {
-    if (value === undefined || value === null) {
-        return undefined;
-    }
-    if (!Array.isArray(value)) {
-        throw new InputError(field, `must be a list, got ${describe(value)}`);
-    }
-    value.forEach((item, index) => requireObject(item, `${field}[${index}]`));
-    return value;
-}
 
 function requireObject(value: unknown, field: string): asserts value is Doc {
     if (!isObject(value)) {
-        throw new InputError(field, `must be a mapping, got ${describe(value)}`);
+        throw new InputError(field, `must be a mapping, got ${describeType(value)}`);
     }
 }
 
@@ -466,18 +420,3 @@ function set<T extends object, K extends keyof T>(target: T, key: K, value: T[K]
     }
 }
 
-function describe(value: unknown): string {
-    if (value === undefined) {
-        return "nothing";
-    }
-    if (Array.isArray(value)) {
-        return "a list";
-    }
-    if (value === null) {
-        return "null";
-    }
-    if (typeof value === "object") {
-        return "a mapping";
-    }
-    return `${typeof value} ${JSON.stringify(value)}`;
-}

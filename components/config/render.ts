@@ -1,5 +1,6 @@
 import { CONFIG_FILES, DEFAULTS, PATHS, PORTS } from "../defaults";
 import { serviceDns } from "../kube/names";
+import { renderJetStreamSettings } from "./jetstream-settings";
 import type { BusSpec } from "../validate";
 import { atLeast } from "../versions";
 
@@ -98,7 +99,7 @@ export function renderServerConfig(spec: BusSpec, serverVersion: string, layout:
         // Unquoted so that the variable expands; the key has no digits or symbols (Argo #3231).
         "  key: $JS_KEY",
         `  store_dir: ${quote(layout.storeDir)}`,
-        indent(spec.jetstreamSettingsText, 1),
+        indent(renderJetStreamSettings(spec.jetstreamSettings), 1),
         "}",
     ];
     if (spec.replicas > 1) {

@@ -2,6 +2,7 @@ import { createHash } from "node:crypto";
 import * as pulumi from "@pulumi/pulumi";
 import * as k8s from "@pulumi/kubernetes";
 import type { ContainerTemplate } from "../args";
+import { renderJetStreamSettings } from "../config/jetstream-settings";
 import { CONFIG_FILES, DEFAULTS, PATHS, PORTS } from "../defaults";
 import { parseKubernetesQuantity } from "../units";
 import type { BusSpec } from "../validate";
@@ -209,7 +210,7 @@ export const RESTART_ANNOTATION = "jetstream-eventbus/jetstream-settings";
  * the pods, one at a time as the PodDisruptionBudget allows.
  */
 export function jetstreamSettingsHash(spec: BusSpec): string {
-    return createHash("sha256").update(spec.jetstreamSettingsText).digest("hex").slice(0, 16);
+    return createHash("sha256").update(renderJetStreamSettings(spec.jetstreamSettings)).digest("hex").slice(0, 16);
 }
 
 /** StatefulSet `eventbus-<n>-js` (Argo §2.6, plus the Helm chart's lifecycle and what Argo lacks). */

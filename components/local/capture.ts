@@ -88,11 +88,19 @@ export async function captureEventBus(name: string, args: EventBusArgs, options:
     const { EventBus } = require("../eventbus") as typeof import("../eventbus");
     const onRejection = (err: unknown) => failures.push(err);
     process.on("unhandledRejection", onRejection);
+    let onIdle: (() => void) | undefined;
     try {
         const bus = new EventBus(name, args);
-        await new Promise<void>((resolve) => bus.url.apply(() => resolve()));
+        await new Promise<void>((resolve, reject) => {
+            // An output that fails leaves the ones depending on it unresolved for good; once nothing else
+            // is left to run, report the failure instead of letting the process end as if all went well.
+            onIdle = () => reject(failures[0] ?? new Error(`EventBus ${name} did not finish registering its resources, and reported no error`));
+            process.once("beforeExit", onIdle);
+            bus.url.apply(() => resolve());
+        });
         await settings.waitForRPCs();
     } finally {
+        if (onIdle) process.off("beforeExit", onIdle);
         process.off("unhandledRejection", onRejection);
     }
     if (failures.length > 0) {

@@ -90,7 +90,7 @@ export function serverUrlProblem(url: string): string | undefined {
         return `${JSON.stringify(url)} is not a NATS URL like nats://nats.example.com:4222`;
     }
     if (match[4] !== undefined && (Number(match[4]) < 1 || Number(match[4]) > 65535)) {
-        return `${JSON.stringify(url)} has an invalid port`;
+        return `${JSON.stringify(url)} has port ${Number(match[4])}, out of range: ports go from 1 to 65535`;
     }
     return undefined;
 }

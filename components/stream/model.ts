@@ -6,7 +6,7 @@
  * message starts with the path of the field at fault.
  */
 import { parse as parseYaml } from "yaml";
-import { InputError, didYouMean } from "../errors";
+import { describeType, didYouMean, InputError } from "../errors";
 import { formatDuration, parseDurationMs, parseNatsSize } from "../units";
 
 /** Retention policy of a stream, as JetStream names it. */
@@ -475,7 +475,7 @@ function parseYamlMapping(text: string, field: string): Record<string, unknown> 
         return {};
     }
     if (!isPlainObject(document)) {
-        throw new InputError(field, `must be a YAML mapping such as "maxAge: 24h", got ${describeValue(document)}`);
+        throw new InputError(field, `must be a YAML mapping such as "maxAge: 24h", got ${describeType(document)}`);
     }
     return document;
 }
@@ -542,7 +542,7 @@ export function parseStreamSettings(
         return { overrides, allowWorkqueue: false };
     }
     if (!isPlainObject(input)) {
-        throw new InputError(field, `expected an object of stream settings, got ${describeValue(input)}`);
+        throw new InputError(field, `expected an object of stream settings, got ${describeType(input)}`);
     }
     let allowWorkqueue = false;
     for (const [key, value] of Object.entries(input)) {
@@ -578,7 +578,7 @@ function addOverrides(overrides: StreamOverrides, parsed: Partial<StreamSpec>, f
 function parseInteger(value: unknown, field: string, expectation: string): number {
     const number = typeof value === "string" && /^\s*[+-]?\d+\s*$/.test(value) ? Number(value) : value;
     if (typeof number !== "number" || !Number.isSafeInteger(number)) {
-        throw new InputError(field, `expected ${expectation}, got ${describeValue(value)}`);
+        throw new InputError(field, `expected ${expectation}, got ${describeType(value)}`);
     }
     return number;
 }
@@ -643,12 +643,12 @@ function parseChoice<T extends string>(value: unknown, field: string, choices: r
     }
     const names = choices.map((choice) => `"${choice}"`).join(", ");
     const numbers = argoNumbering ? ` (or Argo's ${choices.map((_, index) => index).join(", ")})` : "";
-    throw new InputError(field, `must be one of ${names}${numbers}, got ${describeValue(value)}`);
+    throw new InputError(field, `must be one of ${names}${numbers}, got ${describeType(value)}`);
 }
 
 function parseBoolean(value: unknown, field: string): boolean {
     if (typeof value !== "boolean") {
-        throw new InputError(field, `expected true or false, got ${describeValue(value)}`);
+        throw new InputError(field, `expected true or false, got ${describeType(value)}`);
     }
     return value;
 }
@@ -656,7 +656,7 @@ function parseBoolean(value: unknown, field: string): boolean {
 /** Stream name rules of nats-server's checkStreamCfg (nats-anchors §5.1), plus no whitespace. */
 function parseStreamName(value: unknown, field: string): string {
     if (typeof value !== "string" || value === "") {
-        throw new InputError(field, `expected a non-empty stream name, got ${describeValue(value)}`);
+        throw new InputError(field, `expected a non-empty stream name, got ${describeType(value)}`);
     }
     if (value.length > 255) {
         throw new InputError(field, `stream names are at most 255 characters, got ${value.length}`);
@@ -669,7 +669,7 @@ function parseStreamName(value: unknown, field: string): string {
 
 function parseSubjects(value: unknown, field: string): string[] {
     if (!Array.isArray(value) || value.length === 0) {
-        throw new InputError(field, `expected a non-empty list of subjects, got ${describeValue(value)}`);
+        throw new InputError(field, `expected a non-empty list of subjects, got ${describeType(value)}`);
     }
     const subjects = value.map((subject, index) => parseSubject(subject, `${field}[${index}]`));
     const duplicate = subjects.find((subject, index) => subjects.indexOf(subject) !== index);
@@ -682,7 +682,7 @@ function parseSubjects(value: unknown, field: string): string[] {
 /** A subject of dot-separated tokens; `*` and `>` must be whole tokens and `>` the last one. */
 function parseSubject(value: unknown, field: string): string {
     if (typeof value !== "string" || value === "") {
-        throw new InputError(field, `expected a non-empty subject, got ${describeValue(value)}`);
+        throw new InputError(field, `expected a non-empty subject, got ${describeType(value)}`);
     }
     if (/\s/.test(value)) {
         throw new InputError(field, `subject "${value}" contains whitespace`);
@@ -707,7 +707,7 @@ const utf8 = new TextEncoder();
 
 function parseDescription(value: unknown, field: string): string {
     if (typeof value !== "string") {
-        throw new InputError(field, `expected text, got ${describeValue(value)}`);
+        throw new InputError(field, `expected text, got ${describeType(value)}`);
     }
     const bytes = utf8.encode(value).length;
     if (bytes > 4096) {
@@ -721,7 +721,7 @@ const MAX_METADATA_BYTES = 128 * 1024;
 
 function parseMetadata(value: unknown, field: string): Record<string, string> {
     if (!isPlainObject(value)) {
-        throw new InputError(field, `expected an object of strings, got ${describeValue(value)}`);
+        throw new InputError(field, `expected an object of strings, got ${describeType(value)}`);
     }
     let bytes = 0;
     for (const [key, entry] of Object.entries(value)) {
@@ -733,7 +733,7 @@ function parseMetadata(value: unknown, field: string): Record<string, string> {
             throw new InputError(joinField(field, key), 'keys starting with "_nats." belong to the server');
         }
         if (typeof entry !== "string") {
-            throw new InputError(joinField(field, key), `expected a string, got ${describeValue(entry)}`);
+            throw new InputError(joinField(field, key), `expected a string, got ${describeType(entry)}`);
         }
         bytes += utf8.encode(key).length + utf8.encode(entry).length;
     }
@@ -747,7 +747,7 @@ const PLACEMENT_KEYS = ["cluster", "tags"] as const;
 
 function parsePlacement(value: unknown, field: string): StreamPlacement {
     if (!isPlainObject(value)) {
-        throw new InputError(field, `expected { cluster?, tags? }, got ${describeValue(value)}`);
+        throw new InputError(field, `expected { cluster?, tags? }, got ${describeType(value)}`);
     }
     for (const key of Object.keys(value)) {
         if (!(PLACEMENT_KEYS as readonly string[]).includes(key)) {
@@ -756,10 +756,10 @@ function parsePlacement(value: unknown, field: string): StreamPlacement {
     }
     const { cluster, tags } = value;
     if (cluster !== undefined && (typeof cluster !== "string" || cluster === "")) {
-        throw new InputError(joinField(field, "cluster"), `expected a non-empty cluster name, got ${describeValue(cluster)}`);
+        throw new InputError(joinField(field, "cluster"), `expected a non-empty cluster name, got ${describeType(cluster)}`);
     }
     if (tags !== undefined && !(Array.isArray(tags) && tags.every((tag) => typeof tag === "string" && tag !== ""))) {
-        throw new InputError(joinField(field, "tags"), `expected a list of non-empty tags, got ${describeValue(tags)}`);
+        throw new InputError(joinField(field, "tags"), `expected a list of non-empty tags, got ${describeType(tags)}`);
     }
     return { cluster: cluster ?? "", tags: tags === undefined ? [] : [...(tags as string[])] };
 }
@@ -834,15 +834,3 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
     return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
-function describeValue(value: unknown): string {
-    if (value === null) {
-        return "null";
-    }
-    if (Array.isArray(value)) {
-        return "a list";
-    }
-    if (typeof value === "string") {
-        return `"${value}"`;
-    }
-    return typeof value === "object" ? "an object" : `${typeof value} ${String(value)}`;
-}

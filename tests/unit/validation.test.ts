@@ -140,7 +140,7 @@ const BAD_INPUTS: BadInput[] = [
         field: "jetstream.terminationGracePeriodSeconds",
         allowed: /above lameDuckDuration \(30s\)/,
     },
-    { what: "settings with store_dir", args: latest({ settings: "store_dir: /tmp/js\n" }), field: "jetstream.settings", allowed: /"store_dir" is set by the bus itself/ },
+    { what: "settings with store_dir", args: latest({ settings: "store_dir: /tmp/js\n" }), field: "jetstream.settings", allowed: /line 1: "store_dir" is not allowed: the bus sets the store directory on its volume itself/ },
 ];
 
 /** Runs `new EventBus`, expecting it to throw; returns the error and what was registered. */
