@@ -115,21 +115,24 @@ function checkedSizeNumber(value: number, field: string): number {
     return value;
 }
 
-/** Binary suffixes for {@link formatNatsSize}, largest first. */
-const NATS_BINARY_SUFFIXES: readonly [string, number][] = [
+/** Suffixes for {@link formatNatsSize}: binary first, so that a tie goes to the form volumes use. */
+const NATS_FORMAT_SUFFIXES: readonly [string, number][] = [
     ["TB", 1024 ** 4],
     ["GB", 1024 ** 3],
     ["MB", 1024 ** 2],
     ["KB", 1024],
+    ["T", 1000 ** 4],
+    ["G", 1000 ** 3],
+    ["M", 1000 ** 2],
+    ["K", 1000],
 ];
 
 /**
- * Writes a byte count as nats-server configuration text that {@link parseNatsSize} reads back exactly.
- *
- * Multiples of 1024 get the largest binary suffix that divides them (`1073741824` → `"1GB"`); other
- * values stay plain integers; -1 stays `"-1"`. The `KB/MB/GB/TB` spelling is used, not `Ki/Mi/Gi/Ti`:
- * in nats-server both mean powers of 1024, but the `i` forms only exist from 2.9 and older servers
- * silently ignore a suffix they do not know (so `1Gi` there would mean 1 byte).
+ * Writes a byte count as nats-server configuration text that {@link parseNatsSize} reads back exactly:
+ * the shortest of the plain integer and the exact suffixed forms (`1073741824` → `"1GB"`,
+ * `10000000000` → `"10G"`, `1536` stays `"1536"`); -1 stays `"-1"`. `KB/MB/GB/TB` are powers of 1024
+ * and `K/M/G/T` powers of 1000 in nats-server; the `Ki/Mi/Gi/Ti` spellings are avoided because
+ * servers before 2.9 silently ignore a suffix they do not know (so `1Gi` there would mean 1 byte).
  *
  * @param bytes a safe integer >= -1
  * @throws RangeError for anything else; this is a programming error, not bad user input
@@ -138,15 +141,17 @@ export function formatNatsSize(bytes: number): string {
     if (!Number.isSafeInteger(bytes) || bytes < -1) {
         throw new RangeError(`formatNatsSize: ${bytes} is not a byte count`);
     }
+    let shortest = String(bytes);
     if (bytes <= 0) {
-        return String(bytes);
+        return shortest;
     }
-    for (const [suffix, unit] of NATS_BINARY_SUFFIXES) {
-        if (bytes % unit === 0) {
-            return `${bytes / unit}${suffix}`;
+    for (const [suffix, unit] of NATS_FORMAT_SUFFIXES) {
+        const text = `${bytes / unit}${suffix}`;
+        if (bytes % unit === 0 && text.length < shortest.length) {
+            shortest = text;
         }
     }
-    return String(bytes);
+    return shortest;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -488,11 +488,11 @@ export interface ConfigTestResult {
     code: number | null;
 }
 
-/** Runs `nats-server -t -c configPath`: the server's own config validation. */
-export function testConfig(binary: string | NatsServerBinary, configPath: string, env: Record<string, string> = {}): Promise<ConfigTestResult> {
+/** Runs `nats-server -t -c configPath [extraArgs]`: the server's own validation of its configuration and flags. */
+export function testConfig(binary: string | NatsServerBinary, configPath: string, env: Record<string, string> = {}, extraArgs: string[] = []): Promise<ConfigTestResult> {
     const file = typeof binary === "string" ? binary : binary.path;
     return new Promise((resolve, reject) => {
-        const child = spawn(file, ["-t", "-c", configPath], { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+        const child = spawn(file, ["-t", "-c", configPath, ...extraArgs], { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
         liveChildren.add(child);
         let output = "";
         child.stdout!.on("data", (c: Buffer) => (output += c.toString("utf8")));
