@@ -11,10 +11,10 @@ import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { parse } from "yaml";
 import { renderServerConfig } from "../../components/config/render";
 import { canUsePrivateHosts, LocalCluster, monitor, startCluster } from "../support/cluster";
-import { Cleanup, findNatsServers } from "../support/nats";
-import { localLayout, versionEntryFor } from "../support/local-layout";
+import { Cleanup, liveSuiteServers } from "../support/nats";
+import { localLayout } from "../support/local-layout";
 
-const servers = findNatsServers().filter((s) => versionEntryFor(s.version));
+const servers = liveSuiteServers();
 const noNamespaces = canUsePrivateHosts();
 
 for (const server of servers) {

@@ -4,14 +4,13 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { compareVersions, findNatsServers, NatsServerBinary, startNatsServer, type NatsServerHandle } from "../support/nats";
-import { versionEntryFor } from "../support/local-layout";
+import { compareVersions, liveSuiteServers, NatsServerBinary, startNatsServer, type NatsServerHandle } from "../support/nats";
 import { canCreateNetns } from "../support/netns";
 import { renderBus } from "../support/bus";
 import { SimCluster, RollReport, secs } from "./harness";
 
 /** Servers of a release line the version map knows, oldest first. */
-export const SERVERS: NatsServerBinary[] = findNatsServers().filter((s) => versionEntryFor(s.version));
+export const SERVERS: NatsServerBinary[] = liveSuiteServers();
 
 /** Why the simulation cannot run here, or undefined. Printed, so a skipped run says why. */
 export const SKIP: string | undefined = (() => {

@@ -16,7 +16,7 @@ import { connect, NatsConnection } from "@nats-io/transport-node";
 import { jetstream, jetstreamManager, JetStreamManager } from "@nats-io/jetstream";
 import type { JetStreamExoticArgs } from "../../components";
 import { createStream, deleteStream, readStream, StreamProps, updateStream } from "../../components/stream/provider-impl";
-import { Cleanup, findNatsServers, freePorts, NatsServerBinary, startNatsServer } from "../support/nats";
+import { Cleanup, liveSuiteServers, freePorts, NatsServerBinary, startNatsServer } from "../support/nats";
 import { createTestCa, existingSecret, issueTestCert, Issued, runBus, streamPropsOf, TestCa } from "../support/exotic";
 
 const USER = "argo";
@@ -141,11 +141,11 @@ function rejection(settled: PromiseSettledResult<unknown>): string {
     return ((settled as PromiseRejectedResult).reason as Error).message;
 }
 
-const servers = findNatsServers();
+const servers = liveSuiteServers();
 
 describe("exotic bus: nats-server binaries", () => {
     it("at least one is available", () => {
-        assert.ok(servers.length > 0, "no nats-server found (see tests/support/nats.ts findNatsServers)");
+        assert.ok(servers.length > 0, "no nats-server found (see tests/support/nats.ts liveSuiteServers)");
     });
 });
 

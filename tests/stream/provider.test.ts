@@ -9,8 +9,7 @@ import { jetstream, jetstreamManager, JetStreamManager } from "@nats-io/jetstrea
 import { resolveStreamSpec, StreamSettingsInput, toServerStreamConfig } from "../../components/stream/model";
 import { createStream, deleteStream, planDiff, readStream, StreamOutputs, StreamProps, updateStream } from "../../components/stream/provider-impl";
 import { canUsePrivateHosts, connectClient, LocalCluster, restartServerLeftOut, startCluster, streamPropsFor, watchStreamWrites } from "../support/cluster";
-import { Cleanup, findNatsServers, freePort, NatsServerBinary } from "../support/nats";
-import { versionEntryFor } from "../support/local-layout";
+import { Cleanup, liveSuiteServers, freePort, NatsServerBinary } from "../support/nats";
 import { atLeast } from "../../components/versions";
 import { losesEncryptedStreamKey } from "../../components/stream/rules";
 
@@ -35,7 +34,7 @@ async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs = 
     }
 }
 
-const servers = findNatsServers().filter((s) => versionEntryFor(s.version));
+const servers = liveSuiteServers();
 const cannotRun = canUsePrivateHosts();
 
 for (const server of servers) {

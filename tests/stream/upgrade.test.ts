@@ -15,10 +15,9 @@ import { jetstream, jetstreamManager, JetStreamManager } from "@nats-io/jetstrea
 import { losesEncryptedStreamKey } from "../../components/stream/rules";
 import { createStream, StreamOutputs, updateStream } from "../../components/stream/provider-impl";
 import { canUsePrivateHosts, connectClient, LocalCluster, startCluster, streamPropsFor, watchStreamWrites } from "../support/cluster";
-import { Cleanup, findNatsServers } from "../support/nats";
-import { versionEntryFor } from "../support/local-layout";
+import { Cleanup, liveSuiteServers } from "../support/nats";
 
-const servers = findNatsServers().filter((s) => versionEntryFor(s.version));
+const servers = liveSuiteServers();
 const FROM = servers.find((s) => s.version.startsWith("2.9."));
 const TO = servers.find((s) => losesEncryptedStreamKey(s.version));
 const SKIP =

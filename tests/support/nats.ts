@@ -8,6 +8,7 @@ import * as fs from "node:fs";
 import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
+import { versionEntryFor } from "../../components/local/layout";
 
 // ---------------------------------------------------------------------------
 // Polling
@@ -157,6 +158,19 @@ export function findNatsServers(): NatsServerBinary[] {
         }
     }
     return [...byVersion.values()].sort((a, b) => compareVersions(a.version, b.version));
+}
+
+/**
+ * Release lines the slow suites against live servers (clusters, streams, the simulation) run on: the
+ * oldest, the one that carries the 2.9 upgrade defect, and the newest. The configuration tests
+ * (`nats-server -t`) run on every release line found, 2.11 and 2.12 included; this keeps CI's run
+ * inside its time on two cores.
+ */
+export const LIVE_SUITE_LINES: readonly string[] = ["2.9", "2.10", "2.14"];
+
+/** The nats-servers of {@link LIVE_SUITE_LINES} that have a version map entry, oldest first. */
+export function liveSuiteServers(): NatsServerBinary[] {
+    return findNatsServers().filter((s) => versionEntryFor(s.version) && LIVE_SUITE_LINES.some((line) => s.version.startsWith(`${line}.`)));
 }
 
 /**
