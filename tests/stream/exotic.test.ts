@@ -234,6 +234,15 @@ for (const binary of servers) {
                 assert.deepEqual(await streamNames(rawPlain.jsm), []);
             });
 
+            it("a comma-separated url list, as Argo Events takes it, reaches whichever listed server answers", async () => {
+                const [nothingThere] = await freePorts(1);
+                const props = await propsOf("shared", "team-a", { ...args("replicas: 1\n"), url: `nats://127.0.0.1:${nothingThere}, ${plain.url}` }, secrets());
+                assert.deepEqual(props.connection.servers, [`nats://127.0.0.1:${nothingThere}`, plain.url]);
+                const { outs } = await createStream(props);
+                assertArgoDefaults((await rawPlain.jsm.streams.info("default")).config);
+                await deleteStream("default", outs);
+            });
+
             it("username and password inputs work the same", async () => {
                 const props = await propsOf("shared", "team-a", { url: plain.url, username: USER, password: PASSWORD, streamConfig: "replicas: 1\n" });
                 const { outs } = await createStream(props);
