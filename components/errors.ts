@@ -54,9 +54,10 @@ export function didYouMean(unknown: string, known: readonly string[]): string {
 
 /**
  * The kind of an unexpected value, for error messages: "a string", "a list", "a mapping", "the number 3".
- * Never the text of a string: a value in the wrong place may be a password or a private key.
+ * Never the text of a string: a value in the wrong place may be a password or a private key. Where a
+ * credential may stand (a Secret reference, a password), pass `showScalars: false` to hide numbers too.
  */
-export function describeType(value: unknown): string {
+export function describeType(value: unknown, showScalars = true): string {
     if (value === undefined) {
         return "nothing";
     }
@@ -71,7 +72,7 @@ export function describeType(value: unknown): string {
             return value === "" ? "an empty string" : "a string";
         case "number":
         case "boolean":
-            return `the ${typeof value} ${String(value)}`;
+            return showScalars ? `the ${typeof value} ${String(value)}` : `a ${typeof value}`;
         case "object":
             return "a mapping";
         default:

@@ -525,10 +525,10 @@ function validateSecretKeySelector(selector: unknown, field: string): SecretKeyS
     const { name, key } = selector as Record<string, unknown>;
     // Never repeat the text: a password or a key is sometimes given where a reference belongs.
     if (typeof name !== "string" || name.length > 253 || !DNS_SUBDOMAIN.test(name)) {
-        throw new InputError(`${field}.name`, `must be the name of a Secret (${DNS_SUBDOMAIN_RULE}), got ${typeof name === "string" ? "a string that is not one" : describeType(name)}`);
+        throw new InputError(`${field}.name`, `must be the name of a Secret (${DNS_SUBDOMAIN_RULE}), got ${typeof name === "string" ? "a string that is not one" : describeType(name, false)}`);
     }
     if (typeof key !== "string" || key.length > 253 || !/^[-._a-zA-Z0-9]+$/.test(key)) {
-        throw new InputError(`${field}.key`, `must be a key of the Secret (at most 253 letters, digits, '-', '_' and '.'), got ${typeof key === "string" ? "a string that is not one" : describeType(key)}`);
+        throw new InputError(`${field}.key`, `must be a key of the Secret (at most 253 letters, digits, '-', '_' and '.'), got ${typeof key === "string" ? "a string that is not one" : describeType(key, false)}`);
     }
     return { name, key };
 }
@@ -558,7 +558,7 @@ export function resolveExoticSpec(componentName: string, rawArgs: EventBusArgs):
     for (const key of ["username", "password", "caCert", "clientCert", "clientKey"] as const) {
         const value = exotic[key];
         if (value !== undefined && !isDeployTimeValue(value) && (typeof value !== "string" || value === "")) {
-            throw new InputError(`jetstreamExotic.${key}`, `must be a non-empty string${key.endsWith("Cert") || key === "clientKey" ? " of PEM text" : ""}, got ${describeType(value)}`);
+            throw new InputError(`jetstreamExotic.${key}`, `must be a non-empty string${key.endsWith("Cert") || key === "clientKey" ? " of PEM text" : ""}, got ${describeType(value, false)}`);
         }
     }
     const accessSecret = validateSecretKeySelector(exotic.accessSecret, "jetstreamExotic.accessSecret");

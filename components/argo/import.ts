@@ -307,7 +307,7 @@ function optionalSecretKeyRef(value: unknown, field: string): ArgoSecretKeyRef |
             throw new InputError(`${field}.${key}`, "is required: a Secret reference needs both `name` and `key`");
         }
         if (typeof value[key] !== "string") {
-            throw new InputError(`${field}.${key}`, `must be a string, got ${describeType(value[key])}`);
+            throw new InputError(`${field}.${key}`, `must be a string, got ${describeType(value[key], false)}`);
         }
     }
     return { name: value.name as string, key: value.key as string };
@@ -405,7 +405,7 @@ function optionalStringList(value: unknown, field: string): string[] | undefined
 
 function requireObject(value: unknown, field: string): asserts value is Doc {
     if (!isObject(value)) {
-        throw new InputError(field, `must be a mapping, got ${describeType(value)}`);
+        throw new InputError(field, `must be a mapping, got ${describeType(value, false)}`);
     }
 }
 

@@ -183,12 +183,15 @@ describe(`3 simulated pods, nats-server ${NEWEST?.version ?? "(none)"}`, { skip:
     });
 
     it("applies a `settings` change that lowers JetStream limits by rolling the pods, since the server refuses to reload it", async () => {
-        const changed = await renderBus("default", { namespace: "argo-events", jetstream: { version: cluster.spec.version.version, replicas: 3, maxPayload: "2MB", settings: "max_memory_store: -1\nmax_file_store: 1TB" } });
+        const bus = (maxFileStore: string) => renderBus("default", { namespace: "argo-events", jetstream: { version: cluster.spec.version.version, replicas: 3, maxPayload: "2MB", settings: `max_memory_store: -1\nmax_file_store: ${maxFileStore}` } });
+        // The bus as the previous test left it (2TB, reloaded in place).
+        const before = await bus("2TB");
+        const changed = await bus("1TB");
         const results = await cluster.deliverConfig(changed.configText);
         for (const r of results) console.log(`# settings (max_file_store 2TB -> 1TB) reload on ${r.pod}: ${r.ok ? "applied" : `refused: ${r.line?.replace(/^.*\[(ERR|INF|WRN)\]\s*/, "")}`}`);
         // The component changes the pod template for it, so Kubernetes rolls the pods one at a time.
         const annotation = (sts: any) => sts.spec.template.metadata.annotations["jetstream-eventbus/jetstream-settings"];
-        assert.notEqual(annotation(changed.object("StatefulSet")), annotation(cluster.rendered.object("StatefulSet")));
+        assert.notEqual(annotation(changed.object("StatefulSet")), annotation(before.object("StatefulSet")));
         const roll = await cluster.rollingUpdate({ binary: cluster.pods[0].binary, statefulSet: changed.object("StatefulSet") });
         console.log(`# roll for the settings change: ${secs(roll.totalMs)}, at most ${roll.maxUnavailable} pod unready`);
         assert.ok(roll.maxUnavailable <= 1);

@@ -77,6 +77,25 @@ describe("the same checks through an Argo manifest", () => {
     }
 });
 
+describe("a credential given where an Argo manifest wants a Secret reference is never repeated", () => {
+    const password = "Hunter2-Sup3r-Secret";
+    const pem = "-----BEGIN EC PRIVATE KEY-----\nMHcCAQEEIBkL7gq1pQ0Jr4m6VhwZJcE0h0\n-----END EC PRIVATE KEY-----\n";
+    const cases: [string, Record<string, unknown>, string][] = [
+        ["a password as accessSecret", { url: "nats://nats:4222", accessSecret: password }, "spec.jetstreamExotic.accessSecret"],
+        ["a PEM key as tls.clientKeySecret", { url: "nats://nats:4222", tls: { clientKeySecret: pem } }, "spec.jetstreamExotic.tls.clientKeySecret"],
+        ["a password as accessSecret.key", { url: "nats://nats:4222", accessSecret: { name: "creds", key: 12345678 } }, "spec.jetstreamExotic.accessSecret.key"],
+    ];
+    for (const [what, jetstreamExotic, field] of cases) {
+        it(what, () => {
+            const manifest = { apiVersion: "argoproj.io/v1alpha1", kind: "EventBus", metadata: { name: "default" }, spec: { jetstreamExotic } };
+            assert.throws(
+                () => fromArgoEventBus(manifest),
+                (err: unknown) => err instanceof InputError && err.field === field && /must be (a mapping|a string), got (a string|a number)/.test(err.message) && !err.message.includes(password) && !err.message.includes("MHcCAQEE") && !err.message.includes("12345678"),
+            );
+        });
+    }
+});
+
 describe("an empty value (YAML null) means unset", () => {
     for (const { what, args, same } of NULL_MEANS_UNSET) {
         it(`${what} registers exactly what leaving it out registers`, async () => {
