@@ -3,6 +3,7 @@
  * at a bus of this package (reference argo-events-jetstream.md §6, "Integration note"). Pure builders.
  */
 import { InputError } from "../errors";
+import { DNS_LABEL, DNS_LABEL_RULE, DNS_SUBDOMAIN, DNS_SUBDOMAIN_RULE } from "../kube/pod-fields";
 import { StreamSpec, toArgoStreamConfig } from "../stream/model";
 
 /** The Argo EventBus CRD this needs. */
@@ -29,9 +30,6 @@ export interface ArgoEventsSpec {
     namespaces: string[];
 }
 
-const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
-const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
-
 /**
  * Checks `argoEvents`. Argo's clients use stream `default` and subjects `default.<source>.<event>`
  * whatever the EventBus says (§5.1, #3549), so a renamed stream cannot serve them.
@@ -47,7 +45,7 @@ export function resolveArgoEvents(argoEvents: { eventBusName?: string; namespace
     }
     const eventBusName = argoEvents.eventBusName ?? "default";
     if (typeof eventBusName !== "string" || eventBusName.length > 253 || !DNS_SUBDOMAIN.test(eventBusName)) {
-        throw new InputError(`${field}.eventBusName`, `${JSON.stringify(eventBusName)} is not a valid Kubernetes object name`);
+        throw new InputError(`${field}.eventBusName`, `${JSON.stringify(eventBusName)} is not a valid Kubernetes object name: ${DNS_SUBDOMAIN_RULE}`);
     }
     const namespaces = argoEvents.namespaces;
     if (!Array.isArray(namespaces) || namespaces.length === 0) {
@@ -55,7 +53,7 @@ export function resolveArgoEvents(argoEvents: { eventBusName?: string; namespace
     }
     namespaces.forEach((ns, i) => {
         if (typeof ns !== "string" || ns.length > 63 || !DNS_LABEL.test(ns)) {
-            throw new InputError(`${field}.namespaces[${i}]`, `${JSON.stringify(ns)} is not a valid namespace name`);
+            throw new InputError(`${field}.namespaces[${i}]`, `${JSON.stringify(ns)} is not a valid namespace name: ${DNS_LABEL_RULE}`);
         }
         if (namespaces.indexOf(ns) !== i) {
             throw new InputError(`${field}.namespaces[${i}]`, `"${ns}" is listed twice`);

@@ -10,7 +10,8 @@ export type MistakeClass =
     | "start flags"
     | "values that used to fail after registration"
     | "Kubernetes fields"
-    | "raw errors and echoed secrets";
+    | "raw errors and echoed secrets"
+    | "values and names";
 
 export interface BadInput {
     kind: MistakeClass;
@@ -108,6 +109,139 @@ export const BAD_INPUTS: BadInput[] = [
     { kind: "raw errors and echoed secrets", what: "a URL with credentials", args: exotic({ url: `nats://app:${PASSWORD}@nats.example.svc:4222` }), field: "jetstreamExotic.url", allowed: /give them as username and password/, secrets: [PASSWORD] },
     { kind: "raw errors and echoed secrets", what: "a comma list with an empty server", args: exotic({ url: "nats://a.example.svc:4222,,nats://b.example.svc:4222" }), field: "jetstreamExotic.url", allowed: /server 2 of 3: is empty/ },
     { kind: "raw errors and echoed secrets", what: "a comma list with credentials in one server", args: exotic({ url: `nats://a.example.svc:4222,nats://app:${PASSWORD}@b.example.svc:4222` }), field: "jetstreamExotic.url", allowed: /server 2 of 2: a URL with credentials/, secrets: [PASSWORD] },
+
+    // Values and names checked since the first version.
+    { kind: "values and names", what: "replicas 2", args: bus({ replicas: 2 }), field: "jetstream.replicas", allowed: /1 replica or 3 and more/ },
+    { kind: "values and names", what: "replicas 0", args: bus({ replicas: 0 }), field: "jetstream.replicas", allowed: /1 replica or 3 and more/ },
+    { kind: "values and names", what: "replicas -1", args: bus({ replicas: -1 }), field: "jetstream.replicas", allowed: /1 replica or 3 and more/ },
+    { kind: "values and names", what: "an unknown version", args: { jetstream: { version: "2.99.0" } }, field: "jetstream.version", allowed: /supported versions: latest, .*2\.10\.29.*2\.14\.4/ },
+    { kind: "values and names", what: "a missing version", args: { jetstream: {} }, field: "jetstream.version", allowed: /supported versions: latest/ },
+    { kind: "values and names", what: "volume size 1XB", args: bus({ persistence: { volumeSize: "1XB" } }), field: "jetstream.persistence.volumeSize", allowed: /Gi/ },
+    { kind: "values and names", what: "maxPayload 1XB", args: bus({ maxPayload: "1XB" }), field: "jetstream.maxPayload", allowed: /MB/ },
+    { kind: "values and names", what: "lameDuckDuration 7x", args: bus({ lameDuckDuration: "7x" }), field: "jetstream.lameDuckDuration", allowed: /units ns, us, ms, s, m, h/ },
+    {
+        kind: "values and names",
+        what: "streamConfig maxAge 7x",
+        args: bus({ streamConfig: "maxAge: 7x\n" }),
+        field: "jetstream.streamConfig.maxAge",
+        allowed: /units ns, us, ms, s, m, h/,
+    },
+    {
+        kind: "values and names",
+        what: "max_file_store in settings above the volume size",
+        args: bus({ persistence: { volumeSize: "10Gi" }, settings: "max_file_store: 20GB\n" }),
+        field: "jetstream.settings",
+        allowed: /must not exceed persistence\.volumeSize 10Gi/,
+    },
+    {
+        kind: "values and names",
+        what: "jetstreamSettings.maxFileStore above the volume size",
+        args: bus({ persistence: { volumeSize: "10Gi" }, jetstreamSettings: { maxFileStore: "11GB" } }),
+        field: "jetstream.jetstreamSettings.maxFileStore",
+        allowed: /must not exceed persistence\.volumeSize 10Gi/,
+    },
+    {
+        kind: "values and names",
+        what: "an unknown key in streamConfig",
+        args: bus({ streamConfig: "maxAgee: 24h\n" }),
+        field: "jetstream.streamConfig.maxAgee",
+        allowed: /did you mean "maxAge"\?.*maxMsgs, maxAge, maxBytes, replicas, duplicates, retention, discard/,
+    },
+    {
+        kind: "values and names",
+        what: "an unknown key in the typed stream settings",
+        args: bus({ stream: { maxAgee: "24h" } }),
+        field: "jetstream.stream.maxAgee",
+        allowed: /did you mean "maxAge"\?/,
+    },
+    {
+        kind: "values and names",
+        what: "stream replicas above the bus replicas",
+        args: bus({ replicas: 1, streamConfig: "replicas: 3\n" }),
+        field: "jetstream.streamConfig.replicas",
+        allowed: /set replicas: 1 in streamConfig/,
+    },
+    { kind: "values and names", what: "negative maxPayload -1", args: bus({ maxPayload: "-1" }), field: "jetstream.maxPayload", allowed: /from 1 byte to 64MB/ },
+    { kind: "values and names", what: "negative maxPayload -1MB", args: bus({ maxPayload: "-1MB" }), field: "jetstream.maxPayload", allowed: /MB/ },
+    {
+        kind: "values and names",
+        what: "a component name that is not a Kubernetes name",
+        name: "My_Bus",
+        args: { jetstream: { version: "latest" } },
+        field: "busName (defaults to the component name)",
+        allowed: /lowercase letters, digits and '-'/,
+    },
+    { kind: "values and names", what: "a busName that is not a Kubernetes name", args: { busName: "bus.one", jetstream: { version: "latest" } }, field: "busName", allowed: /lowercase letters, digits and '-'/ },
+    { kind: "values and names", what: "a busName too long for the StatefulSet", args: { busName: "a".repeat(60), jetstream: { version: "latest" } }, field: "busName", allowed: /at most \d+ lowercase/ },
+    { kind: "values and names", what: "a namespace that is not a Kubernetes name", args: { namespace: "Argo_Events", jetstream: { version: "latest" } }, field: "namespace", allowed: /lowercase letters, digits and '-'/ },
+    {
+        kind: "values and names",
+        what: "both jetstream and jetstreamExotic",
+        args: { jetstream: { version: "latest" }, jetstreamExotic: { url: "nats://nats.example.svc:4222" } },
+        field: "jetstream",
+        allowed: /set exactly one/,
+    },
+    { kind: "values and names", what: "jetstream missing", args: { namespace: "argo-events" }, field: "jetstream", allowed: /set jetstream, or jetstreamExotic/ },
+    { kind: "values and names", what: "the typo replica", args: bus({ replica: 3 }), field: "jetstream.replica", allowed: /did you mean "replicas"\?/ },
+    {
+        kind: "values and names",
+        what: "an unknown top-level key",
+        args: { namespace: "argo-events", jetstrem: { version: "latest" } },
+        // Top-level fields are named without a prefix everywhere else ("namespace", "busName", "jetstream").
+        field: "jetstrem",
+        allowed: /did you mean "jetstream"\?/,
+    },
+    {
+        kind: "values and names",
+        what: "compression on a 2.9 bus",
+        args: { namespace: "argo-events", jetstream: { version: "2.9.25", stream: { compression: "s2" } } },
+        field: "jetstream.stream.compression",
+        allowed: /needs nats-server 2\.10 or later/,
+    },
+    {
+        kind: "values and names",
+        what: "an unknown connection mode",
+        args: { namespace: "argo-events", jetstream: { version: "latest" }, connection: { mode: "tunnel" } },
+        field: "connection.mode",
+        allowed: /auto, portForward, direct/,
+    },
+    {
+        kind: "values and names",
+        what: "direct mode without servers",
+        args: { namespace: "argo-events", jetstream: { version: "latest" }, connection: { mode: "direct" } },
+        field: "connection.servers",
+        allowed: /nats:\/\/nats\.example\.com:4222/,
+    },
+    {
+        kind: "values and names",
+        what: "a server URL that is not a NATS URL",
+        args: { namespace: "argo-events", jetstream: { version: "latest" }, connection: { mode: "direct", servers: ["http://nats:4222"] } },
+        field: "connection.servers[0]",
+        allowed: /not a NATS URL like nats:\/\/nats\.example\.com:4222/,
+    },
+    {
+        kind: "values and names",
+        what: "servers with the auto mode",
+        args: { namespace: "argo-events", jetstream: { version: "latest" }, connection: { servers: ["nats://nats:4222"] } },
+        field: "connection.servers",
+        allowed: /only with mode direct/,
+    },
+    {
+        kind: "values and names",
+        what: "an invalid accessMode",
+        args: bus({ persistence: { accessMode: "ReadWrite" } }),
+        field: "jetstream.persistence.accessMode",
+        allowed: /ReadWriteOnce, ReadWriteOncePod, ReadWriteMany/,
+    },
+    { kind: "values and names", what: "lameDuckDuration 10s", args: bus({ lameDuckDuration: "10s" }), field: "jetstream.lameDuckDuration", allowed: /at least 30s/ },
+    {
+        kind: "values and names",
+        what: "terminationGracePeriodSeconds 20",
+        args: bus({ terminationGracePeriodSeconds: 20 }),
+        field: "jetstream.terminationGracePeriodSeconds",
+        allowed: /above lameDuckDuration \(30s\)/,
+    },
+    { kind: "values and names", what: "settings with store_dir", args: bus({ settings: "store_dir: /tmp/js\n" }), field: "jetstream.settings", allowed: /line 1: "store_dir" is not allowed: the bus sets the store directory on its volume itself/ },
 ];
 
 /** Mistakes that are not mistakes: an empty YAML value (null) means unset, as in Kubernetes. */
@@ -131,5 +265,5 @@ export function stackConfigOf(input: BadInput): Record<string, unknown> | undefi
     if (Object.keys(rest).some((key) => !allowed.includes(key))) {
         return undefined;
     }
-    return { ...rest, ...(input.name ? { name: input.name } : {}), spec: jetstream !== undefined ? { jetstream } : { jetstreamExotic } };
+    return { ...rest, ...(input.name ? { name: input.name } : {}), spec: { ...(jetstream !== undefined ? { jetstream } : {}), ...(jetstreamExotic !== undefined ? { jetstreamExotic } : {}) } };
 }

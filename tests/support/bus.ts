@@ -92,3 +92,20 @@ export function writeConfigVolume(rendered: RenderedBus, dir: string, configText
         fs.writeFileSync(path.join(dir, item.path), rendered.serverSecret[item.key], { mode: 0o600 });
     }
 }
+
+/**
+ * Runs `new EventBus(name, args)` under the mocks, expecting it may throw, and returns what it threw and
+ * every registration it made (all of them settled).
+ */
+export async function attemptEventBus(name: string, args: unknown): Promise<{ error: unknown; registered: RecordedResource[] }> {
+    const m = testMocks();
+    m.reset();
+    let error: unknown;
+    try {
+        new EventBus(name, args as EventBusArgs);
+    } catch (e) {
+        error = e;
+    }
+    await settings.waitForRPCs();
+    return { error, registered: [...m.resources] };
+}

@@ -9,26 +9,24 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import * as path from "node:path";
-import { EventBus, EventBusArgs, fromArgoEventBus, InputError } from "../../components";
+import { fromArgoEventBus, InputError } from "../../components";
 import { BAD_INPUTS, NULL_MEANS_UNSET } from "../support/bad-inputs";
-import { testMocks } from "../support/bus";
+import { attemptEventBus } from "../support/bus";
 
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const rpcSettings = require("@pulumi/pulumi/runtime/settings") as { waitForRPCs(): Promise<void> };
-
-/** Runs `new EventBus`, returning what it threw and what was registered. */
-async function attempt(name: string, args: unknown): Promise<{ error: unknown; registered: { type: string; name: string; inputs: unknown }[] }> {
-    const mocks = testMocks();
-    mocks.reset();
-    let error: unknown;
-    try {
-        new EventBus(name, args as EventBusArgs);
-    } catch (e) {
-        error = e;
-    }
-    await rpcSettings.waitForRPCs();
-    return { error, registered: mocks.resources.map((r) => ({ type: r.type, name: r.name, inputs: r.inputs })) };
+async function attempt(name: string, args: unknown) {
+    const { error, registered } = await attemptEventBus(name, args);
+    return { error, registered: registered.map((r) => ({ type: r.type, name: r.name, inputs: r.inputs as unknown })) };
 }
+
+describe("a valid bus, as a control", () => {
+    it("registers the component and its children with the same procedure", async () => {
+        const { error, registered } = await attempt("default", { namespace: "argo-events", jetstream: { version: "latest" } });
+        assert.equal(error, undefined);
+        const names = registered.map((r) => `${r.type} ${r.name}`);
+        assert.ok(names.includes("jetstream-eventbus:index:EventBus default"), names.join("\n"));
+        assert.ok(names.some((r) => r.startsWith("kubernetes:apps/v1:StatefulSet")), names.join("\n"));
+    });
+});
 
 const byKind = new Map<string, typeof BAD_INPUTS>();
 for (const input of BAD_INPUTS) {
