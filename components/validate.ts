@@ -13,7 +13,7 @@ import { checkShape, isDeployTimeValue } from "./shape";
 import { resolveStreamSpec, StreamSpec } from "./stream/model";
 import { resolveStreamLifecycle } from "./stream/resource";
 import { fieldsNeedingNewerServer } from "./stream/rules";
-import { formatDuration, formatNatsSize, parseDurationMs, parseKubernetesQuantity, parseNatsSize } from "./units";
+import { formatDuration, parseDurationMs, parseKubernetesQuantity, parseNatsSize } from "./units";
 import { findVersion, LATEST_SERVER_VERSION, parseServerVersion, supportedVersions, VersionEntry } from "./versions";
 
 /** Resolved images and start command of the three containers. */
@@ -107,7 +107,6 @@ export function rejectUnknownKeys(value: object | undefined, known: readonly str
         }
     }
 }
-
 
 /** A Kubernetes namespace name: a DNS-1123 label. */
 export function validateNamespace(namespace: unknown, field = "namespace"): string {
@@ -258,10 +257,12 @@ export function resolveJetStreamSettings(
         const file = typed?.maxFileStore !== undefined
             ? parseNatsSize(typed.maxFileStore, FILE_STORE_FIELD)
             : persistence ? undefined : parseNatsSize(DEFAULTS.maxFileStoreWithoutPersistence, FILE_STORE_FIELD);
+        // Written as byte counts, as before the settings text was parsed, so that a bus on the defaults
+        // keeps its configuration (and its pods) when the package is upgraded.
         spec = {
             settings: [
-                { key: "max_memory_store", value: formatNatsSize(memory) },
-                ...(file === undefined ? [] : [{ key: "max_file_store", value: formatNatsSize(file) }]),
+                { key: "max_memory_store", value: String(memory) },
+                ...(file === undefined ? [] : [{ key: "max_file_store", value: String(file) }]),
             ],
             limits: [],
             maxMemoryStoreBytes: memory,
@@ -272,7 +273,7 @@ export function resolveJetStreamSettings(
     if (persistence) {
         const file = spec.maxFileStoreBytes;
         if (file === undefined) {
-            spec.settings.push({ key: "max_file_store", value: formatNatsSize(persistence.volumeSizeBytes) });
+            spec.settings.push({ key: "max_file_store", value: String(persistence.volumeSizeBytes) });
             spec.maxFileStoreBytes = persistence.volumeSizeBytes;
         } else if (file > persistence.volumeSizeBytes || file === -1) {
             throw new InputError(fileStoreField, `max_file_store (${file === -1 ? "automatic" : `${file} bytes`}) must not exceed persistence.volumeSize ${persistence.volumeSize} (${persistence.volumeSizeBytes} bytes): JetStream would fill the volume (Argo Events #1849)`);

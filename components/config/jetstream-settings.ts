@@ -120,9 +120,7 @@ interface RawEntry {
  * an include, a variable) is refused, naming the line.
  */
 export function readSettingsText(text: string, field: string): RawEntry[] {
-    const reader = new SettingsReader(text, field);
-    const entries = reader.entries(0);
-    return entries;
+    return new SettingsReader(text, field).entries(0);
 }
 
 class SettingsReader {

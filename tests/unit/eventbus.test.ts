@@ -39,6 +39,8 @@ const SERVER_ENV = [
 
 const RESTRICTED_CONTAINER = { allowPrivilegeEscalation: false, capabilities: { drop: ["ALL"] }, runAsNonRoot: true };
 
+const TB = 1024 ** 4;
+const GiB = 1024 ** 3;
 
 function statefulSet(r: RenderedBus): any {
     return r.object("StatefulSet");
@@ -332,7 +334,7 @@ describe("EventBus 'default' in argo-events with only version latest", () => {
                 "key: $JS_KEY",
                 'store_dir: "/data/jetstream/store"',
                 "max_memory_store: -1",
-                "max_file_store: 1TB",
+                `max_file_store: ${TB}`,
             ]);
         });
 
@@ -592,7 +594,7 @@ describe("persistence", () => {
 
     it("limits max_file_store to a 10Gi volume (10737418240 bytes) when settings are not given", async () => {
         const r = await renderBus("default", { namespace: NS, jetstream: { version: "latest", persistence: { volumeSize: "10Gi" } } });
-        assert.deepEqual(jetstreamBlock(r.configText), ["key: $JS_KEY", 'store_dir: "/data/jetstream/store"', "max_memory_store: -1", "max_file_store: 10GB"]);
+        assert.deepEqual(jetstreamBlock(r.configText), ["key: $JS_KEY", 'store_dir: "/data/jetstream/store"', "max_memory_store: -1", "max_file_store: 10737418240"]);
         assert.deepEqual(statefulSet(r).spec.volumeClaimTemplates[0].spec.resources, { requests: { storage: "10Gi" } });
     });
 
@@ -609,7 +611,7 @@ describe("persistence", () => {
         assert.deepEqual(spec.volumeClaimTemplates[0].spec.accessModes, ["ReadWriteOncePod"]);
         assert.deepEqual(spec.volumeClaimTemplates[0].spec.resources, { requests: { storage: "50Gi" } });
         assert.deepEqual(spec.persistentVolumeClaimRetentionPolicy, { whenDeleted: "Delete", whenScaled: "Delete" });
-        assert.match(r.configText, /^\s+max_file_store: 50GB$/m);
+        assert.match(r.configText, new RegExp(`^\\s+max_file_store: ${50 * GiB}$`, "m"));
     });
 });
 
