@@ -7,7 +7,7 @@ import Core = k8s.types.input.core.v1;
 
 /**
  * Settings for one of the bus's containers, as Argo's `ContainerTemplate`
- * (reference argo-events-jetstream.md §1.3).
+ * (Argo Events, https://github.com/argoproj/argo-events).
  */
 export interface ContainerTemplate {
     /** CPU and memory requests and limits. With a memory limit on `main`, `GOMEMLIMIT` is set to 80% of it. */
@@ -155,7 +155,7 @@ export interface SecretKeySelector {
     key: string;
 }
 
-/** Argo's `TLSConfig` (reference §1.3): Secrets holding the TLS material for the server you run. */
+/** Argo's `TLSConfig`: Secrets holding the TLS material for the server you run (https://argoproj.github.io/argo-events/eventbus/jetstream/). */
 export interface ExoticTlsArgs {
     /** CA certificate the server certificate is verified against. */
     caCertSecret?: SecretKeySelector;
@@ -170,7 +170,8 @@ export interface ExoticTlsArgs {
 }
 
 /**
- * Argo's `jetstreamExotic` (reference §1.3, §6): a JetStream server you run yourself. Nothing is
+ * Argo's `jetstreamExotic` (https://argoproj.github.io/argo-events/eventbus/jetstream/): a JetStream server you
+ * run yourself. Nothing is
  * deployed; only the stream is managed, with the complete default configuration Argo leaves out (#3549).
  */
 export interface JetStreamExoticArgs {
@@ -204,7 +205,7 @@ export interface JetStreamExoticArgs {
 
 /**
  * Argo Events interop: an `argoproj.io/v1alpha1` EventBus of kind `jetstreamExotic` in each namespace,
- * pointing at this bus, so EventSources and Sensors there use it (reference §6 "Integration note").
+ * pointing at this bus, so EventSources and Sensors there use it (https://argoproj.github.io/argo-events/eventbus/jetstream/).
  */
 export interface ArgoEventsArgs {
     /** Name of the EventBus objects. Default `default`, the one EventSources and Sensors use unless told otherwise. */

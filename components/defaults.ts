@@ -1,6 +1,7 @@
 /**
- * Every default of the package, each with where it comes from. Argo = reference
- * argo-events-jetstream.md, Helm = the NATS Helm chart as described in nats-anchors.md.
+ * Every default of the package, each with where it comes from. Argo = Argo Events' EventBus
+ * controller (https://github.com/argoproj/argo-events), Helm = the NATS Helm chart
+ * (https://github.com/nats-io/k8s/tree/main/helm/charts/nats); "#N" is an issue or PR of the project named.
  */
 export const DEFAULTS = {
     /** Namespace when none is given (Kubernetes' own default). */
@@ -21,7 +22,7 @@ export const DEFAULTS = {
     maxMemoryStore: "-1",
     /** JetStream file limit without persistence (Argo §3.1); with persistence the volume size (Helm §1.2). */
     maxFileStoreWithoutPersistence: "1TB",
-    /** Lame duck mode (Argo after PR #3959, Helm §1.4; the server's minimum is 30s, nats-anchors §6.2). */
+    /** Lame duck mode (Argo after PR #3959, Helm §1.4; the server's minimum is 30s; https://docs.nats.io/running-a-nats-service/configuration). */
     lameDuckDuration: "30s",
     /** Lame duck grace period (Helm §1.4; must be below the duration). */
     lameDuckGracePeriod: "10s",

@@ -150,7 +150,7 @@ function deployManagedBus(name: string, spec: BusSpec, serverConfig: string, arg
     );
     const configMap = new k8s.core.v1.ConfigMap(`${name}-config`, configMapArgs(spec, serverConfig), childOpts);
     const service = new k8s.core.v1.Service(`${name}-svc`, headlessServiceArgs(spec), childOpts);
-    // Not on the Service: a Service with a selector may wait for ready pods (design.md "Known traps").
+    // Not on the Service: Pulumi's await logic makes a Service with a selector wait for ready pods.
     const statefulSet = new k8s.apps.v1.StatefulSet(`${name}-js`, statefulSetArgs(spec, args.labels), {
         ...childOpts,
         dependsOn: [serverSecret, configMap],

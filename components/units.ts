@@ -33,7 +33,8 @@ function scaleDecimal(digits: DecimalDigits, multiplier: bigint): { whole: bigin
 // ---------------------------------------------------------------------------------------------
 
 /**
- * Size suffixes of the NATS configuration language (nats-anchors §6.1): single letters are powers
+ * Size suffixes of the NATS configuration language (https://docs.nats.io/running-a-nats-service/configuration):
+ * single letters are powers
  * of 1000, the `b`, `i` and `ib` forms are powers of 1024. Compared in lower case, as nats-server does.
  * `p` and `e` exist only in newer servers, so they are not offered.
  */
@@ -57,7 +58,7 @@ const NATS_SIZE_FORMS =
 const NATS_SIZE_PATTERN = /^(\d*)(?:\.(\d*))?([a-z]*)$/i;
 
 /**
- * Parses a size written the way nats-server's configuration writes it (nats-anchors §6.1) into bytes.
+ * Parses a size written the way nats-server's configuration writes it into bytes (https://docs.nats.io/running-a-nats-service/configuration).
  *
  * Accepted: a safe integer (`1048576`), `-1` meaning unlimited (returned as -1), or a decimal number
  * with a case-insensitive suffix (`1GB`, `512mi`, `1.5g`). Outer whitespace is ignored; a space between
@@ -283,7 +284,7 @@ const NS_PER_MS = 1_000_000n;
 
 /**
  * Units of Go's `time.ParseDuration`, plus `d` and `w` because users write "7d" and Go turns it into
- * an error that Argo's viper reads as 0 (argo-events-jetstream §5.1). Case-sensitive, as in Go.
+ * an error that Argo's viper reads as 0 (Argo Events, https://github.com/argoproj/argo-events). Case-sensitive, as in Go.
  */
 const DURATION_UNITS_NS: ReadonlyMap<string, bigint> = new Map([
     ["ns", 1n],
@@ -313,7 +314,7 @@ const DURATION_COMPONENT = /(\d*)(?:\.(\d*))?([^\d.]*)/y;
  * Accepts Go's `time.ParseDuration` syntax (`300s`, `1h30m`, `1.5h`, `150ms`, `0`) plus `d` and `w`.
  * Refused, each with a message naming `field`:
  * - a bare number other than 0, string or JS number: Argo's Go parsing reads `duplicates: 300` as
- *   300 nanoseconds (argo-events-jetstream §5.1), so a unit is required;
+ *   300 nanoseconds (Argo Events, https://github.com/argoproj/argo-events), so a unit is required;
  * - negative durations, durations that are not whole milliseconds, and durations beyond Go's
  *   maximum (about 292 years).
  *
@@ -326,7 +327,7 @@ export function parseDurationMs(value: string | number, field: string): number {
         if (value === 0) {
             return 0;
         }
-        // A bare number is ambiguous: Argo and Go read it as nanoseconds (argo-events-jetstream §5.1).
+        // A bare number is ambiguous: Argo and Go read it as nanoseconds (Argo Events, https://github.com/argoproj/argo-events).
         throw new InputError(field, `the number ${value} has no unit (Argo would read it as nanoseconds); use ${DURATION_FORMS}, like "24h"`);
     }
     if (typeof value !== "string") {

@@ -86,7 +86,7 @@ const IMAGE_KEYS = ["registry", "nats", "reloader", "metricsExporter", "startCom
 const ACCESS_MODES = ["ReadWriteOnce", "ReadWriteOncePod", "ReadWriteMany"];
 const RETENTION_CHOICES = ["Retain", "Delete"];
 
-/** nats-server refuses `max_payload` above `max_pending`, 64MB by default (nats-anchors §6.2). */
+/** nats-server refuses `max_payload` above `max_pending`, 64MB by default (https://docs.nats.io/running-a-nats-service/configuration). */
 const MAX_PAYLOAD_LIMIT = 64 * 1024 * 1024;
 
 /** Kubernetes' StatefulSet name limit for its pods' `controller-revision-hash` label: 63 - 11. */
@@ -298,7 +298,7 @@ interface LameDuckSpec {
 
 /**
  * Lame duck timing. nats-server needs a duration of at least 30s and a grace period below it
- * (nats-anchors §6.2); the pod must get longer than both to leave Raft cleanly (Argo #3948).
+ * (https://docs.nats.io/running-a-nats-service/configuration); the pod must get longer than both to leave Raft cleanly (Argo #3948).
  */
 export function resolveLameDuck(js: JetStreamBusArgs): LameDuckSpec {
     const durationMs = parseDurationMs(js.lameDuckDuration ?? DEFAULTS.lameDuckDuration, "jetstream.lameDuckDuration");

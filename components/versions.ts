@@ -2,7 +2,7 @@
  * The version map: what `jetstream.version` may say and which images and server features it means.
  *
  * Argo Events keeps the same kind of list in its controller ConfigMap and matches the user's
- * string exactly (reference argo-events-jetstream.md §1.2, §3.1). Entries here are never removed
+ * string exactly (Argo Events, https://github.com/argoproj/argo-events). Entries here are never removed
  * silently: Argo's rename of `2.10.10` to `2.10.29` broke pinned buses (PR #3844, §3.1).
  */
 
@@ -24,8 +24,8 @@ export interface VersionEntry {
 
 // Sidecars do not depend on the server release: the reloader only signals the pid and the exporter
 // reads the monitoring port, so every entry gets the current ones. Reloader >= 0.14 takes several
-// `-config` flags, which is how it watches the certificate files (nats-anchors §1.3), and these are
-// the versions Argo's #4134 and the NATS Helm chart 2.14.2 ship (nats-anchors §1.2).
+// `-config` flags, which is how it watches the certificate files, and these are the versions Argo's
+// #4134 and the NATS Helm chart 2.14.2 ship (https://github.com/nats-io/k8s/tree/main/helm/charts/nats).
 const RELOADER_IMAGE = "natsio/nats-server-config-reloader:0.23.0";
 const EXPORTER_IMAGE = "natsio/prometheus-nats-exporter:0.20.1";
 
@@ -46,7 +46,7 @@ function entry(version: string, serverVersion: string, alpine = false): VersionE
 /**
  * Every supported `version` string. Argo's 2.9 and 2.10 entries are kept so pasted EventBus specs
  * work (§3.1); 2.8 is left out because it lacks the health endpoints our probes use
- * (`js-server-only` came with 2.9, nats-anchors §5.5).
+ * (`js-server-only` came with 2.9; https://docs.nats.io/running-a-nats-service/nats_admin/monitoring).
  */
 export const VERSIONS: readonly VersionEntry[] = [
     entry("latest", LATEST_SERVER_VERSION),
@@ -102,7 +102,7 @@ export interface HealthPaths {
 }
 
 /**
- * Probe paths for a server release (nats-anchors §1.3, §6.6): startup on the full `/healthz`,
+ * Probe paths for a server release, as the NATS Helm chart sets them (https://github.com/nats-io/k8s/tree/main/helm/charts/nats): startup on the full `/healthz`,
  * readiness on `js-server-only`, liveness on `js-enabled-only`. Before 2.9.10 the liveness option
  * was called `js-enabled`, and an unknown option silently means the full check, which would
  * restart a node that is merely catching up.

@@ -1,6 +1,6 @@
 /**
  * Argo's client credentials format: the Secret key holds YAML `username:` / `password:`
- * (reference argo-events-jetstream.md §2.3, §6). Pure.
+ * (Argo Events, https://github.com/argoproj/argo-events). Pure.
  */
 import { parse } from "yaml";
 

@@ -17,7 +17,7 @@ import { describeType, InputError } from "../errors";
 import { checkPodFields, POD_FIELDS } from "../kube/pod-fields";
 import { rejectUnknownKeys } from "../validate";
 
-/** The only Argo EventBus API version (reference argo-events-jetstream.md §0). */
+/** The only Argo EventBus API version (Argo Events, https://github.com/argoproj/argo-events). */
 export const ARGO_API_VERSION = "argoproj.io/v1alpha1";
 /** The kind of an Argo EventBus. */
 export const ARGO_KIND = "EventBus";

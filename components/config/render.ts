@@ -36,7 +36,7 @@ export function podLayout(spec: BusSpec): ServerLayout {
     };
 }
 
-/** A double-quoted NATS config string; quoting keeps `$` literal (nats-anchors §6.1). */
+/** A double-quoted NATS config string; quoting keeps `$` literal (https://docs.nats.io/running-a-nats-service/configuration). */
 export function quote(value: string): string {
     if (/[\\"\n\r]/.test(value)) {
         throw new Error(`value cannot be written into nats.conf: ${JSON.stringify(value)}`);
@@ -73,7 +73,8 @@ function tlsBlock(layout: ServerLayout, cert: string, key: string, ca: string): 
  * The text of `nats-js.conf` for a bus and the nats-server release it runs.
  *
  * Pure and version-aware: it emits only keys `serverVersion` accepts, since nats-server refuses to
- * start on an unknown key (nats-anchors §6.1). Values that differ per pod come from the
+ * start on an unknown key (https://docs.nats.io/running-a-nats-service/configuration).
+ * Values that differ per pod come from the
  * environment (`$SERVER_NAME`, `$CLUSTER_ADVERTISE`, `$JS_KEY`), unquoted so that they expand.
  * Secrets are not in it: the password hashes are in the included `auth.conf` (a Secret).
  */
@@ -115,7 +116,8 @@ export function renderServerConfig(spec: BusSpec, serverVersion: string, layout:
             // Clients reach the bus through the service name; pod addresses are not in the certificate.
             "  no_advertise: true",
             `  connect_retries: ${DEFAULTS.connectRetries}`,
-            // Route TLS is always mutual: the route certificate is both server and client (nats-anchors §6.4).
+            // Route TLS is always mutual: the route certificate is both server and client
+            // (https://docs.nats.io/running-a-nats-service/configuration/clustering/cluster_tls).
             indent(tlsBlock(layout, CONFIG_FILES.clusterCert, CONFIG_FILES.clusterKey, CONFIG_FILES.caCert), 1),
             "}",
         );
@@ -134,7 +136,7 @@ export interface AuthInputs {
 /**
  * The text of `auth.conf`, Argo's account layout (§4.2): account `js` with JetStream and the
  * client user, account `sys` as the system account. Passwords are bcrypt hashes, quoted so the
- * `$` signs stay literal (nats-anchors §6.1, §6.2).
+ * `$` signs stay literal (https://docs.nats.io/running-a-nats-service/configuration).
  */
 export function renderAuthConfig(auth: AuthInputs): string {
     return [

@@ -1,6 +1,6 @@
 /**
  * Object names and labels, the same as Argo Events' so its users find what they know
- * (reference argo-events-jetstream.md §2.1).
+ * (Argo Events, https://github.com/argoproj/argo-events).
  */
 
 /** The names of everything a bus creates in Kubernetes. */
@@ -82,7 +82,7 @@ export function serviceDns(busName: string, namespace: string, replicas: number,
 
 /**
  * Subject alternative names of the client certificate: every way a client in the cluster
- * may name the service (design.md "Security").
+ * may name the service: short, with the namespace, with `.svc`, and fully qualified.
  */
 export function serverCertificateDnsNames(busName: string, namespace: string, clusterDomain: string): string[] {
     const service = objectNames(busName).service;

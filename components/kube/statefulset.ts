@@ -95,7 +95,7 @@ function templateFields(template: ContainerTemplate | undefined) {
     };
 }
 
-/** The nats-server container (Argo §2.6) with the Helm chart's probes (nats-anchors §1.3). */
+/** The nats-server container (Argo §2.6) with the probes of the NATS Helm chart (https://github.com/nats-io/k8s/tree/main/helm/charts/nats). */
 function mainContainer(spec: BusSpec): Core.Container {
     const paths = healthPaths(spec.version.serverVersion);
     const template = spec.args.containerTemplate;
@@ -123,7 +123,7 @@ function mainContainer(spec: BusSpec): Core.Container {
         readinessProbe: httpProbe(paths.readiness, { initialDelaySeconds: 10, periodSeconds: 10, failureThreshold: 3 }),
         livenessProbe: httpProbe(paths.liveness, { initialDelaySeconds: 10, periodSeconds: 30, failureThreshold: 3 }),
         lifecycle: {
-            // Lame duck mode: clients and Raft leadership move away before SIGTERM (nats-anchors §6.2).
+            // Lame duck mode: clients and Raft leadership move away before SIGTERM (https://docs.nats.io/running-a-nats-service/configuration).
             preStop: { exec: { command: [spec.images.startCommand, `-sl=ldm=${PATHS.pidFile}`] } },
         },
         ...templateFields(template),
@@ -225,7 +225,7 @@ export function statefulSetArgs(spec: BusSpec, statefulSetLabels?: Record<string
             labels: { ...statefulSetLabels, ...labels },
         },
         spec: {
-            // Parallel: pod 0 alone never elects a meta leader (nats-anchors §1.7).
+            // Parallel, as the NATS Helm chart: pod 0 alone never elects a meta leader, so it could never become ready.
             podManagementPolicy: "Parallel",
             replicas: spec.replicas,
             serviceName: spec.names.service,

@@ -57,9 +57,10 @@ function leafCertificate(
 }
 
 /**
- * One CA and two leaf certificates (design.md "Security"): the client certificate names the service
+ * One CA and two leaf certificates: the client certificate names the service
  * in every form a client may use; the route certificate covers every pod name and is both server
- * and client, since route TLS is mutual (nats-anchors §6.4). The CA key stays in Pulumi state, as a
+ * and client, since route TLS is mutual
+ * (https://docs.nats.io/running-a-nats-service/configuration/clustering/cluster_tls). The CA key stays in Pulumi state, as a
  * secret, so leaves can be reissued from the same CA and clients keep trusting it.
  */
 export function createCertificates(name: string, subject: CertificateSubject, opts: pulumi.CustomResourceOptions): BusCertificates {

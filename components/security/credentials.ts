@@ -15,7 +15,8 @@ export interface BusCredentials {
 
 /**
  * Characters a password may contain besides letters and digits: safe unquoted in a URL, in YAML and
- * inside a quoted nats.conf string (no `"`, `\`, `$`, `#`, `:`; nats-anchors §6.1).
+ * inside a quoted nats.conf string (no `"`, `\`, `$`, `#`, `:`; a quoted nats.conf string processes
+ * backslash escapes, https://docs.nats.io/running-a-nats-service/configuration).
  */
 export const PASSWORD_SPECIALS = "-_.~";
 

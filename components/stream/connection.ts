@@ -129,7 +129,7 @@ export function explainPortForwardRefusal(status: number | undefined, pod: strin
 /**
  * nats.js TLS options for a connection, or undefined for plaintext (nats.js still upgrades when the
  * server requires TLS). Extra Node options (`servername`, `rejectUnauthorized`) pass through to
- * `tls.connect` (nats-anchors §4.4).
+ * `tls.connect` (nats.js, https://github.com/nats-io/nats.js).
  */
 export function tlsOptions(connection: ConnectionProps): Record<string, unknown> | undefined {
     const wanted = Boolean(connection.caCert || connection.clientCert || connection.tls || connection.insecureSkipVerify || connection.servers.some((s) => s.startsWith("tls://")));

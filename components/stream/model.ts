@@ -20,7 +20,7 @@ export type CompressionType = "none" | "s2";
 
 /**
  * The keys Argo's `streamConfig` YAML understands, in Argo's spelling. Argo reads them with viper,
- * so they are matched case-insensitively (argo-events-jetstream §3.1, §5.1).
+ * so they are matched case-insensitively (Argo Events, https://github.com/argoproj/argo-events).
  */
 export const ARGO_STREAM_CONFIG_KEYS = [
     "maxMsgs",
@@ -38,7 +38,7 @@ export type ArgoStreamConfigKey = (typeof ARGO_STREAM_CONFIG_KEYS)[number];
 /**
  * Argo's stream defaults, as written in `eventBus.jetstream.streamConfig` of its
  * `argo-events-controller-config` ConfigMap (manifests/base/controller-manager/controller-config.yaml;
- * argo-events-jetstream §3.1). `retention` 0 is limits and `discard` 0 is old.
+ * Argo Events, https://github.com/argoproj/argo-events). `retention` 0 is limits and `discard` 0 is old.
  */
 export const ARGO_STREAM_DEFAULTS = {
     maxMsgs: 50000,
@@ -50,7 +50,7 @@ export const ARGO_STREAM_DEFAULTS = {
     discard: 0,
 } as const satisfies Record<ArgoStreamConfigKey, string | number>;
 
-/** Argo's fixed stream name; its subjects are `default.*.*` (argo-events-jetstream §3.2). */
+/** Argo's fixed stream name; its subjects are `default.*.*` (Argo Events, https://github.com/argoproj/argo-events). */
 export const ARGO_STREAM_NAME = "default";
 
 /** Argo's retention numbers, by position: 0 limits, 1 interest, 2 workqueue (PR #3151). */
@@ -250,9 +250,9 @@ export interface StreamOverrides {
 // ---------------------------------------------------------------------------------------------
 
 const SERVER_MAX_REPLICAS = 5;
-/** Smallest non-zero `max_age` and `duplicate_window` nats-server accepts (nats-anchors §5.1). */
+/** Smallest non-zero `max_age` and `duplicate_window` nats-server accepts (checkStreamCfg, server/stream.go). */
 const MIN_WINDOW_MS = 100;
-/** Window the server uses when none is given: 2 minutes, or `max_age` if smaller (nats-anchors §5.1). */
+/** Window the server uses when none is given: 2 minutes, or `max_age` if smaller (checkStreamCfg, server/stream.go). */
 const SERVER_DEFAULT_DUPLICATES_MS = 120_000;
 
 /**
@@ -377,7 +377,8 @@ function checkWindows(
     fields: Partial<Record<keyof StreamSpec, string>>,
     fieldOf: (key: keyof StreamSpec) => string,
 ): void {
-    // nats-server refuses windows under 100ms and a dedupe window longer than max_age (nats-anchors §5.1).
+    // nats-server refuses windows under 100ms and a dedupe window longer than max_age
+    // (nats-server's checkStreamCfg, server/stream.go).
     if (spec.maxAgeMs > 0 && spec.maxAgeMs < MIN_WINDOW_MS) {
         throw new InputError(fieldOf("maxAgeMs"), `maxAge ${formatDuration(spec.maxAgeMs)} is below the server's minimum of 100ms`);
     }
@@ -395,7 +396,7 @@ function checkWindows(
 }
 
 function checkFlagCombinations(spec: StreamSpec, fieldOf: (key: keyof StreamSpec) => string): void {
-    // Server rules from checkStreamCfg (nats-anchors §5.1).
+    // Server rules from nats-server's checkStreamCfg (server/stream.go).
     if (spec.discardNewPerSubject && (spec.discard !== "new" || spec.maxMsgsPerSubject <= 0)) {
         throw new InputError(
             fieldOf("discardNewPerSubject"),
@@ -429,7 +430,7 @@ const ARGO_KEY_PARSERS: Record<ArgoStreamConfigKey, FieldParser> = {
  * Keys are matched case-insensitively, as Argo's viper does. Unlike Argo, unknown keys (a typo
  * such as `retetention` was silently ignored in Argo #3377), unit-less durations and `1GB` sizes
  * are handled: the first two are refused, the last is read as 1073741824 bytes instead of 0
- * (argo-events-jetstream §3.1, §5.1). `retention` and `discard` take Argo's numbers or the names.
+ * (Argo Events, https://github.com/argoproj/argo-events). `retention` and `discard` take Argo's numbers or the names.
  *
  * @param text the YAML; empty or comment-only text means no overrides
  * @param field path of the `streamConfig` field, e.g. `jetstream.streamConfig`
@@ -482,7 +483,7 @@ function parseYamlMapping(text: string, field: string): Record<string, unknown> 
 
 /**
  * Writes the Argo-visible part of a spec as `streamConfig` YAML, complete so that an exotic
- * EventBus (which merges no defaults, argo-events-jetstream §6) describes the real stream.
+ * EventBus (Argo merges no defaults there, Argo Events #3549) describes the real stream.
  * Only Argo's seven keys are written; Argo ignores every other stream field.
  */
 export function toArgoStreamConfig(spec: StreamSpec): string {
@@ -610,7 +611,7 @@ function parseMaxMsgSize(value: unknown, field: string): number {
 
 function parseReplicas(value: unknown, field: string): number {
     const replicas = parseInteger(value, field, `a number of replicas from 1 to ${SERVER_MAX_REPLICAS}`);
-    // The server caps replicas at 5 (nats-anchors §5.1).
+    // The server caps replicas at 5 (nats-server's checkStreamCfg in server/stream.go).
     if (replicas < 1 || replicas > SERVER_MAX_REPLICAS) {
         throw new InputError(field, `replicas must be from 1 to ${SERVER_MAX_REPLICAS}, got ${replicas}`);
     }
@@ -653,7 +654,7 @@ function parseBoolean(value: unknown, field: string): boolean {
     return value;
 }
 
-/** Stream name rules of nats-server's checkStreamCfg (nats-anchors §5.1), plus no whitespace. */
+/** Stream name rules of nats-server's checkStreamCfg (server/stream.go), plus no whitespace. */
 function parseStreamName(value: unknown, field: string): string {
     if (typeof value !== "string" || value === "") {
         throw new InputError(field, `expected a non-empty stream name, got ${describeType(value)}`);
@@ -716,7 +717,7 @@ function parseDescription(value: unknown, field: string): string {
     return value;
 }
 
-/** The server limits metadata to 128 KiB of keys and values (nats-anchors §5.1). */
+/** The server limits metadata to 128 KiB of keys and values (checkStreamCfg, server/stream.go). */
 const MAX_METADATA_BYTES = 128 * 1024;
 
 function parseMetadata(value: unknown, field: string): Record<string, string> {
@@ -728,7 +729,7 @@ function parseMetadata(value: unknown, field: string): Record<string, string> {
         if (key === "") {
             throw new InputError(field, "metadata keys must not be empty");
         }
-        // nats-server 2.11+ writes _nats.* keys itself and would show them as drift (nats-anchors §5.5).
+        // nats-server 2.11+ writes _nats.* keys itself and would show them as drift.
         if (key.startsWith("_nats.")) {
             throw new InputError(joinField(field, key), 'keys starting with "_nats." belong to the server');
         }
@@ -775,9 +776,9 @@ const NS_PER_MS = 1_000_000;
  *
  * Fields at their "not set" value are left out when older servers do not know them
  * (`compression` "none", `metadata` {}, `first_seq` 0: nats-server 2.10 fields, which nats.js refuses
- * to send to a 2.9 server, nats-anchors §4.2), and so are an empty `description` and `placement`.
+ * to send to a 2.9 server; nats.js, https://github.com/nats-io/nats.js), and so are an empty `description` and `placement`.
  * Nanoseconds are plain numbers: every whole-millisecond value stays exact up to about 18 years
- * (nats-anchors §4.2).
+ * (nats.js, https://github.com/nats-io/nats.js).
  */
 export function toServerStreamConfig(spec: StreamSpec): Record<string, unknown> {
     const config: Record<string, unknown> = {

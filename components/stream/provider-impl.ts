@@ -107,7 +107,7 @@ export function planDiff(olds: StreamOutputs, news: StreamProps): pulumi.dynamic
     return reasons.length > 0 ? { changes, replaces: [CONFIG], deleteBeforeReplace: true } : { changes };
 }
 
-/** Errors of the first seconds of a cluster, worth retrying (nats-anchors §4.3, §6.6). */
+/** Errors of the first seconds of a cluster, worth retrying (nats.js, https://github.com/nats-io/nats.js). */
 export function isTransient(err: unknown): boolean {
     const e = err as { name?: string; code?: unknown; status?: unknown; message?: string; cause?: unknown };
     if (!e) return false;
@@ -259,7 +259,7 @@ async function streamInfo(jsm: any, name: string): Promise<any | undefined> {
 /**
  * The configuration for an update. nats.js merges it into the server's current one, so fields the
  * user removed are sent as undefined (dropped, hence reset) rather than left out (kept)
- * (nats-anchors §0.4, §4.2).
+ * (`jsm.streams.update` in nats.js, https://github.com/nats-io/nats.js).
  */
 export function toServerUpdateConfig(spec: StreamSpec, serverVersion: string): Record<string, unknown> {
     const config: Record<string, unknown> = { description: undefined, placement: undefined, metadata: undefined, ...toServerStreamConfig(spec) };

@@ -8,7 +8,8 @@ import { atLeast } from "../versions";
 const NS_PER_MS = 1_000_000;
 
 function limit(value: unknown): number {
-    // The server stores "unlimited" as -1 and turns 0 (and on newer servers anything below -1) into it (nats-anchors §5.1).
+    // The server stores "unlimited" as -1 and turns 0 (and on newer servers anything below -1) into it
+    // (nats-server's checkStreamCfg, server/stream.go).
     const n = typeof value === "number" ? value : -1;
     return n <= 0 ? -1 : n;
 }
@@ -97,7 +98,8 @@ export interface ReplaceReason {
 
 /**
  * The changes from `current` to `desired` that the given nats-server release refuses as an update,
- * so the stream would have to be deleted and created again (nats-anchors §0.2, §5.1).
+ * so the stream would have to be deleted and created again (nats-server's stream update checks,
+ * server/stream.go).
  */
 export function replaceReasons(current: StreamSpec, desired: StreamSpec, serverVersion: string): ReplaceReason[] {
     const reasons: ReplaceReason[] = [];
@@ -133,7 +135,7 @@ export function replaceReasons(current: StreamSpec, desired: StreamSpec, serverV
 
 /**
  * A change no single update can make and that a replacement would not need either: the server
- * refuses to move (placement) and scale (replicas) a stream at once (10123, nats-anchors §5.2).
+ * refuses to move (placement) and scale (replicas) a stream at once (error 10123).
  */
 export function conflictingChange(current: StreamSpec, desired: StreamSpec): string | undefined {
     const changed = new Set(changedFields(current, desired));
@@ -143,7 +145,7 @@ export function conflictingChange(current: StreamSpec, desired: StreamSpec): str
     return undefined;
 }
 
-/** Fields that need nats-server 2.10 or later when set (nats-anchors §5.5). */
+/** Fields that need nats-server 2.10 or later when set: they were added to the stream configuration in 2.10. */
 export function fieldsNeedingNewerServer(spec: StreamSpec, serverVersion: string): string[] {
     if (atLeast(serverVersion, "2.10.0")) {
         return [];

@@ -1,7 +1,7 @@
 /**
  * `argoEvents`: the Argo Events `EventBus` objects (kind `jetstreamExotic`) and client Secret copies an
- * EventBus emits, checked against what Argo's client code reads (reference argo-events-jetstream.md
- * §1.3, §2.3, §3.1, §5.1, §6): `url`, `accessSecret` (a key holding YAML `username:` / `password:`),
+ * EventBus emits, checked against what Argo's client code reads (https://github.com/argoproj/argo-events,
+ * pkg/eventbus/jetstream): `url`, `accessSecret` (a key holding YAML `username:` / `password:`),
  * `tls.caCertSecret`, and a complete `streamConfig` whose values Argo parses with viper
  * (GetInt64 / GetInt / GetDuration, i.e. Go's time.ParseDuration).
  */

@@ -1,8 +1,8 @@
 /**
  * What `new EventBus(...)` sends to the providers, field by field, under the realistic mocks.
  *
- * Expected values are written out literally from Argo Events (reference/argo-events-jetstream.md
- * §1-§4), the design and the issue, never computed with the component's own helpers.
+ * Expected values are written out literally from Argo Events' EventBus controller
+ * (https://github.com/argoproj/argo-events), never computed with the component's own helpers.
  */
 import { before, describe, it } from "node:test";
 import assert from "node:assert/strict";

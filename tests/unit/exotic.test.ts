@@ -2,7 +2,7 @@
  * A `jetstreamExotic` bus under the realistic mocks: it deploys nothing, reads the Secrets it is
  * pointed at, and registers one Stream whose inputs carry the server URL, the credentials (from
  * Argo's YAML `client-auth` format or from inputs), the TLS material, and Argo's full stream
- * defaults, which Argo itself does not apply in exotic mode (reference argo-events-jetstream.md §6).
+ * defaults, which Argo itself does not apply in exotic mode (Argo Events #3549).
  *
  * Expected values are written out literally from the reference, never computed with the component's
  * own helpers.

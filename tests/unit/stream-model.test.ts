@@ -14,7 +14,7 @@ import {
     toServerStreamConfig,
 } from "../../components/stream/model";
 
-/** The spec Argo's defaults produce (reference argo-events-jetstream §3.3). */
+/** The spec Argo's defaults produce. */
 const ARGO_DEFAULT_SPEC: StreamSpec = {
     name: "default",
     subjects: ["default.*.*"],

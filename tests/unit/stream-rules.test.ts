@@ -1,6 +1,6 @@
 /**
  * Table-driven tests of the stream's update rules and the dynamic provider's pure parts:
- * which changes the server refuses in place (nats-anchors §0.2, §5.1), ignoring the server's
+ * which changes the server refuses in place (nats-server's stream update checks, server/stream.go), ignoring the server's
  * normalisation when diffing (§0.5, §5.1, §5.5), planDiff, checkProps, the update payload for
  * nats.js's merging update (§0.4, §4.2) and which errors are retried (§4.3, §5.2).
  *
@@ -205,7 +205,7 @@ const REPLACE_ROWS: ReplaceRow[] = [
     },
 ];
 
-describe("replace rules per server version (nats-anchors §0.2, §5.1)", () => {
+describe("replace rules per server version (nats-server's stream update checks, server/stream.go)", () => {
     for (const row of REPLACE_ROWS) {
         for (const version of VERSIONS) {
             const expected = row.replace[version];
@@ -243,7 +243,7 @@ describe("replace rules per server version (nats-anchors §0.2, §5.1)", () => {
 const SERVER_VERSIONS = ["2.9.25", "2.10.29", "2.11.17", "2.12.15", "2.14.4"] as const;
 type ServerVersion = (typeof SERVER_VERSIONS)[number];
 
-/** Fields each server release adds to the stream config it returns, beyond the ones we send (nats-anchors §4.2, §5.5). */
+/** Fields each server release adds to the stream config it returns, beyond the ones we send. */
 const SERVER_EXTRAS: Record<ServerVersion, Record<string, unknown>> = {
     "2.9.25": { sealed: false, mirror_direct: false },
     "2.10.29": { sealed: false, mirror_direct: false, compression: "none", consumer_limits: {} },
@@ -271,7 +271,7 @@ const SERVER_EXTRAS: Record<ServerVersion, Record<string, unknown>> = {
     },
 };
 
-/** The `_nats.*` metadata 2.11+ adds (nats-anchors §0.5, §5.5): API level 1 on 2.11, 2 on 2.12, 4 on 2.14. */
+/** The `_nats.*` metadata 2.11+ adds: API level 1 on 2.11, 2 on 2.12, 4 on 2.14. */
 const SERVER_METADATA: Record<ServerVersion, Record<string, string>> = {
     "2.9.25": {},
     "2.10.29": {},
@@ -418,7 +418,7 @@ const NO_DIFF_ROWS: NoDiffRow[] = [
     },
 ];
 
-describe("no diff after server normalisation (nats-anchors §0.5, §5.1, §5.5)", () => {
+describe("no diff after server normalisation", () => {
     for (const row of NO_DIFF_ROWS) {
         for (const version of row.versions) {
             it(`${row.label}, as ${version} returns it`, () => {
@@ -434,7 +434,7 @@ describe("no diff after server normalisation (nats-anchors §0.5, §5.1, §5.5)"
     }
 
     it("a server that rewrote 0 limits to -1 and filled the window in matches a spec with unlimited limits", () => {
-        // As a 2.9 server returns a stream created with max_* 0 and no duplicate_window (nats-anchors §5.1).
+        // As a 2.9 server returns a stream created with max_* 0 and no duplicate_window.
         const json = serverJson(
             { ...ARGO_DEFAULTS_JSON, max_msgs: -1, max_age: 0, num_replicas: 1, duplicate_window: 120000000000 },
             "2.9.25",
@@ -639,7 +639,7 @@ describe("rewriting an unchanged stream's metadata after an upgrade from 2.9 (na
     }
 });
 
-describe("toServerUpdateConfig (nats.js merges the update into the server's config, nats-anchors §0.4, §4.2)", () => {
+describe("toServerUpdateConfig (nats.js merges the update into the server's config)", () => {
     const plain = resolveStreamSpec({});
 
     for (const version of ["2.9.25", "2.10.29", "2.14.4"]) {
@@ -715,7 +715,7 @@ function named(name: string, message: string): Error {
     return err;
 }
 
-describe("isTransient (nats-anchors §4.3, §5.2)", () => {
+describe("isTransient", () => {
     const transient: { label: string; err: unknown }[] = [
         { label: "{code: 10008}", err: { code: 10008 } },
         { label: "{status: 503}", err: { status: 503 } },
