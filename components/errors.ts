@@ -1,10 +1,14 @@
+import * as pulumi from "@pulumi/pulumi";
+
 /**
  * A problem with the input of an EventBus or Stream, found before anything is created.
  *
  * The message always starts with the path of the offending field (for example
- * `jetstream.replicas`) so that `pulumi preview` points straight at it.
+ * `jetstream.replicas`) so that `pulumi preview` points straight at it. A `RunError`, so the
+ * engine prints just that message, not "failed with an unhandled exception" and a stack trace
+ * in which the message is easy to miss.
  */
-export class InputError extends Error {
+export class InputError extends pulumi.RunError {
     /** Dotted path of the field at fault, e.g. `jetstream.persistence.volumeSize`. */
     public readonly field: string;
 

@@ -338,11 +338,19 @@ export async function updateStream(olds: StreamOutputs, news: StreamProps): Prom
     });
 }
 
-/** read (refresh): the server's configuration; a stream deleted behind our back is reported gone. */
-export async function readStream(id: string, props: StreamOutputs): Promise<{ id?: string; props?: StreamOutputs }> {
+/**
+ * read (refresh): the server's configuration; a stream deleted behind our back is reported gone. The
+ * inputs follow the server too, so the next preview shows which fields drifted and what `up` will set
+ * them back to (with only the outputs refreshed, it would plan an update showing no changed field).
+ */
+export async function readStream(id: string, props: StreamOutputs): Promise<{ id?: string; props?: StreamOutputs; inputs?: StreamProps }> {
     return withRetries(`reading stream "${id}"`, props.connection, props.createTimeoutMs, async (session) => {
         const info = await streamInfo(session.jsm, id);
-        return info ? { id, props: outputs(props, info, session.serverVersion) } : {};
+        if (!info) {
+            return {};
+        }
+        const { observedServerVersion: _observed, ...inputs } = outputs(props, info, session.serverVersion);
+        return { id, props: outputs(props, info, session.serverVersion), inputs };
     });
 }
 

@@ -352,6 +352,11 @@ describe(`the dynamic provider host, driven over gRPC as the engine drives it (n
         assert.equal(props.config.maxAgeMs, 604_800_000);
         assert.equal(props.observedServerVersion, server!.version);
         assert.equal(props.__provider, inputs.__provider);
+        // The inputs follow: the engine diffs the next preview against them and shows maxMsgs moving.
+        const refreshedInputs = fromStruct(refreshed.getInputs()!);
+        assert.equal(refreshedInputs.config.maxMsgs, 2000);
+        assert.equal(refreshedInputs.observedServerVersion, undefined);
+        assert.equal(refreshedInputs.__provider, inputs.__provider);
 
         assert.equal(await jsm.streams.delete("default"), true);
         const gone = await read();

@@ -184,6 +184,8 @@ for (const server of servers) {
                 const read = await readStream("default", outs);
                 assert.equal(read.props!.config.maxMsgs, 7);
                 assert.equal(planDiff(read.props!, props).changes, true);
+                // The inputs follow the server, so the next preview shows maxMsgs moving back from 7.
+                assert.deepEqual(read.inputs, { ...props, config: { ...props.config, maxMsgs: 7 } });
                 await updateStream(read.props!, props);
                 assert.equal((await raw.jsm.streams.info("default")).config.max_msgs, 50000);
             });

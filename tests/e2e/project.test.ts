@@ -1,0 +1,207 @@
+/**
+ * `pulumi preview`, `up`, `refresh` and `destroy` with the real Pulumi CLI and Node.js language host,
+ * in a project folder (Pulumi.yaml, `runtime: nodejs`, a TypeScript program) where the packed package
+ * is installed as a user installs it, against a real 3-node TLS nats-server cluster: a
+ * `jetstreamExotic` bus, whose stream is the only thing managed.
+ */
+import assert from "node:assert/strict";
+import * as net from "node:net";
+import { after, before, describe, it } from "node:test";
+import { jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
+import type { NatsConnection } from "@nats-io/transport-node";
+import { canUsePrivateHosts, connectClient, LocalCluster, startCluster } from "../support/cluster";
+import { createTestCa, issueTestCert } from "../support/exotic";
+import { Cleanup, findNatsServers, freePort } from "../support/nats";
+import { createProgramFolder, EngineTools, findEngineTools, previewJson, ProgramFolder, stepType } from "../support/real-engine";
+
+const STREAM_TYPE = "pulumi-nodejs:dynamic/jetstream:Stream";
+const NS_PER_MS = 1_000_000;
+
+/**
+ * The changed lines (`~`) of `pulumi preview --diff`, spaces collapsed: which resources and which
+ * fields a reviewer sees move. Dynamic resources report no detailed diff, so the engine's own
+ * comparison of old and new inputs is what a pull request shows.
+ */
+function changedLines(previewText: string): string[] {
+    const body = previewText.split(/^Resources:/m)[0]!;
+    return body
+        .split("\n")
+        .map((line) => line.trim().replace(/\s+/g, " ").replace(/ :/g, ":"))
+        .filter((line) => line.startsWith("~ "))
+        .map((line) => line.replace(/ \[.*$/, ""));
+}
+
+const PROGRAM = `import * as pulumi from "@pulumi/pulumi";
+import { EventBus } from "jetstream-eventbus";
+
+const config = new pulumi.Config();
+const bus = new EventBus("orders", {
+    namespace: "shop",
+    jetstreamExotic: {
+        url: config.require("url"),
+        username: config.require("username"),
+        password: config.requireSecret("password"),
+        caCert: config.require("caCert"),
+        clientCert: config.get("clientCert"),
+        clientKey: config.getSecret("clientKey"),
+        serverName: config.require("serverName"),
+        stream: { name: "orders", subjects: ["orders.>"] },
+        streamConfig: config.get("streamConfig"),
+        streamLifecycle: { deletionPolicy: config.get("deletionPolicy") === "delete" ? "delete" : "retain" },
+    },
+});
+
+export const url = bus.url;
+export const streamName = bus.streamName;
+export const password = bus.password;
+`;
+
+const FILES = {
+    "Pulumi.yaml": "name: orders-bus\nruntime: nodejs\ndescription: An exotic JetStream bus\n",
+    "index.ts": PROGRAM,
+    "tsconfig.json": JSON.stringify({ compilerOptions: { strict: true, target: "es2022", module: "node16", moduleResolution: "node16", skipLibCheck: true } }),
+};
+
+const tools = findEngineTools();
+const noNamespaces = canUsePrivateHosts();
+const server = findNatsServers().at(-1);
+const skip = typeof tools === "string" ? tools : noNamespaces ?? (server ? false : "no nats-server");
+
+describe("pulumi CLI in a project folder: an exotic bus on a 3-node TLS cluster", { skip }, () => {
+    const cleanup = new Cleanup();
+    let program: ProgramFolder;
+    let cluster: LocalCluster;
+    let nc: NatsConnection;
+    let jsm: JetStreamManager;
+    let password: string;
+    let clientKey: string;
+
+    before(async () => {
+        cluster = await startCluster(server!, cleanup);
+        nc = await connectClient(cluster);
+        cleanup.defer(() => nc.close());
+        jsm = await jetstreamManager(nc);
+        program = await createProgramFolder(tools as EngineTools, cleanup, FILES);
+        const connection = cluster.rendered.resources.find((r) => r.type === STREAM_TYPE)!.inputs.connection;
+        password = connection.password;
+        // A client certificate the servers do not ask for: here to prove its key is kept secret.
+        const clientCa = await createTestCa("orders clients");
+        const client = await issueTestCert(clientCa, { commonName: "orders-deployer", usage: "client" });
+        clientKey = client.keyPem;
+        await program.pulumiOk(["stack", "init", "dev"]);
+        const set = (key: string, value: string, secret = false) => program.pulumiOk(["config", "set", ...(secret ? ["--secret"] : []), key, "--", value]);
+        await set("url", cluster.urls.join(","));
+        await set("username", connection.username);
+        await set("password", password, true);
+        await set("caCert", connection.caCert);
+        await set("serverName", cluster.serviceHost);
+        await set("clientCert", client.certPem);
+        await set("clientKey", clientKey, true);
+    });
+    after(() => cleanup.run());
+
+    it("previews without opening a connection: a server that cannot be reached previews fine", async () => {
+        // A listener that counts and drops every connection: a preview must not dial it.
+        let connections = 0;
+        const listener = net.createServer((socket) => {
+            connections++;
+            socket.destroy();
+        });
+        await new Promise<void>((resolve) => listener.listen(0, "127.0.0.1", resolve));
+        cleanup.defer(() => new Promise((resolve) => listener.close(resolve)));
+        const port = (listener.address() as net.AddressInfo).port;
+        const closedPort = await freePort();
+        await program.pulumiOk(["stack", "init", "offline"]);
+        const offline = ["--stack", "offline"];
+        await program.pulumiOk(["config", "set", ...offline, "url", `nats://127.0.0.1:${port},nats://127.0.0.1:${closedPort}`]);
+        for (const key of ["username", "serverName"]) {
+            await program.pulumiOk(["config", "set", ...offline, key, "x"]);
+        }
+        await program.pulumiOk(["config", "set", ...offline, "--secret", "password", "x"]);
+        await program.pulumiOk(["config", "set", ...offline, "caCert", "--", (await createTestCa("unused")).certPem]);
+
+        const preview = previewJson(await program.pulumiOk(["preview", "--json", ...offline]));
+        assert.deepEqual(
+            preview.steps.map((s) => `${s.op} ${stepType(s)}`),
+            ["create pulumi:pulumi:Stack", "create jetstream-eventbus:index:EventBus", `create ${STREAM_TYPE}`],
+        );
+        assert.equal(connections, 0, "the preview connected to the server");
+        await program.pulumiOk(["stack", "rm", "--yes", "offline"]);
+    });
+
+    it("creates the stream on `pulumi up`, then previews with no changes", async () => {
+        const first = previewJson(await program.pulumiOk(["preview", "--json", "--stack", "dev"]));
+        assert.deepEqual(first.changeSummary, { create: 3 });
+        await program.pulumiOk(["up", "--yes", "--skip-preview", "--stack", "dev"]);
+
+        const info = await jsm.streams.info("orders");
+        assert.deepEqual(info.config.subjects, ["orders.>"]);
+        assert.equal(info.config.num_replicas, 3);
+        assert.equal(info.config.max_age, 168 * 3600 * 1000 * NS_PER_MS, "Argo's default maxAge, 168h");
+        assert.equal(info.config.max_msgs, 50_000);
+
+        const outputs = JSON.parse((await program.pulumiOk(["stack", "output", "--json", "--show-secrets", "--stack", "dev"])).stdout);
+        assert.equal(outputs.streamName, "orders");
+        assert.equal(outputs.password, password);
+
+        const again = await program.pulumi(["preview", "--json", "--expect-no-changes", "--stack", "dev"]);
+        assert.equal(again.code, 0, again.stdout + again.stderr);
+        assert.deepEqual(previewJson(again).changeSummary, { same: 3 });
+    });
+
+    it("previews a streamConfig change as one in-place update of that field, and applies it", async () => {
+        await program.pulumiOk(["config", "set", "--stack", "dev", "streamConfig", "maxAge: 24h"]);
+        const preview = previewJson(await program.pulumiOk(["preview", "--json", "--stack", "dev"]));
+        const changed = preview.steps.filter((s) => s.op !== "same");
+        assert.deepEqual(
+            changed.map((s) => `${s.op} ${stepType(s)}`),
+            [`update ${STREAM_TYPE}`],
+        );
+        const text = (await program.pulumiOk(["preview", "--diff", "--stack", "dev"])).stdout;
+        assert.deepEqual(changedLines(text), [`~ ${STREAM_TYPE}: (update)`, "~ config: {", "~ maxAgeMs: 604800000 => 86400000"], text);
+
+        await program.pulumiOk(["up", "--yes", "--skip-preview", "--stack", "dev"]);
+        assert.equal((await jsm.streams.info("orders")).config.max_age, 24 * 3600 * 1000 * NS_PER_MS);
+    });
+
+    it("finds drift made outside Pulumi on `pulumi refresh`, and `up` undoes it", async () => {
+        const current = (await jsm.streams.info("orders")).config;
+        await jsm.streams.update("orders", { ...current, max_msgs: 1234 });
+        await program.pulumiOk(["refresh", "--yes", "--stack", "dev"]);
+        const state = JSON.parse((await program.pulumiOk(["stack", "export", "--stack", "dev"])).stdout);
+        const stream = state.deployment.resources.find((r: { type: string }) => r.type === STREAM_TYPE);
+        assert.equal(stream.outputs.config.maxMsgs, 1234, "refresh records the server's value");
+
+        const preview = previewJson(await program.pulumiOk(["preview", "--json", "--stack", "dev"]));
+        const changed = preview.steps.filter((s) => s.op !== "same");
+        assert.deepEqual(changed.map((s) => `${s.op} ${stepType(s)}`), [`update ${STREAM_TYPE}`]);
+        const text = (await program.pulumiOk(["preview", "--diff", "--stack", "dev"])).stdout;
+        assert.deepEqual(changedLines(text), [`~ ${STREAM_TYPE}: (update)`, "~ config: {", "~ maxMsgs: 1234 => 50000"], text);
+        await program.pulumiOk(["up", "--yes", "--skip-preview", "--stack", "dev"]);
+        assert.equal((await jsm.streams.info("orders")).config.max_msgs, 50_000);
+    });
+
+    it("keeps no password or key in clear text in state, and a small serialized provider", () => {
+        const files = program.stateFiles();
+        assert.ok(files.some((f) => f.text.includes(STREAM_TYPE)), "the state was written");
+        for (const { file, text } of files) {
+            assert.ok(!text.includes(password), `${file} holds the password`);
+            assert.ok(!text.includes(clientKey.split("\n")[1]), `${file} holds the client key`);
+            assert.ok(!/PRIVATE KEY/.test(text), `${file} holds a private key`);
+        }
+        const latest = JSON.parse(files.find((f) => f.file.endsWith("/stacks/orders-bus/dev.json"))!.text);
+        const stream = latest.checkpoint.latest.resources.find((r: { type: string }) => r.type === STREAM_TYPE);
+        assert.ok(stream.inputs.__provider.length < 16 * 1024, `__provider is ${stream.inputs.__provider.length} bytes`);
+        assert.equal(stream.outputs.connection.ciphertext !== undefined, true, "the connection is encrypted");
+    });
+
+    it("keeps the stream on destroy by default, and deletes it with deletionPolicy delete", async () => {
+        await program.pulumiOk(["destroy", "--yes", "--skip-preview", "--stack", "dev"]);
+        assert.equal((await jsm.streams.info("orders")).config.name, "orders", "the stream and its messages stay");
+
+        await program.pulumiOk(["config", "set", "--stack", "dev", "deletionPolicy", "delete"]);
+        await program.pulumiOk(["up", "--yes", "--skip-preview", "--stack", "dev"]);
+        await program.pulumiOk(["destroy", "--yes", "--skip-preview", "--stack", "dev"]);
+        await assert.rejects(jsm.streams.info("orders"), /stream not found/);
+    });
+});

@@ -1,0 +1,211 @@
+/**
+ * The real Pulumi engine for the end-to-end tests: the CLI, the Node.js language host and the
+ * Kubernetes provider that `scripts/build-engine.sh` builds from Go modules, the dynamic-provider
+ * launcher, and the tls/random provider doubles. A program folder is made as a user makes one: the
+ * package packed with `npm pack`, installed from the tarball with its peer dependencies.
+ */
+import { execFile, execFileSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { cacheDir, Cleanup } from "./nats";
+
+const REPO = path.resolve(__dirname, "../../..");
+
+interface Toolchain {
+    pulumi: { version: string };
+    languageHost: { sdkVersion: string };
+    kubernetesProvider: { version: string };
+}
+
+/** Paths of the built engine. */
+export interface EngineTools {
+    pulumi: string;
+    languageHost: string;
+    dynamicProviderLauncher: string;
+    kubernetesProvider: string;
+    versions: Toolchain;
+}
+
+/** The engine built by `scripts/build-engine.sh`, or why it cannot be used (the tests then skip). */
+export function findEngineTools(): EngineTools | string {
+    const versions = JSON.parse(fs.readFileSync(path.join(REPO, "scripts/toolchain.json"), "utf8")) as Toolchain;
+    const cache = cacheDir();
+    const tools: EngineTools = {
+        pulumi: path.join(cache, "pulumi", `v${versions.pulumi.version}`, "pulumi"),
+        dynamicProviderLauncher: path.join(cache, "pulumi", `v${versions.pulumi.version}`, "pulumi-resource-pulumi-nodejs"),
+        languageHost: path.join(cache, "pulumi-language-nodejs", `v${versions.languageHost.sdkVersion}`, "pulumi-language-nodejs"),
+        kubernetesProvider: path.join(cache, "pulumi-kubernetes", `v${versions.kubernetesProvider.version}`, "pulumi-resource-kubernetes"),
+        versions,
+    };
+    for (const file of [tools.pulumi, tools.dynamicProviderLauncher, tools.languageHost, tools.kubernetesProvider]) {
+        if (!fs.existsSync(file)) {
+            return `${path.basename(file)} is not built (run scripts/build-engine.sh)`;
+        }
+    }
+    return tools;
+}
+
+/** Version of a package installed in this repository (the program folder pins the same, so npm's cache has it). */
+function installedVersion(name: string): string {
+    return JSON.parse(fs.readFileSync(path.join(REPO, "node_modules", name, "package.json"), "utf8")).version;
+}
+
+let packed: string | undefined;
+
+/** `npm pack` of the built package, once per test process. */
+function packPackage(cleanup: Cleanup): string {
+    if (!packed || !fs.existsSync(packed)) {
+        const dir = cleanup.tempDir("eventbus-pack");
+        const name = execFileSync("npm", ["pack", "--silent", "--pack-destination", dir], { cwd: REPO, encoding: "utf8" }).trim().split("\n").pop()!;
+        packed = path.join(dir, name);
+    }
+    return packed;
+}
+
+/** Result of one CLI run. */
+export interface CommandResult {
+    code: number;
+    stdout: string;
+    stderr: string;
+}
+
+/** A Pulumi program folder with the packed package installed, its own state backend and plugins. */
+export interface ProgramFolder {
+    dir: string;
+    /** Where the file backend keeps state. */
+    stateDir: string;
+    /** Environment for the CLI and the Automation API: the built engine and doubles first on PATH. */
+    env: NodeJS.ProcessEnv;
+    /** Runs `pulumi <args>` in the folder. */
+    pulumi(args: string[], options?: { timeoutMs?: number; env?: NodeJS.ProcessEnv }): Promise<CommandResult>;
+    /** Like {@link pulumi}, but throws with the output when the command fails. */
+    pulumiOk(args: string[], options?: { timeoutMs?: number; env?: NodeJS.ProcessEnv }): Promise<CommandResult>;
+    /** Every file the backend has written (state, backups, history) as text. */
+    stateFiles(): { file: string; text: string }[];
+}
+
+/** Passphrase of the test stacks' secrets provider. */
+export const PASSPHRASE = "end-to-end test passphrase";
+
+/** Writes a wrapper that runs the tls or random provider double under this Node.js. */
+function writeDoubleWrapper(binDir: string, packageName: "tls" | "random"): void {
+    const double = path.join(REPO, "dist/tests/e2e/provider-double.js");
+    const version = installedVersion(`@pulumi/${packageName}`);
+    fs.writeFileSync(
+        path.join(binDir, `pulumi-resource-${packageName}`),
+        `#!/bin/sh\n# Test double of the ${packageName} provider (see tests/e2e/provider-double.ts).\nexec ${JSON.stringify(process.execPath)} ${JSON.stringify(double)} ${packageName} ${version} "$@"\n`,
+        { mode: 0o755 },
+    );
+}
+
+/**
+ * Makes a program folder as a user would: `files` (Pulumi.yaml, the program, ...), a package.json that
+ * depends on the packed package and its peers, `npm install`, and a file backend logged in.
+ */
+export async function createProgramFolder(tools: EngineTools, cleanup: Cleanup, files: Record<string, string>): Promise<ProgramFolder> {
+    const dir = cleanup.tempDir("eventbus-program");
+    const tarball = packPackage(cleanup);
+    const dependencies: Record<string, string> = { "jetstream-eventbus": `file:${tarball}` };
+    for (const name of ["@pulumi/pulumi", "@pulumi/kubernetes", "@pulumi/tls", "@pulumi/random", "typescript", "@types/node"]) {
+        dependencies[name] = installedVersion(name);
+    }
+    fs.writeFileSync(path.join(dir, "package.json"), JSON.stringify({ name: "eventbus-e2e-program", private: true, dependencies }, null, 2));
+    for (const [name, text] of Object.entries(files)) {
+        fs.mkdirSync(path.dirname(path.join(dir, name)), { recursive: true });
+        fs.writeFileSync(path.join(dir, name), text);
+    }
+    // Install scripts are skipped: @pulumi/kubernetes's would try to download the provider plugin.
+    await run("npm", ["install", "--no-audit", "--no-fund", "--prefer-offline", "--ignore-scripts"], { cwd: dir, env: process.env, timeoutMs: 300_000 }).then(failOnError("npm install"));
+
+    const binDir = path.join(dir, ".bin");
+    fs.mkdirSync(binDir);
+    for (const tool of [tools.pulumi, tools.languageHost, tools.dynamicProviderLauncher, tools.kubernetesProvider]) {
+        fs.symlinkSync(tool, path.join(binDir, path.basename(tool)));
+    }
+    writeDoubleWrapper(binDir, "tls");
+    writeDoubleWrapper(binDir, "random");
+
+    const stateDir = path.join(dir, ".state");
+    fs.mkdirSync(stateDir);
+    const env: NodeJS.ProcessEnv = {
+        ...process.env,
+        PATH: [binDir, path.dirname(process.execPath), process.env.PATH].join(path.delimiter),
+        PULUMI_HOME: path.join(dir, ".pulumi"),
+        PULUMI_BACKEND_URL: `file://${stateDir}`,
+        PULUMI_CONFIG_PASSPHRASE: PASSPHRASE,
+        PULUMI_SKIP_UPDATE_CHECK: "true",
+        PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",
+        PULUMI_SKIP_CONFIRMATIONS: "true",
+        // No cluster unless a test gives one: nothing may reach a developer's own kubeconfig.
+        KUBECONFIG: path.join(dir, "no-kubeconfig"),
+        NO_COLOR: "1",
+    };
+    const pulumi = (args: string[], options: { timeoutMs?: number; env?: NodeJS.ProcessEnv } = {}) =>
+        run(tools.pulumi, ["--non-interactive", ...args], { cwd: dir, env: { ...env, ...options.env }, timeoutMs: options.timeoutMs ?? 300_000 });
+    return {
+        dir,
+        stateDir,
+        env,
+        pulumi,
+        pulumiOk: (args, options) => pulumi(args, options).then(failOnError(`pulumi ${args.join(" ")}`)),
+        stateFiles: () => listFiles(stateDir).map((file) => ({ file, text: fs.readFileSync(file, "utf8") })),
+    };
+}
+
+function listFiles(dir: string): string[] {
+    return fs.readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
+        const full = path.join(dir, entry.name);
+        return entry.isDirectory() ? listFiles(full) : [full];
+    });
+}
+
+function failOnError(what: string): (result: CommandResult) => CommandResult {
+    return (result) => {
+        if (result.code !== 0) {
+            throw new Error(`${what} failed with exit code ${result.code}\n--- stdout\n${result.stdout}\n--- stderr\n${result.stderr}`);
+        }
+        return result;
+    };
+}
+
+/** Runs a command to completion, bounded in time; resolves with its exit code and output. */
+export function run(command: string, args: string[], options: { cwd: string; env: NodeJS.ProcessEnv; timeoutMs: number }): Promise<CommandResult> {
+    return new Promise((resolve) => {
+        execFile(command, args, { cwd: options.cwd, env: options.env, timeout: options.timeoutMs, killSignal: "SIGKILL", maxBuffer: 64 * 1024 * 1024 }, (error, stdout, stderr) => {
+            const code = error ? (typeof error.code === "number" ? error.code : 1) : 0;
+            resolve({ code, stdout, stderr: error && typeof error.code !== "number" ? `${stderr}\n${error.message}` : stderr });
+        });
+    });
+}
+
+/** One step of `pulumi preview --json`. */
+export interface PreviewStep {
+    op: string;
+    urn: string;
+    detailedDiff?: Record<string, { kind: string; inputDiff?: boolean }>;
+    diffReasons?: string[];
+    replaceReasons?: string[];
+    newState?: { type: string; inputs?: Record<string, any> };
+    oldState?: { type: string };
+}
+
+/** What `pulumi preview --json` printed. */
+export interface PreviewJson {
+    steps: PreviewStep[];
+    changeSummary: Record<string, number>;
+    diagnostics?: { message: string; severity: string; urn?: string }[];
+}
+
+/** Parses `pulumi preview --json` output. */
+export function previewJson(result: CommandResult): PreviewJson {
+    try {
+        return JSON.parse(result.stdout) as PreviewJson;
+    } catch {
+        throw new Error(`pulumi preview --json printed no JSON (exit code ${result.code})\n--- stdout\n${result.stdout}\n--- stderr\n${result.stderr}`);
+    }
+}
+
+/** The resource type of a step. */
+export function stepType(step: PreviewStep): string {
+    return step.urn.split("::")[2]!.split("$").pop()!;
+}
