@@ -26,8 +26,19 @@ export interface EngineTools {
     versions: Toolchain;
 }
 
-/** The engine built by `scripts/build-engine.sh`, or why it cannot be used (the tests then skip). */
+/**
+ * The engine built by `scripts/build-engine.sh`, or why it cannot be used: the tests then skip, unless
+ * `JETSTREAM_EVENTBUS_E2E=required` (as CI sets it), where a missing tool is an error.
+ */
 export function findEngineTools(): EngineTools | string {
+    const found = locateEngineTools();
+    if (typeof found === "string" && process.env.JETSTREAM_EVENTBUS_E2E === "required") {
+        throw new Error(`the end-to-end tests are required here, and ${found}`);
+    }
+    return found;
+}
+
+function locateEngineTools(): EngineTools | string {
     const versions = JSON.parse(fs.readFileSync(path.join(REPO, "scripts/toolchain.json"), "utf8")) as Toolchain;
     const cache = cacheDir();
     const tools: EngineTools = {
