@@ -6,6 +6,8 @@
  */
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
+import "../../components/local/reflect-metadata";
+import * as x509 from "@peculiar/x509";
 import { Cleanup } from "../support/nats";
 import { createProgramFolder, EngineTools, findEngineTools, previewJson, ProgramFolder, stepType } from "../support/real-engine";
 
@@ -108,5 +110,28 @@ describe("pulumi preview of a managed bus with the real Kubernetes provider and 
         const errors = (preview.diagnostics ?? []).filter((d) => d.severity === "error").map((d) => d.message);
         assert.deepEqual(errors, ["error: jetstream.replicas: 2 is not allowed: a JetStream bus needs 1 replica or 3 and more (2 servers cannot keep a quorum when one fails)\n"]);
         await program.pulumiOk(["config", "rm", "replicas"]);
+    });
+
+    it("creates the certificates and passwords alone, keeps every key and password secret in state, and previews them unchanged", async () => {
+        // Without a cluster only these can be created: `--target` them, with their component and the stack.
+        const preview = previewJson(await program.pulumiOk(["preview", "--json"]));
+        const targets = preview.steps.filter((s) => /^(tls|random):|EventBus$|Stack$/.test(stepType(s))).map((s) => `--target=${s.urn}`);
+        assert.equal(targets.length, 13);
+        await program.pulumiOk(["up", "--yes", "--skip-preview", ...targets]);
+
+        const state = JSON.parse((await program.pulumiOk(["stack", "export"])).stdout);
+        const byName = (name: string) => state.deployment.resources.find((r: { urn: string }) => r.urn.endsWith(`::${name}`));
+        const serverCert = new x509.X509Certificate(byName("default-server-cert").outputs.certPem);
+        const names = serverCert.getExtension(x509.SubjectAlternativeNameExtension)!.names.items.map((n) => n.value);
+        assert.ok(names.includes("eventbus-default-js-svc.argo-events.svc"), names.join(", "));
+        const password: string = JSON.parse((await program.pulumiOk(["stack", "output", "--json", "--show-secrets"])).stdout).password;
+        assert.equal(password.length, 32);
+        for (const { file, text } of program.stateFiles()) {
+            assert.ok(!/PRIVATE KEY/.test(text), `${file} holds a private key in clear text`);
+            assert.ok(!text.includes(password), `${file} holds the password in clear text`);
+        }
+
+        const again = previewJson(await program.pulumiOk(["preview", "--json"]));
+        assert.deepEqual(again.changeSummary, { create: 7, same: 13 }, "only the Kubernetes objects and the stream are left to create");
     });
 });
