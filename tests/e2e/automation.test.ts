@@ -125,7 +125,7 @@ describe("Automation API: an inline program's exotic bus on a 3-node TLS cluster
     });
     after(() => cleanup.run());
 
-    it("previews, creates the stream, and previews again with no changes", async () => {
+    it("previews, creates the stream, and previews and refreshes again with no changes", async () => {
         assert.deepEqual((await deploy("preview")).changeSummary, { create: 3 });
         const up = await deploy("up");
         assert.deepEqual(up.summary, { create: 3 });
@@ -133,6 +133,8 @@ describe("Automation API: an inline program's exotic bus on a 3-node TLS cluster
         const info = await jsm.streams.info("payments");
         assert.deepEqual(info.config.subjects, ["payments.>"]);
         assert.equal(info.config.max_age, 168 * 3600 * 1000 * NS_PER_MS);
+        assert.deepEqual((await deploy("preview")).changeSummary, { same: 3 });
+        assert.deepEqual((await deploy("refresh")).summary, { same: 3 }, "a refresh of an unchanged stream finds nothing");
         assert.deepEqual((await deploy("preview")).changeSummary, { same: 3 });
     });
 
