@@ -349,8 +349,9 @@ export async function readStream(id: string, props: StreamOutputs): Promise<{ id
         if (!info) {
             return {};
         }
-        const { observedServerVersion: _observed, ...inputs } = outputs(props, info, session.serverVersion);
-        return { id, props: outputs(props, info, session.serverVersion), inputs };
+        const refreshed = outputs(props, info, session.serverVersion);
+        const { observedServerVersion: _observed, ...inputs } = refreshed;
+        return { id, props: refreshed, inputs };
     });
 }
 

@@ -5,13 +5,10 @@
  */
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
-import type { NatsConnection } from "@nats-io/transport-node";
-import { canUsePrivateHosts, connectClient, LocalCluster, startCluster } from "../support/cluster";
-import { Cleanup, findNatsServers } from "../support/nats";
-import { createProgramFolder, EngineTools, findEngineTools, ProgramFolder, run } from "../support/real-engine";
+import type { JetStreamManager } from "@nats-io/jetstream";
+import { Cleanup } from "../support/nats";
+import { createProgramFolder, EngineTools, exoticTargetSkipReason, findEngineTools, ProgramFolder, run, startExoticTarget } from "../support/real-engine";
 
-const STREAM_TYPE = "pulumi-nodejs:dynamic/jetstream:Stream";
 const NS_PER_MS = 1_000_000;
 
 /**
@@ -88,16 +85,9 @@ main().catch((err) => {
 });
 `;
 
-const tools = findEngineTools();
-const noNamespaces = canUsePrivateHosts();
-const server = findNatsServers().at(-1);
-const skip = typeof tools === "string" ? tools : noNamespaces ?? (server ? false : "no nats-server");
-
-describe("Automation API: an inline program's exotic bus on a 3-node TLS cluster", { skip }, () => {
+describe("Automation API: an inline program's exotic bus on a 3-node TLS cluster", { skip: exoticTargetSkipReason() }, () => {
     const cleanup = new Cleanup();
     let program: ProgramFolder;
-    let cluster: LocalCluster;
-    let nc: NatsConnection;
     let jsm: JetStreamManager;
     let config: Record<string, { value: string; secret?: boolean }>;
 
@@ -109,18 +99,15 @@ describe("Automation API: an inline program's exotic bus on a 3-node TLS cluster
     }
 
     before(async () => {
-        cluster = await startCluster(server!, cleanup);
-        nc = await connectClient(cluster);
-        cleanup.defer(() => nc.close());
-        jsm = await jetstreamManager(nc);
-        program = await createProgramFolder(tools as EngineTools, cleanup, { "deploy.js": SCRIPT });
-        const connection = cluster.rendered.resources.find((r) => r.type === STREAM_TYPE)!.inputs.connection;
+        const target = await startExoticTarget(cleanup);
+        jsm = target.jsm;
+        program = await createProgramFolder(findEngineTools() as EngineTools, cleanup, { "deploy.js": SCRIPT });
         config = {
-            url: { value: cluster.urls.join(",") },
-            username: { value: connection.username },
-            password: { value: connection.password, secret: true },
-            caCert: { value: connection.caCert },
-            serverName: { value: cluster.serviceHost },
+            url: { value: target.url },
+            username: { value: target.username },
+            password: { value: target.password, secret: true },
+            caCert: { value: target.caCert },
+            serverName: { value: target.serverName },
         };
     });
     after(() => cleanup.run());

@@ -9,7 +9,7 @@ import { after, before, describe, it } from "node:test";
 import "../../components/local/reflect-metadata";
 import * as x509 from "@peculiar/x509";
 import { Cleanup } from "../support/nats";
-import { createProgramFolder, EngineTools, findEngineTools, previewJson, ProgramFolder, stepType } from "../support/real-engine";
+import { createProgramFolder, EngineTools, findEngineTools, previewJson, ProgramFolder, stepType, typescriptProject } from "../support/real-engine";
 
 const PROGRAM = `import * as pulumi from "@pulumi/pulumi";
 import { EventBus } from "jetstream-eventbus";
@@ -25,11 +25,6 @@ export const url = bus.url;
 export const password = bus.password;
 `;
 
-const FILES = {
-    "Pulumi.yaml": "name: argo-bus\nruntime: nodejs\n",
-    "index.ts": PROGRAM,
-    "tsconfig.json": JSON.stringify({ compilerOptions: { strict: true, target: "es2022", module: "node16", moduleResolution: "node16", skipLibCheck: true } }),
-};
 
 /** What a 3-replica bus plans, as `<type> <name>`. */
 const PLANNED = [
@@ -72,7 +67,7 @@ describe("pulumi preview of a managed bus with the real Kubernetes provider and 
     let program: ProgramFolder;
 
     before(async () => {
-        program = await createProgramFolder(tools as EngineTools, cleanup, FILES);
+        program = await createProgramFolder(tools as EngineTools, cleanup, typescriptProject("argo-bus", PROGRAM));
         await program.pulumiOk(["stack", "init", "dev"]);
         await program.pulumiOk(["config", "set", "--secret", "kubeconfig", "--", KUBECONFIG]);
     });

@@ -7,14 +7,11 @@
 import assert from "node:assert/strict";
 import * as net from "node:net";
 import { after, before, describe, it } from "node:test";
-import { jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
-import type { NatsConnection } from "@nats-io/transport-node";
-import { canUsePrivateHosts, connectClient, LocalCluster, startCluster } from "../support/cluster";
-import { createTestCa, issueTestCert } from "../support/exotic";
-import { Cleanup, findNatsServers, freePort } from "../support/nats";
-import { createProgramFolder, EngineTools, findEngineTools, previewJson, ProgramFolder, stepType } from "../support/real-engine";
+import type { JetStreamManager } from "@nats-io/jetstream";
+import { createTestCa, issueTestCert, STREAM_TYPE } from "../support/exotic";
+import { Cleanup, freePort } from "../support/nats";
+import { createProgramFolder, EngineTools, exoticTargetSkipReason, findEngineTools, previewJson, ProgramFolder, startExoticTarget, stepType, typescriptProject } from "../support/real-engine";
 
-const STREAM_TYPE = "pulumi-nodejs:dynamic/jetstream:Stream";
 const NS_PER_MS = 1_000_000;
 
 /**
@@ -56,45 +53,29 @@ export const streamName = bus.streamName;
 export const password = bus.password;
 `;
 
-const FILES = {
-    "Pulumi.yaml": "name: orders-bus\nruntime: nodejs\ndescription: An exotic JetStream bus\n",
-    "index.ts": PROGRAM,
-    "tsconfig.json": JSON.stringify({ compilerOptions: { strict: true, target: "es2022", module: "node16", moduleResolution: "node16", skipLibCheck: true } }),
-};
-
-const tools = findEngineTools();
-const noNamespaces = canUsePrivateHosts();
-const server = findNatsServers().at(-1);
-const skip = typeof tools === "string" ? tools : noNamespaces ?? (server ? false : "no nats-server");
-
-describe("pulumi CLI in a project folder: an exotic bus on a 3-node TLS cluster", { skip }, () => {
+describe("pulumi CLI in a project folder: an exotic bus on a 3-node TLS cluster", { skip: exoticTargetSkipReason() }, () => {
     const cleanup = new Cleanup();
     let program: ProgramFolder;
-    let cluster: LocalCluster;
-    let nc: NatsConnection;
     let jsm: JetStreamManager;
     let password: string;
     let clientKey: string;
 
     before(async () => {
-        cluster = await startCluster(server!, cleanup);
-        nc = await connectClient(cluster);
-        cleanup.defer(() => nc.close());
-        jsm = await jetstreamManager(nc);
-        program = await createProgramFolder(tools as EngineTools, cleanup, FILES);
-        const connection = cluster.rendered.resources.find((r) => r.type === STREAM_TYPE)!.inputs.connection;
-        password = connection.password;
+        const target = await startExoticTarget(cleanup);
+        jsm = target.jsm;
+        password = target.password;
+        program = await createProgramFolder(findEngineTools() as EngineTools, cleanup, typescriptProject("orders-bus", PROGRAM));
         // A client certificate the servers do not ask for: here to prove its key is kept secret.
         const clientCa = await createTestCa("orders clients");
         const client = await issueTestCert(clientCa, { commonName: "orders-deployer", usage: "client" });
         clientKey = client.keyPem;
         await program.pulumiOk(["stack", "init", "dev"]);
         const set = (key: string, value: string, secret = false) => program.pulumiOk(["config", "set", ...(secret ? ["--secret"] : []), key, "--", value]);
-        await set("url", cluster.urls.join(","));
-        await set("username", connection.username);
+        await set("url", target.url);
+        await set("username", target.username);
         await set("password", password, true);
-        await set("caCert", connection.caCert);
-        await set("serverName", cluster.serviceHost);
+        await set("caCert", target.caCert);
+        await set("serverName", target.serverName);
         await set("clientCert", client.certPem);
         await set("clientKey", clientKey, true);
     });

@@ -7,7 +7,10 @@
 import { execFile, execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { cacheDir, Cleanup } from "./nats";
+import { jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
+import { canUsePrivateHosts, connectClient, LocalCluster, startCluster } from "./cluster";
+import { STREAM_TYPE } from "./exotic";
+import { cacheDir, Cleanup, findNatsServers } from "./nats";
 
 const REPO = path.resolve(__dirname, "../../..");
 
@@ -23,7 +26,6 @@ export interface EngineTools {
     languageHost: string;
     dynamicProviderLauncher: string;
     kubernetesProvider: string;
-    versions: Toolchain;
 }
 
 /**
@@ -46,7 +48,6 @@ function locateEngineTools(): EngineTools | string {
         dynamicProviderLauncher: path.join(cache, "pulumi", `v${versions.pulumi.version}`, "pulumi-resource-pulumi-nodejs"),
         languageHost: path.join(cache, "pulumi-language-nodejs", `v${versions.languageHost.sdkVersion}`, "pulumi-language-nodejs"),
         kubernetesProvider: path.join(cache, "pulumi-kubernetes", `v${versions.kubernetesProvider.version}`, "pulumi-resource-kubernetes"),
-        versions,
     };
     for (const file of [tools.pulumi, tools.dynamicProviderLauncher, tools.languageHost, tools.kubernetesProvider]) {
         if (!fs.existsSync(file)) {
@@ -83,8 +84,6 @@ export interface CommandResult {
 /** A Pulumi program folder with the packed package installed, its own state backend and plugins. */
 export interface ProgramFolder {
     dir: string;
-    /** Where the file backend keeps state. */
-    stateDir: string;
     /** Environment for the CLI and the Automation API: the built engine and doubles first on PATH. */
     env: NodeJS.ProcessEnv;
     /** Runs `pulumi <args>` in the folder. */
@@ -96,7 +95,7 @@ export interface ProgramFolder {
 }
 
 /** Passphrase of the test stacks' secrets provider. */
-export const PASSPHRASE = "end-to-end test passphrase";
+const PASSPHRASE = "end-to-end test passphrase";
 
 /** Writes a wrapper that runs the tls or random provider double under this Node.js. */
 function writeDoubleWrapper(binDir: string, packageName: "tls" | "random"): void {
@@ -107,6 +106,15 @@ function writeDoubleWrapper(binDir: string, packageName: "tls" | "random"): void
         `#!/bin/sh\n# Test double of the ${packageName} provider (see tests/e2e/provider-double.ts).\nexec ${JSON.stringify(process.execPath)} ${JSON.stringify(double)} ${packageName} ${version} "$@"\n`,
         { mode: 0o755 },
     );
+}
+
+/** The files of a TypeScript project: Pulumi.yaml (`runtime: nodejs`), `index.ts` and a strict tsconfig. */
+export function typescriptProject(name: string, program: string): Record<string, string> {
+    return {
+        "Pulumi.yaml": `name: ${name}\nruntime: nodejs\n`,
+        "index.ts": program,
+        "tsconfig.json": JSON.stringify({ compilerOptions: { strict: true, target: "es2022", module: "node16", moduleResolution: "node16", skipLibCheck: true } }),
+    };
 }
 
 /**
@@ -155,7 +163,6 @@ export async function createProgramFolder(tools: EngineTools, cleanup: Cleanup, 
         run(tools.pulumi, ["--non-interactive", ...args], { cwd: dir, env: { ...env, ...options.env }, timeoutMs: options.timeoutMs ?? 300_000 });
     return {
         dir,
-        stateDir,
         env,
         pulumi,
         pulumiOk: (args, options) => pulumi(args, options).then(failOnError(`pulumi ${args.join(" ")}`)),
@@ -193,11 +200,7 @@ export function run(command: string, args: string[], options: { cwd: string; env
 export interface PreviewStep {
     op: string;
     urn: string;
-    detailedDiff?: Record<string, { kind: string; inputDiff?: boolean }>;
-    diffReasons?: string[];
-    replaceReasons?: string[];
     newState?: { type: string; inputs?: Record<string, any> };
-    oldState?: { type: string };
 }
 
 /** What `pulumi preview --json` printed. */
@@ -219,4 +222,40 @@ export function previewJson(result: CommandResult): PreviewJson {
 /** The resource type of a step. */
 export function stepType(step: PreviewStep): string {
     return step.urn.split("::")[2]!.split("$").pop()!;
+}
+
+/** Why the tests of an exotic bus on a local cluster cannot run here, or false when they can. */
+export function exoticTargetSkipReason(): string | false {
+    const tools = findEngineTools();
+    if (typeof tools === "string") return tools;
+    return canUsePrivateHosts() ?? (findNatsServers().length > 0 ? false : "no nats-server");
+}
+
+/** A 3-node TLS cluster on the newest nats-server found, the settings an exotic bus needs to reach it, and a client of the test's own. */
+export interface ExoticTarget {
+    cluster: LocalCluster;
+    /** The test's own look at the servers. */
+    jsm: JetStreamManager;
+    url: string;
+    username: string;
+    password: string;
+    caCert: string;
+    serverName: string;
+}
+
+/** Starts an {@link ExoticTarget}; `cleanup` stops it. */
+export async function startExoticTarget(cleanup: Cleanup): Promise<ExoticTarget> {
+    const cluster = await startCluster(findNatsServers().at(-1)!, cleanup);
+    const nc = await connectClient(cluster);
+    cleanup.defer(() => nc.close());
+    const connection = cluster.rendered.resources.find((r) => r.type === STREAM_TYPE)!.inputs.connection;
+    return {
+        cluster,
+        jsm: await jetstreamManager(nc),
+        url: cluster.urls.join(","),
+        username: connection.username,
+        password: connection.password,
+        caCert: connection.caCert,
+        serverName: cluster.serviceHost,
+    };
 }
