@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Builds the real Pulumi engine the end-to-end tests run, from Go modules, and caches it by version:
-# the CLI, the Node.js language host, the Kubernetes provider and the dynamic-provider launcher.
-# No prebuilt binary is used. A second run finds everything cached and takes seconds.
+# Builds the real Pulumi engine and the Kubernetes control plane the end-to-end tests run, from Go
+# modules, and caches them by version: the CLI, the Node.js language host, the Kubernetes provider and
+# the dynamic-provider launcher; kube-apiserver, kube-controller-manager, kube-scheduler, etcd and kwok
+# (which plays the kubelet of fake nodes). No prebuilt binary is used. A second run finds everything
+# cached and takes seconds.
 #
 #   scripts/build-engine.sh            build what is missing, print where each tool is
 #
@@ -16,6 +18,9 @@ pulumi_version=$(version_of pulumi.version)
 sdk_version=$(version_of languageHost.sdkVersion)
 k8s_version=$(version_of kubernetesProvider.version)
 k8s_module=$(version_of kubernetesProvider.module)
+kube_version=$(version_of kubernetes.version)
+etcd_version=$(version_of etcd.version)
+kwok_version=$(version_of kwok.version)
 
 export GOFLAGS=-mod=mod GOWORK=off
 work=$(mktemp -d)
@@ -84,6 +89,59 @@ if [ ! -x "$k8s" ]; then
   timed "pulumi-resource-kubernetes $k8s_version" build_k8s
 fi
 
+# The control plane. kubernetes/kubernetes is served as a module whose go.mod points its k8s.io/*
+# dependencies at ./staging, which the module zip does not contain: require the published releases of
+# the same version instead. The version flags make clients (and the Kubernetes provider) see v$kube_version.
+kube="$cache/kubernetes/v$kube_version"
+if [ ! -x "$kube/kube-apiserver" ] || [ ! -x "$kube/kube-controller-manager" ] || [ ! -x "$kube/kube-scheduler" ]; then
+  build_kube() {
+    module_copy "k8s.io/kubernetes@v$kube_version" kubernetes
+    (
+      cd "$work/kubernetes"
+      rm -rf go.work go.work.sum vendor
+      sed -i -E '/^[[:space:]]*k8s\.io\/[a-z0-9-]+ => \.\/staging\//d; s/^([[:space:]]*k8s\.io\/[a-z0-9-]+) v0\.0\.0$/\1 v0.'"${kube_version#1.}"'/' go.mod
+      local flags="-X k8s.io/component-base/version.gitVersion=v$kube_version -X k8s.io/component-base/version.gitMajor=${kube_version%%.*}"
+      flags="$flags -X k8s.io/component-base/version.gitMinor=$(echo "$kube_version" | cut -d. -f2)"
+      for command in kube-apiserver kube-controller-manager kube-scheduler; do
+        go build -o "$kube/$command.tmp" -ldflags "$flags" "./cmd/$command"
+        mv "$kube/$command.tmp" "$kube/$command"
+      done
+    )
+  }
+  mkdir -p "$kube"
+  timed "kubernetes $kube_version (kube-apiserver, kube-controller-manager, kube-scheduler)" build_kube
+fi
+
+# etcd, the release line Kubernetes $kube_version is tested with. Its server module replaces its sibling
+# modules with local paths; the published ones of the same release are used instead.
+etcd="$cache/etcd/v$etcd_version/etcd"
+if [ ! -x "$etcd" ]; then
+  build_etcd() {
+    module_copy "go.etcd.io/etcd/server/v3@v$etcd_version" etcd
+    sed -i '/^replace (/,/^)/d; /^replace /d' "$work/etcd/go.mod"
+    (cd "$work/etcd" && go build -o "$etcd.tmp" .)
+    mv "$etcd.tmp" "$etcd"
+  }
+  mkdir -p "$(dirname "$etcd")"
+  timed "etcd $etcd_version" build_etcd
+fi
+
+# kwok plays the kubelet of fake nodes (pod status, port-forward). Its PortForward CRD comes with it:
+# the tests create one per pod, pointing at the nats-server that answers for that pod.
+kwok="$cache/kwok/v$kwok_version"
+if [ ! -x "$kwok/kwok" ] || [ ! -f "$kwok/portforwards-crd.yaml" ]; then
+  build_kwok() {
+    (cd "$work" && GOBIN="$kwok" go install "sigs.k8s.io/kwok/cmd/kwok@v$kwok_version")
+    dir=$(go mod download -json "sigs.k8s.io/kwok@v$kwok_version" | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s).Dir))')
+    install -m 0644 "$dir/kustomize/crd/bases/kwok.x-k8s.io_portforwards.yaml" "$kwok/portforwards-crd.yaml"
+  }
+  mkdir -p "$kwok"
+  timed "kwok $kwok_version" build_kwok
+fi
+
 echo "pulumi:                     $cli ($("$cli" version))"
 echo "pulumi-language-nodejs:     $host"
 echo "pulumi-resource-kubernetes: $k8s"
+echo "kubernetes control plane:   $kube ($("$kube/kube-apiserver" --version))"
+echo "etcd:                       $etcd ($("$etcd" --version | head -1))"
+echo "kwok:                       $kwok/kwok"

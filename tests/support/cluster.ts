@@ -31,6 +31,14 @@ export function canUsePrivateHosts(): string | undefined {
 function writeLauncher(dir: string, binary: string, hosts: string): string {
     const hostsPath = path.join(dir, "hosts");
     fs.writeFileSync(hostsPath, hosts);
+    return writeHostsLauncher(dir, binary, hostsPath);
+}
+
+/**
+ * A launcher that runs `binary` with the file `hostsPath` bind-mounted over /etc/hosts in a private
+ * mount namespace. The file may be rewritten in place later (the mount follows its inode).
+ */
+export function writeHostsLauncher(dir: string, binary: string, hostsPath: string): string {
     const launcher = path.join(dir, "nats-server-with-hosts");
     fs.writeFileSync(
         launcher,

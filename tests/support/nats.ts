@@ -270,6 +270,14 @@ function installExitHooks(): void {
     }
 }
 
+/** Kills `child` if this test process exits before it does (a crash or Ctrl-C must not leave it running). */
+export function killAtExit(child: ChildProcess): ChildProcess {
+    installExitHooks();
+    liveChildren.add(child);
+    child.once("exit", () => liveChildren.delete(child));
+    return child;
+}
+
 /** Creates a fresh directory under the OS temp dir; removed at process exit unless removed earlier. */
 export function makeTempDir(prefix: string): string {
     installExitHooks();
