@@ -37,6 +37,12 @@ export interface PersistenceArgs {
         /** `Retain` (default) or `Delete` when the StatefulSet is scaled down. */
         whenScaled?: "Retain" | "Delete";
     };
+    /**
+     * JetStream encryption-at-rest key (a secret; letters only, at least 16). Unset, the bus generates
+     * one, and `pulumi destroy` deletes it while the retained volumes keep data encrypted with it: give
+     * the key (and keep it) when the data must outlive the stack.
+     */
+    encryptionKey?: pulumi.Input<string>;
 }
 
 /** Labels and annotations for the bus pods, as Argo's `Metadata` (§1.2). */

@@ -125,7 +125,7 @@ function deployManagedBus(name: string, spec: BusSpec, serverConfig: string, arg
     const childOpts: pulumi.CustomResourceOptions = { parent, deleteBeforeReplace: true };
     const dns = serviceDns(spec.busName, spec.namespace, spec.replicas, PORTS.client, PORTS.cluster);
     const certificates = createCertificates(name, spec, { parent });
-    const credentials = createCredentials(name, { parent });
+    const credentials = createCredentials(name, { parent }, spec.persistence?.encryptionKey);
 
     const serverSecret = new k8s.core.v1.Secret(
         `${name}-server`,

@@ -33,6 +33,8 @@ export interface PersistenceSpec {
     volumeSizeBytes: number;
     whenDeleted: "Retain" | "Delete";
     whenScaled: "Retain" | "Delete";
+    /** The given encryption key, unset for a generated one. */
+    encryptionKey?: PersistenceArgs["encryptionKey"];
 }
 
 /**
@@ -81,7 +83,7 @@ const JETSTREAM_KEYS = [
     "startArgs", "streamConfig", "stream", "streamLifecycle", "maxPayload", "images", "topologySpreadConstraints",
     "podDisruptionBudget", "networkPolicy", "lameDuckDuration", "lameDuckGracePeriod", "terminationGracePeriodSeconds",
 ];
-const PERSISTENCE_KEYS = ["storageClassName", "accessMode", "volumeSize", "retentionPolicy"];
+const PERSISTENCE_KEYS = ["storageClassName", "accessMode", "volumeSize", "retentionPolicy", "encryptionKey"];
 const IMAGE_KEYS = ["registry", "nats", "reloader", "metricsExporter", "startCommand"];
 const ACCESS_MODES = ["ReadWriteOnce", "ReadWriteOncePod", "ReadWriteMany"];
 const RETENTION_CHOICES = ["Retain", "Delete"];
@@ -216,6 +218,11 @@ export function resolvePersistence(persistence: PersistenceArgs | undefined, fie
     if (persistence.storageClassName !== undefined && (typeof persistence.storageClassName !== "string" || !DNS_SUBDOMAIN.test(persistence.storageClassName))) {
         throw new InputError(`${field}.storageClassName`, `${typeof persistence.storageClassName === "string" ? JSON.stringify(persistence.storageClassName) : describeType(persistence.storageClassName)} is not a valid storage class name: ${DNS_SUBDOMAIN_RULE}`);
     }
+    // A plain value is checked here; an Output (a secret from config) when it resolves (createCredentials).
+    const key = persistence.encryptionKey;
+    if (key !== undefined && (typeof key !== "object" || key === null)) {
+        checkEncryptionKey(key, `${field}.encryptionKey`);
+    }
     return {
         storageClassName: persistence.storageClassName,
         accessMode,
@@ -223,7 +230,24 @@ export function resolvePersistence(persistence: PersistenceArgs | undefined, fie
         volumeSizeBytes,
         whenDeleted: retention.whenDeleted ?? DEFAULTS.pvcRetention,
         whenScaled: retention.whenScaled ?? DEFAULTS.pvcRetention,
+        encryptionKey: persistence.encryptionKey,
     };
+}
+
+/** Smallest accepted length of a given encryption key; generated keys are longer (DEFAULTS.encryptionKeyLength). */
+export const MIN_ENCRYPTION_KEY_LENGTH = 16;
+
+/**
+ * A given JetStream encryption key, checked: letters only, as the generated ones, because nats-server
+ * misreads an expanded `$JS_KEY` that starts with a digit (Argo Events #3231), and long enough to be a
+ * key. The message never repeats the value.
+ */
+export function checkEncryptionKey(value: unknown, field: string): string {
+    if (typeof value !== "string" || !/^[A-Za-z]+$/.test(value) || value.length < MIN_ENCRYPTION_KEY_LENGTH) {
+        const found = typeof value !== "string" ? describeType(value) : `a value of ${value.length} character(s)${/^[A-Za-z]*$/.test(value) ? "" : " with characters other than letters"}`;
+        throw new InputError(field, `must be at least ${MIN_ENCRYPTION_KEY_LENGTH} letters (A-Z, a-z) and nothing else; got ${found}`);
+    }
+    return value;
 }
 
 const FILE_STORE_FIELD = "jetstream.jetstreamSettings.maxFileStore";

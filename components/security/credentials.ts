@@ -2,6 +2,10 @@ import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { stringify } from "yaml";
 import { DEFAULTS } from "../defaults";
+import { checkEncryptionKey } from "../validate";
+
+/** Where a given encryption key comes from, for its error messages. */
+const ENCRYPTION_KEY_FIELD = "jetstream.persistence.encryptionKey";
 
 /** Generated credentials of a bus. Every value except the user name is a secret. */
 export interface BusCredentials {
@@ -40,23 +44,23 @@ function password(name: string, opts: pulumi.CustomResourceOptions): random.Rand
  * The client and system passwords with their bcrypt hashes (the server config holds only the
  * hashes), and the JetStream encryption-at-rest key. The key is letters only: an expanded
  * `$JS_KEY` that starts with a digit is misread by nats-server (Argo #3231). Its inputs must never
- * change: a new key makes the stored data unreadable.
+ * change: a new key makes the stored data unreadable. A given key (`persistence.encryptionKey`)
+ * replaces the generated one, so data on retained volumes stays readable after a destroy.
  */
-export function createCredentials(name: string, opts: pulumi.CustomResourceOptions): BusCredentials {
+export function createCredentials(name: string, opts: pulumi.CustomResourceOptions, givenEncryptionKey?: pulumi.Input<string>): BusCredentials {
     const client = password(`${name}-password`, opts);
     const system = password(`${name}-system-password`, opts);
-    const encryption = new random.RandomPassword(
-        `${name}-encryption-key`,
-        { length: DEFAULTS.encryptionKeyLength, special: false, numeric: false, upper: true, lower: true },
-        opts,
-    );
+    const encryptionKey =
+        givenEncryptionKey === undefined
+            ? new random.RandomPassword(`${name}-encryption-key`, { length: DEFAULTS.encryptionKeyLength, special: false, numeric: false, upper: true, lower: true }, opts).result
+            : pulumi.output(givenEncryptionKey).apply((key) => checkEncryptionKey(key, ENCRYPTION_KEY_FIELD));
     return {
         username: DEFAULTS.username,
         password: pulumi.secret(client.result),
         passwordHash: pulumi.secret(client.bcryptHash),
         systemPassword: pulumi.secret(system.result),
         systemPasswordHash: pulumi.secret(system.bcryptHash),
-        encryptionKey: pulumi.secret(encryption.result),
+        encryptionKey: pulumi.secret(encryptionKey),
     };
 }
 

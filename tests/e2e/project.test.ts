@@ -10,23 +10,9 @@ import { after, before, describe, it } from "node:test";
 import type { JetStreamManager } from "@nats-io/jetstream";
 import { createTestCa, issueTestCert, STREAM_TYPE } from "../support/exotic";
 import { Cleanup, freePort } from "../support/nats";
-import { createProgramFolder, EngineTools, exoticTargetSkipReason, findEngineTools, previewJson, ProgramFolder, startExoticTarget, stepType, typescriptProject } from "../support/real-engine";
+import { changedLines, createProgramFolder, EngineTools, exoticTargetSkipReason, findEngineTools, previewJson, ProgramFolder, startExoticTarget, stepType, typescriptProject } from "../support/real-engine";
 
 const NS_PER_MS = 1_000_000;
-
-/**
- * The changed lines (`~`) of `pulumi preview --diff`, spaces collapsed: which resources and which
- * fields a reviewer sees move. Dynamic resources report no detailed diff, so the engine's own
- * comparison of old and new inputs is what a pull request shows.
- */
-function changedLines(previewText: string): string[] {
-    const body = previewText.split(/^Resources:/m)[0]!;
-    return body
-        .split("\n")
-        .map((line) => line.trim().replace(/\s+/g, " ").replace(/ :/g, ":"))
-        .filter((line) => line.startsWith("~ "))
-        .map((line) => line.replace(/ \[.*$/, ""));
-}
 
 const PROGRAM = `import * as pulumi from "@pulumi/pulumi";
 import { EventBus } from "jetstream-eventbus";

@@ -117,6 +117,14 @@ export const BAD_INPUTS: BadInput[] = [
     { kind: "values and names", what: "an unknown version", args: { jetstream: { version: "2.99.0" } }, field: "jetstream.version", allowed: /supported versions: latest, .*2\.10\.29.*2\.14\.4/ },
     { kind: "values and names", what: "a missing version", args: { jetstream: {} }, field: "jetstream.version", allowed: /supported versions: latest/ },
     { kind: "values and names", what: "volume size 1XB", args: bus({ persistence: { volumeSize: "1XB" } }), field: "jetstream.persistence.volumeSize", allowed: /Gi/ },
+    {
+        kind: "values and names",
+        what: "an encryption key with digits (nats-server misreads a $JS_KEY that starts with one)",
+        args: bus({ persistence: { encryptionKey: "2024-restore-key-for-orders" } }),
+        field: "jetstream.persistence.encryptionKey",
+        allowed: /at least 16 letters \(A-Z, a-z\) and nothing else/,
+        secrets: ["2024-restore-key-for-orders"],
+    },
     { kind: "values and names", what: "maxPayload 1XB", args: bus({ maxPayload: "1XB" }), field: "jetstream.maxPayload", allowed: /MB/ },
     { kind: "values and names", what: "lameDuckDuration 7x", args: bus({ lameDuckDuration: "7x" }), field: "jetstream.lameDuckDuration", allowed: /units ns, us, ms, s, m, h/ },
     {

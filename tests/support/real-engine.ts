@@ -4,13 +4,13 @@
  * launcher, and the tls/random provider doubles. A program folder is made as a user makes one: the
  * package packed with `npm pack`, installed from the tarball with its peer dependencies.
  */
-import { execFile, execFileSync } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
 import { canUsePrivateHosts, connectClient, LocalCluster, startCluster } from "./cluster";
 import { STREAM_TYPE } from "./exotic";
-import { cacheDir, Cleanup, findNatsServers } from "./nats";
+import { cacheDir, Cleanup, findNatsServers, killAtExit } from "./nats";
 
 const REPO = path.resolve(__dirname, "../../..");
 
@@ -186,14 +186,41 @@ function failOnError(what: string): (result: CommandResult) => CommandResult {
     };
 }
 
-/** Runs a command to completion, bounded in time; resolves with its exit code and output. */
+/**
+ * Runs a command to completion, bounded in time; resolves with its exit code and output. It runs in a
+ * process group of its own, and a timeout kills the whole group: the CLI's plugins (providers,
+ * language host) must not outlive it.
+ */
 export function run(command: string, args: string[], options: { cwd: string; env: NodeJS.ProcessEnv; timeoutMs: number }): Promise<CommandResult> {
     return new Promise((resolve) => {
-        execFile(command, args, { cwd: options.cwd, env: options.env, timeout: options.timeoutMs, killSignal: "SIGKILL", maxBuffer: 64 * 1024 * 1024 }, (error, stdout, stderr) => {
-            const code = error ? (typeof error.code === "number" ? error.code : 1) : 0;
-            resolve({ code, stdout, stderr: error && typeof error.code !== "number" ? `${stderr}\n${error.message}` : stderr });
+        const child = spawn(command, args, { cwd: options.cwd, env: options.env, detached: true, stdio: ["ignore", "pipe", "pipe"] });
+        killAtExit(child);
+        let stdout = "";
+        let stderr = "";
+        child.stdout!.on("data", (chunk) => (stdout += chunk));
+        child.stderr!.on("data", (chunk) => (stderr += chunk));
+        let timedOut = false;
+        const timer = setTimeout(() => {
+            timedOut = true;
+            killGroup(child.pid);
+        }, options.timeoutMs);
+        child.once("error", (err) => (stderr += `\n${err.message}`));
+        child.once("close", (code) => {
+            clearTimeout(timer);
+            // Whatever the command left behind in its group goes with it.
+            killGroup(child.pid);
+            resolve({ code: timedOut ? 1 : code ?? 1, stdout, stderr: timedOut ? `${stderr}\n${command} timed out after ${options.timeoutMs} ms` : stderr });
         });
     });
+}
+
+function killGroup(pid: number | undefined): void {
+    if (pid === undefined) return;
+    try {
+        process.kill(-pid, "SIGKILL");
+    } catch {
+        // The group is gone already.
+    }
 }
 
 /** One step of `pulumi preview --json`. */
@@ -217,6 +244,20 @@ export function previewJson(result: CommandResult): PreviewJson {
     } catch {
         throw new Error(`pulumi preview --json printed no JSON (exit code ${result.code})\n--- stdout\n${result.stdout}\n--- stderr\n${result.stderr}`);
     }
+}
+
+/**
+ * The changed lines (`~`) of `pulumi preview --diff`, spaces collapsed: which resources and which
+ * fields a reviewer sees move. Dynamic resources report no detailed diff, so the engine's own
+ * comparison of old and new inputs is what a pull request shows.
+ */
+export function changedLines(previewText: string): string[] {
+    const body = previewText.split(/^Resources:/m)[0]!;
+    return body
+        .split("\n")
+        .map((line) => line.trim().replace(/\s+/g, " ").replace(/ :/g, ":"))
+        .filter((line) => line.startsWith("~ "))
+        .map((line) => line.replace(/ \[.*$/, ""));
 }
 
 /** The resource type of a step. */

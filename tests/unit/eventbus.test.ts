@@ -11,6 +11,8 @@ import bcrypt from "bcryptjs";
 import { parse as parseYaml } from "yaml";
 import { KUBERNETES_KINDS, renderBus, RenderedBus, testMocks } from "../support/bus";
 import { certificateFacts, isSecretOutput, RecordedResource, resolve } from "../support/mocks";
+import { secret as pulumiSecret } from "@pulumi/pulumi";
+import { checkEncryptionKey } from "../../components/validate";
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const rpcSettings = require("@pulumi/pulumi/runtime/settings") as { waitForRPCs(): Promise<void> };
@@ -1057,5 +1059,31 @@ describe("how the stream provider reaches the bus", () => {
         assert.equal(connection.kubernetes, undefined);
         const named = await renderBus("default", { namespace: "argo-events", jetstream: { version: "latest" }, connection: { mode: "direct", servers: ["tls://10.0.0.1:4222"], serverName: "eventbus-default-js-svc" } });
         assert.equal(connectionOf(named).serverName, "eventbus-default-js-svc");
+    });
+});
+
+describe("persistence.encryptionKey: a key the user keeps, so data on retained volumes outlives the stack", () => {
+    const KEY = "KeptOutsideTheStackForRestores";
+
+    it("goes into the server Secret as a secret, and no key is generated", async () => {
+        const r = await renderBus("default", { namespace: NS, jetstream: { version: "latest", persistence: { volumeSize: "10Gi", encryptionKey: pulumiSecret(KEY) } } });
+        assert.equal(r.serverSecret.encryption, KEY);
+        assert.deepEqual(
+            r.resources.filter((x) => x.type === "random:index/randomPassword:RandomPassword").map((x) => x.name).sort(),
+            ["default-password", "default-system-password"],
+        );
+        assert.ok(!r.configText.includes(KEY));
+    });
+
+    it("a key that resolves later (a config secret) is checked by the same rule when it resolves, naming the field and never the value", () => {
+        assert.equal(checkEncryptionKey(KEY, "jetstream.persistence.encryptionKey"), KEY);
+        assert.throws(
+            () => checkEncryptionKey("9startsWithADigitAndIsLong", "jetstream.persistence.encryptionKey"),
+            (err: Error) => {
+                assert.equal(err.message, "jetstream.persistence.encryptionKey: must be at least 16 letters (A-Z, a-z) and nothing else; got a value of 26 character(s) with characters other than letters");
+                return true;
+            },
+        );
+        assert.throws(() => checkEncryptionKey("OnlyFifteenChar", "f"), /at least 16 letters.*got a value of 15 character\(s\)$/);
     });
 });

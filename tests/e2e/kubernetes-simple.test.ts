@@ -1,0 +1,238 @@
+/**
+ * `examples/simple` (Argo Events' simplest JetStream EventBus) deployed with the real Pulumi CLI and
+ * Kubernetes provider to a real kube-apiserver, in a namespace that enforces the `restricted` Pod
+ * Security level, with real nats-servers behind the pods: the stream is created through the API
+ * server's port-forward. Then what a platform team does in its first weeks: previews of an unchanged
+ * bus, a stream change, a settings change, more replicas, refresh, render, destroy.
+ */
+import assert from "node:assert/strict";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { after, before, describe, it } from "node:test";
+import type { JetStreamManager } from "@nats-io/jetstream";
+import { parseAllDocuments } from "yaml";
+import { connectToBus, getObject, KubernetesTarget, kubernetesSkipReason, mostPodsDownAtOnce, startKubernetesTarget } from "../support/kube-e2e";
+import { Cleanup, waitFor } from "../support/nats";
+import { previewJson, run, stepType, typescriptProject } from "../support/real-engine";
+
+const EXAMPLE = path.resolve(__dirname, "../../../examples/simple/index.ts");
+const NS = "argo-events";
+const STS = `/apis/apps/v1/namespaces/${NS}/statefulsets/eventbus-default-js`;
+const NANOS_PER_HOUR = 3_600_000_000_000;
+
+/** The example with `extra` added to its `jetstream` block. */
+function withJetstream(extra: string): string {
+    const text = fs.readFileSync(EXAMPLE, "utf8");
+    const changed = text.replace(`jetstream: { version: "latest" }`, `jetstream: { version: "latest", ${extra} }`);
+    assert.notEqual(changed, text, "the example's jetstream block moved; update this test");
+    return changed;
+}
+
+/** Operations of a preview other than `same`, as `Type: op`, sorted. */
+function plannedChanges(json: ReturnType<typeof previewJson>): string[] {
+    return json.steps
+        .filter((s) => s.op !== "same")
+        .map((s) => `${stepType(s).split(":").pop()}: ${s.op}`)
+        .sort();
+}
+
+/** Every field of `expected` is in `actual` with the same value; empty lists and maps stand for absent ones (the API server drops them). */
+function assertContained(expected: unknown, actual: unknown, where: string): void {
+    if (Array.isArray(expected)) {
+        if (expected.length === 0 && actual === undefined) return;
+        assert.ok(Array.isArray(actual), `${where}: expected a list, the server has ${JSON.stringify(actual)}`);
+        assert.equal(actual.length, expected.length, `${where}: list length`);
+        expected.forEach((item, i) => assertContained(item, actual[i], `${where}[${i}]`));
+    } else if (expected !== null && typeof expected === "object") {
+        if (Object.keys(expected).length === 0 && actual === undefined) return;
+        assert.ok(actual !== null && typeof actual === "object", `${where}: expected an object, the server has ${JSON.stringify(actual)}`);
+        for (const [key, value] of Object.entries(expected)) assertContained(value, (actual as Record<string, unknown>)[key], `${where}.${key}`);
+    } else {
+        assert.equal(actual, expected, where);
+    }
+}
+
+describe("examples/simple on a real control plane", { skip: kubernetesSkipReason() }, () => {
+    const cleanup = new Cleanup();
+    let target: KubernetesTarget;
+    let jsm: JetStreamManager;
+
+    before(async () => {
+        target = await startKubernetesTarget(cleanup, [NS], typescriptProject("simple", fs.readFileSync(EXAMPLE, "utf8")));
+    });
+    after(() => cleanup.run());
+
+    const podsOf = async () => (await target.plane.requestOk("GET", `/api/v1/namespaces/${NS}/pods?labelSelector=eventbus-name%3Ddefault`)).items as any[];
+    const writeProgram = (text: string) => fs.writeFileSync(path.join(target.program.dir, "index.ts"), text);
+
+    it("pulumi up creates what the README lists, the pods become Ready behind real servers, and the stream is created through port-forward", async () => {
+        await target.up();
+        assert.deepEqual(previewJson(await target.pulumi(["preview", "--json"])).changeSummary, { same: 20 });
+
+        const sts = await target.plane.requestOk("GET", STS);
+        assert.equal(sts.status.readyReplicas, 3);
+        const service = await target.plane.requestOk("GET", `/api/v1/namespaces/${NS}/services/eventbus-default-js-svc`);
+        assert.equal(service.spec.clusterIP, "None");
+        const configMap = await target.plane.requestOk("GET", `/api/v1/namespaces/${NS}/configmaps/eventbus-default-js-config`);
+        assert.deepEqual(Object.keys(configMap.data), ["nats-js"]);
+        const server = await target.plane.requestOk("GET", `/api/v1/namespaces/${NS}/secrets/eventbus-default-js-server`);
+        assert.deepEqual(Object.keys(server.data).sort(), ["auth", "ca-cert", "cert", "cluster-cert", "cluster-private-key", "encryption", "private-key", "system-password"]);
+        const client = await target.plane.requestOk("GET", `/api/v1/namespaces/${NS}/secrets/eventbus-default-js-client-auth`);
+        assert.deepEqual(Object.keys(client.data).sort(), ["ca.crt", "client-auth", "url"]);
+        const pdb = await target.plane.requestOk("GET", `/apis/policy/v1/namespaces/${NS}/poddisruptionbudgets/eventbus-default-js-pdb`);
+        assert.equal(pdb.spec.maxUnavailable, 1);
+        await waitFor(async () => (await target.plane.requestOk("GET", `/apis/policy/v1/namespaces/${NS}/poddisruptionbudgets/eventbus-default-js-pdb`)).status?.currentHealthy === 3, {
+            timeoutMs: 30_000,
+            what: "the PDB to count 3 healthy pods",
+        });
+
+        // Each Ready pod is answered by a server started from what the API server holds, routed to the other two.
+        const pods = await podsOf();
+        assert.deepEqual(pods.map((p) => p.metadata.name).sort(), ["eventbus-default-js-0", "eventbus-default-js-1", "eventbus-default-js-2"]);
+        for (const pod of pods) {
+            assert.ok(pod.status.conditions.some((c: any) => c.type === "Ready" && c.status === "True"), `${pod.metadata.name} is not Ready`);
+            const running = target.pods.running().get(`${NS}/${pod.metadata.name}`);
+            assert.equal(running?.uid, pod.metadata.uid, `${pod.metadata.name} has no server`);
+            const routez = (await (await fetch(`${running!.monitorUrl}/routez`)).json()) as { num_routes: number };
+            assert.equal(routez.num_routes >= 2, true, `${pod.metadata.name} has ${routez.num_routes} routes`);
+        }
+
+        ({ jsm } = await connectToBus(target, NS, "default", cleanup));
+        const info = await jsm.streams.info("default");
+        assert.deepEqual(info.config.subjects, ["default.*.*"]);
+        assert.equal(info.config.num_replicas, 3);
+        assert.equal(info.config.max_msgs, 50_000);
+        assert.equal(info.config.max_age, 168 * NANOS_PER_HOUR);
+    });
+
+    it("the namespace enforces the restricted Pod Security level: the bus's pods are admitted, a non-compliant copy is refused", async () => {
+        const namespace = await target.plane.requestOk("GET", `/api/v1/namespaces/${NS}`);
+        assert.equal(namespace.metadata.labels["pod-security.kubernetes.io/enforce"], "restricted");
+        const sts = await target.plane.requestOk("GET", STS);
+        const podFrom = (spec: any) => ({ apiVersion: "v1", kind: "Pod", metadata: { name: "admission-check", namespace: NS }, spec });
+
+        const admitted = await target.plane.request("POST", `/api/v1/namespaces/${NS}/pods?dryRun=All`, podFrom(sts.spec.template.spec));
+        assert.equal(admitted.status, 201, JSON.stringify(admitted.body));
+
+        const escalating = structuredClone(sts.spec.template.spec);
+        escalating.containers[0].securityContext.allowPrivilegeEscalation = true;
+        const refused = await target.plane.request("POST", `/api/v1/namespaces/${NS}/pods?dryRun=All`, podFrom(escalating));
+        assert.equal(refused.status, 403, JSON.stringify(refused.body));
+        assert.match(refused.body.message, /violates PodSecurity "restricted:latest": allowPrivilegeEscalation != false \(container "main"/);
+    });
+
+    it("pulumi preview right after up plans nothing, and pulumi refresh finds nothing", async () => {
+        const preview = previewJson(await target.pulumi(["preview", "--json", "--expect-no-changes"]));
+        assert.deepEqual(preview.changeSummary, { same: 20 });
+        const refresh = await target.pulumi(["refresh", "--yes", "--expect-no-changes"]);
+        assert.equal(refresh.code, 0, `${refresh.stdout}\n${refresh.stderr}`);
+        assert.match(refresh.stdout, /20 unchanged/);
+        const again = previewJson(await target.pulumi(["preview", "--json", "--expect-no-changes"]));
+        assert.deepEqual(again.changeSummary, { same: 20 });
+    });
+
+    it("npm run render's YAML passes kubectl apply --dry-run=server and matches what pulumi up created", async () => {
+        const manifest = path.join(target.program.dir, "eventbus.yaml");
+        fs.writeFileSync(manifest, `apiVersion: argoproj.io/v1alpha1\nkind: EventBus\nmetadata:\n  name: default\n  namespace: ${NS}\nspec:\n  jetstream:\n    version: latest\n`);
+        const out = path.join(target.program.dir, "rendered");
+        const bin = path.join(target.program.dir, "node_modules/.bin/jetstream-eventbus");
+        const render = await run(bin, ["render", "--manifest", manifest, "--out", out], { cwd: target.program.dir, env: process.env, timeoutMs: 60_000 });
+        assert.equal(render.code, 0, render.stderr);
+        const dryRun = await target.plane.kubectl(["apply", "--dry-run=server", "-R", "-f", path.join(out, NS)]);
+        assert.equal(dryRun.code, 0, dryRun.stderr);
+        assert.match(dryRun.stdout, /statefulset.apps\/eventbus-default-js configured \(server dry run\)/);
+
+        const files = fs.readdirSync(path.join(out, NS)).filter((f) => f.endsWith(".yaml"));
+        assert.equal(files.length, 6, files.join(", "));
+        const plural: Record<string, string> = { StatefulSet: "apis/apps/v1/namespaces/NS/statefulsets", Service: "api/v1/namespaces/NS/services", ConfigMap: "api/v1/namespaces/NS/configmaps", Secret: "api/v1/namespaces/NS/secrets", PodDisruptionBudget: "apis/policy/v1/namespaces/NS/poddisruptionbudgets" };
+        for (const file of files) {
+            for (const doc of parseAllDocuments(fs.readFileSync(path.join(out, NS, file), "utf8"))) {
+                const rendered = doc.toJS();
+                const live = await target.plane.requestOk("GET", `/${plural[rendered.kind]!.replace("NS", NS)}/${rendered.metadata.name}`);
+                const where = `${rendered.kind} ${rendered.metadata.name}`;
+                assertContained(rendered.metadata.labels, live.metadata.labels, `${where} labels`);
+                if (rendered.kind === "Secret") {
+                    // Rendered Secrets hold placeholders: the keys must match, the values are made at deploy time.
+                    assert.deepEqual(Object.keys(rendered.stringData).sort(), Object.keys(live.data).sort(), where);
+                } else {
+                    const { metadata: _m, ...body } = rendered;
+                    assertContained(body, live, where);
+                }
+            }
+        }
+    });
+
+    it("a streamConfig change updates only the Stream: the StatefulSet's generation does not move and no pod restarts", async () => {
+        const before = await target.plane.requestOk("GET", STS);
+        const uids = (await podsOf()).map((p) => p.metadata.uid).sort();
+        const eventCount = target.pods.events.length;
+        writeProgram(withJetstream(`streamConfig: "maxAge: 24h\\n"`));
+
+        const preview = previewJson(await target.pulumi(["preview", "--json"]));
+        assert.deepEqual(plannedChanges(preview), ["Stream: update"]);
+        await target.up();
+
+        assert.equal((await jsm.streams.info("default")).config.max_age, 24 * NANOS_PER_HOUR);
+        const afterwards = await target.plane.requestOk("GET", STS);
+        assert.equal(afterwards.metadata.generation, before.metadata.generation);
+        assert.deepEqual((await podsOf()).map((p) => p.metadata.uid).sort(), uids);
+        assert.deepEqual(target.pods.events.slice(eventCount), []);
+    });
+
+    it("a JetStream settings change shows the pod template change and rolls the pods one at a time", async () => {
+        const uids = new Set((await podsOf()).map((p) => p.metadata.uid));
+        const eventCount = target.pods.events.length;
+        writeProgram(withJetstream(`streamConfig: "maxAge: 24h\\n", settings: "max_file_store: 2GB\\n"`));
+
+        const diff = await target.pulumi(["preview", "--diff"]);
+        assert.equal(diff.code, 0, diff.stderr);
+        assert.match(diff.stdout, /~ jetstream-eventbus\/jetstream-settings: "[0-9a-f]{16}" => "[0-9a-f]{16}"/);
+        assert.match(diff.stdout, /-\s+max_file_store: 1099511627776\n\s+\+\s+max_file_store: 2GB/);
+        const preview = previewJson(await target.pulumi(["preview", "--json"]));
+        // The real provider treats ConfigMap data as immutable: with a fixed name it deletes, then creates it.
+        assert.deepEqual(plannedChanges(preview), ["ConfigMap: replace", "StatefulSet: update"]);
+
+        await target.up();
+        const pods = await podsOf();
+        assert.equal(pods.length, 3);
+        assert.ok(pods.every((p) => !uids.has(p.metadata.uid)), "every pod was replaced");
+        const rolled = target.pods.events.slice(eventCount);
+        assert.equal(rolled.filter((e) => e.what === "stopping").length, 3, JSON.stringify(rolled));
+        assert.equal(mostPodsDownAtOnce(rolled, `${NS}/eventbus-default-js-`), 1, JSON.stringify(rolled));
+        // The new servers run the new limit.
+        for (const server of target.pods.running().values()) {
+            const jsz = (await (await fetch(`${server.monitorUrl}/jsz`)).json()) as { config: { max_storage: number } };
+            // nats-server reads "GB" as 2^30 bytes.
+            assert.equal(jsz.config.max_storage, 2 * 1024 ** 3, server.pod);
+        }
+        assert.equal((await jsm.streams.info("default")).config.num_replicas, 3);
+    });
+
+    it("replicas 3 to 5: the preview plans the StatefulSet update and the routes, no replacement of the StatefulSet; up adds two Ready pods and the stream keeps its 3 replicas", async () => {
+        writeProgram(withJetstream(`streamConfig: "maxAge: 24h\\n", settings: "max_file_store: 2GB\\n", replicas: 5`));
+        const diff = await target.pulumi(["preview", "--diff"]);
+        assert.equal(diff.code, 0, diff.stderr);
+        assert.match(diff.stdout, /~ replicas: 3 => 5/);
+        assert.match(diff.stdout, /\+\s+"nats:\/\/eventbus-default-js-4\.eventbus-default-js-svc\.argo-events\.svc:6222"/);
+        const preview = previewJson(await target.pulumi(["preview", "--json"]));
+        assert.deepEqual(plannedChanges(preview), ["ConfigMap: replace", "StatefulSet: update"]);
+
+        await target.up();
+        const pods = await podsOf();
+        assert.equal(pods.length, 5);
+        assert.ok(pods.every((p) => p.status.conditions?.some((c: any) => c.type === "Ready" && c.status === "True")));
+        const info = await jsm.streams.info("default");
+        assert.equal(info.config.num_replicas, 3);
+        const previewAgain = previewJson(await target.pulumi(["preview", "--json", "--expect-no-changes"]));
+        assert.equal(previewAgain.changeSummary.same, 20);
+    });
+
+    it("pulumi destroy removes the bus's objects, and its servers stop with their pods", async () => {
+        await target.pulumiOk(["destroy", "--yes", "--skip-preview"]);
+        assert.equal(await getObject(target.plane, STS), undefined);
+        assert.equal(await getObject(target.plane, `/api/v1/namespaces/${NS}/configmaps/eventbus-default-js-config`), undefined);
+        assert.equal(await getObject(target.plane, `/api/v1/namespaces/${NS}/secrets/eventbus-default-js-server`), undefined);
+        await waitFor(async () => (await podsOf()).length === 0, { timeoutMs: 60_000, what: "the pods to go" });
+        assert.equal(target.pods.running().size, 0);
+    });
+});
