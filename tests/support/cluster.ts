@@ -90,6 +90,17 @@ export async function startCluster(server: NatsServerBinary, cleanup: Cleanup, o
     const ports = indexes.map((i) => ({ client: portList[3 * i], cluster: portList[3 * i + 1], monitor: portList[3 * i + 2] }));
     const root = cleanup.tempDir("eventbus-cluster");
     const hosts = hostsFile(spec);
+    // One launcher per release, written once: a shell reading the script while another start rewrites
+    // it sees an empty file and exits 0, so the server never starts.
+    const launchers = new Map<string, string>();
+    const launcherFor = (binary: NatsServerBinary) => {
+        if (!launchers.has(binary.path)) {
+            const launcherDir = path.join(root, `launcher-${binary.version}`);
+            fs.mkdirSync(launcherDir, { recursive: true });
+            launchers.set(binary.path, writeLauncher(launcherDir, binary.path, hosts));
+        }
+        return launchers.get(binary.path)!;
+    };
     const start = async (i: number, binary: NatsServerBinary, readyPath: string) => {
         const dir = path.join(root, `pod-${i}`);
         fs.mkdirSync(path.join(dir, "store"), { recursive: true });
@@ -99,10 +110,8 @@ export async function startCluster(server: NatsServerBinary, cleanup: Cleanup, o
         for (const item of volume.projected.sources.find((s: { secret?: unknown }) => s.secret).secret.items) {
             fs.writeFileSync(path.join(dir, item.path), rendered.serverSecret[item.key], { mode: 0o600 });
         }
-        const launcherDir = path.join(root, `launcher-${binary.version}`);
-        fs.mkdirSync(launcherDir, { recursive: true });
         const handle = await startNatsServer({
-            binary: writeLauncher(launcherDir, binary.path, hosts),
+            binary: launcherFor(binary),
             configPath: path.join(dir, "nats-js.conf"),
             env: podEnv(spec, i, rendered.serverSecret.encryption, ports[i].cluster),
             name: `eventbus-default-js-${i}`,

@@ -337,6 +337,9 @@ export async function startControlPlane(tools: ControlPlaneTools, cleanup: Clean
         `--node-port=${kwokPort}`,
         `--server-address=127.0.0.1:${kwokPort}`,
         "--enable-crds=PortForward",
+        // Node heartbeats as Leases, as kubelets send them: without them the node lifecycle controller
+        // finds the nodes silent after its grace period and marks every pod on them not Ready.
+        "--node-lease-duration-seconds=40",
     ]);
 
     const nodes = Array.from({ length: options.nodes ?? 3 }, (_, i) => `node-${i}`);

@@ -89,6 +89,20 @@ export function startPodServers(plane: ControlPlane, cleanup: Cleanup, options: 
     const octet = 100 + Math.floor(Math.random() * 150);
     let stopped = false;
 
+    // One launcher per binary, written once: rewriting a shell script while another pod's shell reads it
+    // makes that shell see an empty file and exit 0.
+    const launchers = new Map<string, string>();
+    const launcherFor = (binary: NatsServerBinary): string => {
+        let launcher = launchers.get(binary.path);
+        if (!launcher) {
+            const dir = path.join(root, `launcher-${binary.version}`);
+            fs.mkdirSync(dir, { recursive: true });
+            launcher = writeHostsLauncher(dir, binary.path, hostsPath);
+            launchers.set(binary.path, launcher);
+        }
+        return launcher;
+    };
+
     const record = (pod: any, what: PodServerEvent["what"], detail?: string) =>
         events.push({ at: Date.now(), pod: `${pod.metadata.namespace}/${pod.metadata.name}`, uid: pod.metadata.uid, what, ...(detail ? { detail } : {}) });
 
@@ -180,11 +194,9 @@ export function startPodServers(plane: ControlPlane, cleanup: Cleanup, options: 
         const probe = container.readinessProbe?.httpGet;
         const monitorPort = typeof probe?.port === "number" ? probe.port : ports[probe?.port ?? "monitor"] ?? 8222;
 
-        const launcherDir = path.join(root, `launcher-${binary.version}`);
-        fs.mkdirSync(launcherDir, { recursive: true });
         record(pod, "started");
         const handle = await startNatsServer({
-            binary: writeHostsLauncher(launcherDir, binary.path, hostsPath),
+            binary: launcherFor(binary),
             configPath: configCopy,
             args: [...rest, ...bind],
             env,
