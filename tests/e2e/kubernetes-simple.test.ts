@@ -193,9 +193,15 @@ describe("examples/simple on a real control plane", { skip: kubernetesSkipReason
         assert.deepEqual(plannedChanges(preview), ["ConfigMap: replace", "StatefulSet: update"]);
 
         await target.up();
-        const pods = await podsOf();
-        assert.equal(pods.length, 3);
-        assert.ok(pods.every((p) => !uids.has(p.metadata.uid)), "every pod was replaced");
+        // The provider's rollout wait can end while the last old pod is still terminating: the roll
+        // itself is the StatefulSet controller's, and it finishes on its own.
+        await waitFor(
+            async () => {
+                const pods = await podsOf();
+                return pods.length === 3 && pods.every((p) => !uids.has(p.metadata.uid) && p.status.conditions?.some((c: any) => c.type === "Ready" && c.status === "True"));
+            },
+            { timeoutMs: 60_000, intervalMs: 250, what: "every pod replaced and Ready" },
+        );
         const rolled = target.pods.events.slice(eventCount);
         assert.equal(rolled.filter((e) => e.what === "stopping").length, 3, JSON.stringify(rolled));
         assert.equal(mostPodsDownAtOnce(rolled, `${NS}/eventbus-default-js-`), 1, JSON.stringify(rolled));
@@ -205,7 +211,8 @@ describe("examples/simple on a real control plane", { skip: kubernetesSkipReason
             // nats-server reads "GB" as 2^30 bytes.
             assert.equal(jsz.config.max_storage, 2 * 1024 ** 3, server.pod);
         }
-        assert.equal((await jsm.streams.info("default")).config.num_replicas, 3);
+        const info = await waitFor(() => jsm.streams.info("default"), { timeoutMs: 30_000, intervalMs: 500, what: "the stream's info after the roll" });
+        assert.equal(info.config.num_replicas, 3);
     });
 
     it("replicas 3 to 5: the preview plans the StatefulSet update and the routes, no replacement of the StatefulSet; up adds two Ready pods and the stream keeps its 3 replicas", async () => {
@@ -221,7 +228,8 @@ describe("examples/simple on a real control plane", { skip: kubernetesSkipReason
         const pods = await podsOf();
         assert.equal(pods.length, 5);
         assert.ok(pods.every((p) => p.status.conditions?.some((c: any) => c.type === "Ready" && c.status === "True")));
-        const info = await jsm.streams.info("default");
+        // JetStream is briefly unavailable while the meta group takes in the new servers.
+        const info = await waitFor(() => jsm.streams.info("default"), { timeoutMs: 30_000, intervalMs: 500, what: "the stream's info after the scale-up" });
         assert.equal(info.config.num_replicas, 3);
         const previewAgain = previewJson(await target.pulumi(["preview", "--json", "--expect-no-changes"]));
         assert.equal(previewAgain.changeSummary.same, 20);
