@@ -35,14 +35,16 @@ export interface KubernetesTarget {
 
 /**
  * Starts a control plane with `namespaces` (enforcing the restricted Pod Security level), the pod
- * servers, and a program folder with `files` and a stack `dev`; `cleanup` stops it all.
+ * servers, and a program folder with `files` and a stack `dev`; `cleanup` stops it all. The engine
+ * reaches the control plane through KUBECONFIG unless `ambientKubeconfig` is false: the program must
+ * then bring its own (an explicit provider), as nothing else points at the cluster.
  */
-export async function startKubernetesTarget(cleanup: Cleanup, namespaces: string[], files: Record<string, string>): Promise<KubernetesTarget> {
+export async function startKubernetesTarget(cleanup: Cleanup, namespaces: string[], files: Record<string, string>, options: { ambientKubeconfig?: boolean } = {}): Promise<KubernetesTarget> {
     const plane = await startControlPlane(findControlPlaneTools() as ControlPlaneTools, cleanup);
     for (const namespace of namespaces) await createNamespace(plane, namespace);
     const pods = startPodServers(plane, cleanup, { binaries: findNatsServers() });
     const program = await createProgramFolder(findEngineTools() as EngineTools, cleanup, files);
-    const env = { KUBECONFIG: plane.kubeconfigPath };
+    const env: NodeJS.ProcessEnv = options.ambientKubeconfig === false ? {} : { KUBECONFIG: plane.kubeconfigPath };
     const pulumi: ProgramFolder["pulumi"] = (args, options = {}) => program.pulumi(args, { ...options, env: { ...env, ...options.env } });
     const pulumiOk: ProgramFolder["pulumiOk"] = (args, options = {}) => program.pulumiOk(args, { ...options, env: { ...env, ...options.env } });
     await pulumiOk(["stack", "init", "dev"]);
