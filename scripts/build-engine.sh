@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the real Pulumi engine and the Kubernetes control plane the end-to-end tests run, from Go
 # modules, and caches them by version: the CLI, the Node.js language host, the Kubernetes provider and
-# the dynamic-provider launcher; kube-apiserver, kube-controller-manager, kube-scheduler, etcd and kwok
+# the dynamic-provider launcher; kube-apiserver, kube-controller-manager, kube-scheduler, kubectl, etcd and kwok
 # (which plays the kubelet of fake nodes). No prebuilt binary is used. A second run finds everything
 # cached and takes seconds.
 #
@@ -93,7 +93,10 @@ fi
 # dependencies at ./staging, which the module zip does not contain: require the published releases of
 # the same version instead. The version flags make clients (and the Kubernetes provider) see v$kube_version.
 kube="$cache/kubernetes/v$kube_version"
-if [ ! -x "$kube/kube-apiserver" ] || [ ! -x "$kube/kube-controller-manager" ] || [ ! -x "$kube/kube-scheduler" ]; then
+kube_commands=(kube-apiserver kube-controller-manager kube-scheduler kubectl)
+kube_missing=()
+for command in "${kube_commands[@]}"; do [ -x "$kube/$command" ] || kube_missing+=("$command"); done
+if [ "${#kube_missing[@]}" -gt 0 ]; then
   build_kube() {
     module_copy "k8s.io/kubernetes@v$kube_version" kubernetes
     (
@@ -102,14 +105,14 @@ if [ ! -x "$kube/kube-apiserver" ] || [ ! -x "$kube/kube-controller-manager" ] |
       sed -i -E '/^[[:space:]]*k8s\.io\/[a-z0-9-]+ => \.\/staging\//d; s/^([[:space:]]*k8s\.io\/[a-z0-9-]+) v0\.0\.0$/\1 v0.'"${kube_version#1.}"'/' go.mod
       local flags="-X k8s.io/component-base/version.gitVersion=v$kube_version -X k8s.io/component-base/version.gitMajor=${kube_version%%.*}"
       flags="$flags -X k8s.io/component-base/version.gitMinor=$(echo "$kube_version" | cut -d. -f2)"
-      for command in kube-apiserver kube-controller-manager kube-scheduler; do
+      for command in "${kube_missing[@]}"; do
         go build -o "$kube/$command.tmp" -ldflags "$flags" "./cmd/$command"
         mv "$kube/$command.tmp" "$kube/$command"
       done
     )
   }
   mkdir -p "$kube"
-  timed "kubernetes $kube_version (kube-apiserver, kube-controller-manager, kube-scheduler)" build_kube
+  timed "kubernetes $kube_version (${kube_missing[*]})" build_kube
 fi
 
 # etcd, the release line Kubernetes $kube_version is tested with. Its server module replaces its sibling

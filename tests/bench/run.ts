@@ -10,9 +10,13 @@
  *  3. stream operations against a local 3-node TLS cluster, next to bare nats.js (stream-ops.ts);
  *  4. connecting directly versus through a port-forward (stream-ops.ts);
  *  5. `render` for 1 and 50 buses (the group-1 programs render their files after the timed part;
- *     also the CLI itself for one bus, in the JSON).
+ *     also the CLI itself for one bus, in the JSON);
+ *  6. the real engine: `pulumi preview` and a no-op `pulumi up` for 1 and 10 buses with the real CLI,
+ *     Kubernetes provider and kube-apiserver, against a baseline stack of the same objects
+ *     (real-engine.ts; skipped, saying why, when the engine or the control plane is not built).
  *
- * Options: --out FILE (default dist/bench-results.json), --quick (fewer runs, to try it out).
+ * Options: --out FILE (default dist/bench-results.json), --quick (fewer runs, to try it out),
+ * --only N (group N alone; groups 2 and 5 also run group 1, whose programs they read; 3 and 4 run together).
  * Not part of `npm test`: no file here is named *.test.ts, and nothing asserts on time.
  */
 import { execFileSync } from "node:child_process";
@@ -23,20 +27,25 @@ import { performance } from "node:perf_hooks";
 import type { ProgramKind, ProgramResult, ProgramTask } from "./program";
 import type { SerializeResult } from "./serialize";
 import type { StreamOpsResult } from "./stream-ops";
+import { realEngineGroup, type RealEngineResult } from "./real-engine";
 import { ratioOf, row, Row, summarize, table } from "./stats";
 
 const ROOT = path.resolve(__dirname, "..", "..", "..");
 const HERE = __dirname;
 
-function parseArgs(argv: string[]): { out: string; quick: boolean } {
+function parseArgs(argv: string[]): { out: string; quick: boolean; only?: number } {
     let out = path.join(ROOT, "dist", "bench-results.json");
     let quick = false;
+    let only: number | undefined;
     for (let i = 0; i < argv.length; i++) {
         if (argv[i] === "--out") out = path.resolve(argv[++i] ?? out);
         else if (argv[i] === "--quick") quick = true;
-        else throw new Error(`unknown option ${argv[i]}; use --out FILE or --quick`);
+        else if (argv[i] === "--only") {
+            only = Number(argv[++i]);
+            if (!Number.isInteger(only) || only < 1 || only > 6) throw new Error(`--only takes a group number, 1 to 6, got ${argv[i]}`);
+        } else throw new Error(`unknown option ${argv[i]}; use --out FILE, --quick or --only N`);
     }
-    return { out, quick };
+    return { out, quick, only };
 }
 
 const log = (text: string) => process.stderr.write(`[bench ${(performance.now() / 1000).toFixed(0).padStart(4)}s] ${text}\n`);
@@ -71,7 +80,7 @@ function programGroup(quick: boolean, tmp: string): { rows: Row[]; runs: Record<
         const material = path.join(tmp, `material-${n}.json`);
         for (const kind of ["eventbus", "eventbus-reuse", "baseline"] as const) runs[`${kind}:${n}`] = [];
         for (let rep = 0; rep < reps; rep++) {
-            log(`group 1/5: ${n} bus(es), run ${rep + 1}/${reps}`);
+            log(`group 1/6: ${n} bus(es), run ${rep + 1}/${reps}`);
             const task = (kind: ProgramKind): Omit<ProgramTask, "result"> => ({
                 kind,
                 buses: n,
@@ -126,7 +135,7 @@ function serializationGroup(quick: boolean, tmp: string, programs: Record<string
     const reps = quick ? 2 : 5;
     const runs: SerializeResult[] = [];
     for (let rep = 0; rep < reps; rep++) {
-        log(`group 2/5: serialized provider, run ${rep + 1}/${reps}`);
+        log(`group 2/6: serialized provider, run ${rep + 1}/${reps}`);
         runs.push(child<SerializeResult>("serialize.js", { streams: 20 }, tmp));
     }
     const fifty = programs["eventbus:50"]!.map((r) => r.serialization!);
@@ -169,7 +178,7 @@ function renderGroup(quick: boolean, tmp: string, programs: Record<string, Progr
     const cliMs: number[] = [];
     const reps = quick ? 1 : 3;
     for (let rep = 0; rep < reps; rep++) {
-        log(`group 5/5: jetstream-eventbus render, run ${rep + 1}/${reps}`);
+        log(`group 5/6: jetstream-eventbus render, run ${rep + 1}/${reps}`);
         const out = fs.mkdtempSync(path.join(tmp, "render-"));
         fs.rmSync(out, { recursive: true });
         const begun = performance.now();
@@ -180,22 +189,45 @@ function renderGroup(quick: boolean, tmp: string, programs: Record<string, Progr
     return { rows, cliMs };
 }
 
+/** Group 6, never throwing: a failure is printed and becomes a row, and the exit code says so. */
+async function realEngine(quick: boolean): Promise<RealEngineResult> {
+    const G = "6 real engine";
+    try {
+        const result = await realEngineGroup(quick, log);
+        if (result.skipped) {
+            log(`group 6/6: skipped: ${result.skipped}`);
+            result.rows.push(row(G, "skipped", "-", NaN, { ratioTo: result.skipped }));
+        }
+        return result;
+    } catch (err) {
+        console.error(err);
+        process.exitCode = 1;
+        return { rows: [row(G, "failed", "-", NaN, { ratioTo: (err as Error).message.split("\n")[0] })], runs: {} };
+    }
+}
+
 async function main(): Promise<void> {
-    const { out, quick } = parseArgs(process.argv.slice(2));
+    const { out, quick, only } = parseArgs(process.argv.slice(2));
+    const wants = (...groups: number[]) => only === undefined || groups.includes(only);
     const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "jetstream-eventbus-bench-"));
     const started = performance.now();
     try {
-        const program = programGroup(quick, tmp);
-        const serialization = serializationGroup(quick, tmp, program.runs);
-        log("groups 3/5 and 4/5: local 3-node TLS cluster");
-        const ops = child<StreamOpsResult>("stream-ops.js", { runs: quick ? 2 : 5 }, tmp);
-        if (ops.skipped) {
-            ops.rows.push(row("3 stream", "skipped", "-", NaN, { ratioTo: ops.skipped }), row("4 connect", "skipped", "-", NaN, { ratioTo: ops.skipped }));
+        const program = wants(1, 2, 5) ? programGroup(quick, tmp) : undefined;
+        const serialization = program && wants(2) ? serializationGroup(quick, tmp, program.runs) : undefined;
+        let ops: StreamOpsResult | undefined;
+        if (wants(3, 4)) {
+            log("groups 3/6 and 4/6: local 3-node TLS cluster");
+            ops = child<StreamOpsResult>("stream-ops.js", { runs: quick ? 2 : 5 }, tmp);
+            if (ops.skipped) {
+                ops.rows.push(row("3 stream", "skipped", "-", NaN, { ratioTo: ops.skipped }), row("4 connect", "skipped", "-", NaN, { ratioTo: ops.skipped }));
+            }
         }
-        const render = renderGroup(quick, tmp, program.runs);
-        const rows = [...program.rows, ...serialization.rows, ...ops.rows, ...render.rows];
+        const render = program && wants(5) ? renderGroup(quick, tmp, program.runs) : undefined;
+        const engine = wants(6) ? await realEngine(quick) : undefined;
+        const rows = [...(program?.rows ?? []), ...(serialization?.rows ?? []), ...(ops?.rows ?? []), ...(render?.rows ?? []), ...(engine?.rows ?? [])];
         const seconds = (performance.now() - started) / 1000;
-        const header = `jetstream-eventbus bench: node ${process.version}, ${os.cpus().length} CPU(s) ${os.cpus()[0]?.model ?? ""}, nats-server ${ops.server ?? "-"}, ${seconds.toFixed(0)}s${quick ? " (--quick)" : ""}`;
+        const engineVersions = engine?.versions ? `, pulumi ${engine.versions.pulumi}, kubernetes ${engine.versions.kubernetes}` : "";
+        const header = `jetstream-eventbus bench: node ${process.version}, ${os.cpus().length} CPU(s) ${os.cpus()[0]?.model ?? ""}, nats-server ${ops?.server ?? "-"}${engineVersions}, ${seconds.toFixed(0)}s${quick ? " (--quick)" : ""}${only ? ` (--only ${only})` : ""}`;
         process.stdout.write(`${header}\n\n${table(rows)}\n\n`);
         fs.mkdirSync(path.dirname(out), { recursive: true });
         fs.writeFileSync(
@@ -206,13 +238,15 @@ async function main(): Promise<void> {
                     node: process.version,
                     cpus: os.cpus().length,
                     cpuModel: os.cpus()[0]?.model,
-                    natsServer: ops.server,
+                    natsServer: ops?.server,
                     seconds,
                     quick,
+                    only,
                     rows,
-                    requestSubjects: ops.subjects,
-                    programRuns: program.runs,
-                    serializeRuns: serialization.runs,
+                    requestSubjects: ops?.subjects,
+                    programRuns: program?.runs,
+                    serializeRuns: serialization?.runs,
+                    realEngine: engine && { versions: engine.versions, skipped: engine.skipped, runs: engine.runs },
                 },
                 null,
                 2,

@@ -23,6 +23,8 @@ export interface ControlPlaneTools {
     kubeApiserver: string;
     kubeControllerManager: string;
     kubeScheduler: string;
+    /** kubectl of the same release, for what a user would do by hand. */
+    kubectl: string;
     etcd: string;
     kwok: string;
     /** kwok's PortForward CRD, installed so pod servers can be registered one pod at a time. */
@@ -44,6 +46,7 @@ export function findControlPlaneTools(): ControlPlaneTools | string {
         kubeApiserver: path.join(kube, "kube-apiserver"),
         kubeControllerManager: path.join(kube, "kube-controller-manager"),
         kubeScheduler: path.join(kube, "kube-scheduler"),
+        kubectl: path.join(kube, "kubectl"),
         etcd: path.join(cache, "etcd", `v${versions.etcd.version}`, "etcd"),
         kwok: path.join(kwok, "kwok"),
         portForwardCrd: path.join(kwok, "portforwards-crd.yaml"),
@@ -157,7 +160,7 @@ export interface ControlPlane {
     request(method: string, apiPath: string, body?: unknown, contentType?: string): Promise<{ status: number; body: any }>;
     /** Like {@link request}, but throws unless the status is 2xx. */
     requestOk(method: string, apiPath: string, body?: unknown, contentType?: string): Promise<any>;
-    /** Runs kubectl against the control plane. */
+    /** Runs kubectl (of the control plane's release) against the control plane. */
     kubectl(args: string[], input?: string): Promise<CommandResult>;
     /** The last lines a component printed (`kube-apiserver`, `kwok`, ...), for failure messages. */
     logTail(component: string, lines?: number): string;
@@ -383,7 +386,7 @@ export async function startControlPlane(tools: ControlPlaneTools, cleanup: Clean
         nodes,
         request,
         requestOk,
-        kubectl: (args, input) => runWithInput("kubectl", [`--kubeconfig=${kubeconfigPath}`, ...args], dir, input),
+        kubectl: (args, input) => runWithInput(tools.kubectl, [`--kubeconfig=${kubeconfigPath}`, ...args], dir, input),
         logTail,
     };
 }
