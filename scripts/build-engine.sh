@@ -26,10 +26,15 @@ export GOFLAGS=-mod=mod GOWORK=off
 work=$(mktemp -d)
 trap 'chmod -R u+w "$work" 2>/dev/null; rm -rf "$work"' EXIT
 
-# Copies a Go module's source (read-only in the module cache) to $work/$2, writable.
+# The folder of a Go module in the module cache (downloaded if needed), read-only.
+module_dir() {
+  go mod download -json "$1" | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s).Dir))'
+}
+
+# Copies a Go module's source to $work/$2, writable.
 module_copy() {
   local dir
-  dir=$(go mod download -json "$1" | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s).Dir))')
+  dir=$(module_dir "$1")
   cp -r "$dir" "$work/$2"
   chmod -R u+w "$work/$2"
 }
@@ -71,7 +76,7 @@ fi
 # The launcher of Node.js dynamic providers, a shell script shipped in the SDK module of the CLI's release.
 launcher="$cache/pulumi/v$pulumi_version/pulumi-resource-pulumi-nodejs"
 if [ ! -x "$launcher" ]; then
-  dir=$(go mod download -json "github.com/pulumi/pulumi/sdk/v3@v$pulumi_version" | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s).Dir))')
+  dir=$(module_dir "github.com/pulumi/pulumi/sdk/v3@v$pulumi_version")
   install -m 0755 "$dir/nodejs/dist/pulumi-resource-pulumi-nodejs" "$launcher"
 fi
 
@@ -135,7 +140,7 @@ kwok="$cache/kwok/v$kwok_version"
 if [ ! -x "$kwok/kwok" ] || [ ! -f "$kwok/portforwards-crd.yaml" ]; then
   build_kwok() {
     (cd "$work" && GOBIN="$kwok" go install "sigs.k8s.io/kwok/cmd/kwok@v$kwok_version")
-    dir=$(go mod download -json "sigs.k8s.io/kwok@v$kwok_version" | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s).Dir))')
+    dir=$(module_dir "sigs.k8s.io/kwok@v$kwok_version")
     install -m 0644 "$dir/kustomize/crd/bases/kwok.x-k8s.io_portforwards.yaml" "$kwok/portforwards-crd.yaml"
   }
   mkdir -p "$kwok"

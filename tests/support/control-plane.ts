@@ -14,7 +14,7 @@ import * as https from "node:https";
 import * as path from "node:path";
 import { parse as parseYaml } from "yaml";
 import { cacheDir, Cleanup, freePorts, killAtExit, waitFor } from "./nats";
-import { run, type CommandResult } from "./real-engine";
+import { requiredUnlessMissing, run, type CommandResult } from "./real-engine";
 
 const REPO = path.resolve(__dirname, "../../..");
 
@@ -53,14 +53,7 @@ export function findControlPlaneTools(): ControlPlaneTools | string {
         version: versions.kubernetes.version,
     };
     const missing = Object.values(tools).find((file) => file !== tools.version && !fs.existsSync(file));
-    if (missing) {
-        const reason = `${path.basename(missing)} is not built (run scripts/build-engine.sh)`;
-        if (process.env.JETSTREAM_EVENTBUS_E2E === "required") {
-            throw new Error(`the end-to-end tests are required here, and ${reason}`);
-        }
-        return reason;
-    }
-    return tools;
+    return requiredUnlessMissing(missing ? `${path.basename(missing)} is not built (run scripts/build-engine.sh)` : tools);
 }
 
 /** Annotation a pod server sets once its nats-server passes the pod's readiness probe; kwok then marks the pod Ready. */

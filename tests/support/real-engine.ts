@@ -33,7 +33,14 @@ export interface EngineTools {
  * `JETSTREAM_EVENTBUS_E2E=required` (as CI sets it), where a missing tool is an error.
  */
 export function findEngineTools(): EngineTools | string {
-    const found = locateEngineTools();
+    return requiredUnlessMissing(locateEngineTools());
+}
+
+/**
+ * Tools found, or why not: the reason to skip, unless `JETSTREAM_EVENTBUS_E2E=required` (as CI sets
+ * it), where it is an error.
+ */
+export function requiredUnlessMissing<T>(found: T | string): T | string {
     if (typeof found === "string" && process.env.JETSTREAM_EVENTBUS_E2E === "required") {
         throw new Error(`the end-to-end tests are required here, and ${found}`);
     }
