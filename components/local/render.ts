@@ -60,7 +60,7 @@ export function kubernetesObject(resource: CapturedResource): Record<string, any
  * what changes between commits is its configuration and how it is reached.
  */
 export function streamDocument(resource: CapturedResource): Record<string, any> {
-    const { config, serverVersion, deletionPolicy, allowDataLoss, createTimeoutMs, connection } = resource.inputs;
+    const { config, serverVersion, deletionPolicy, allowDataLoss, createTimeout, connection } = resource.inputs;
     const { password, caCert, clientCert, clientKey, kubernetes, ...reach } = connection ?? {};
     const target = kubernetes === undefined ? undefined : { ...kubernetes, kubeconfig: kubernetes.kubeconfig === undefined ? undefined : SECRET_MARKER };
     return sortKeys({
@@ -69,7 +69,7 @@ export function streamDocument(resource: CapturedResource): Record<string, any> 
         serverVersion,
         deletionPolicy,
         allowDataLoss,
-        createTimeoutMs,
+        createTimeout,
         connection: {
             ...reach,
             password: password === undefined ? undefined : SECRET_MARKER,

@@ -136,7 +136,7 @@ export async function runLocalBus(options: LocalOptions): Promise<LocalBus> {
             connection: { ...streamInputs.connection, mode: "direct", kubernetes: undefined, servers: urls },
             deletionPolicy: streamInputs.deletionPolicy,
             allowDataLoss: streamInputs.allowDataLoss,
-            createTimeoutMs: streamInputs.createTimeoutMs,
+            createTimeout: streamInputs.createTimeout,
         };
         const { outs } = await createStream(props);
         step(`stream "${outs.config.name}" ready: subjects ${outs.config.subjects.join(", ")}, ${outs.config.replicas} replica(s)`);

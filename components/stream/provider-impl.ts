@@ -7,6 +7,7 @@
  */
 import type * as pulumi from "@pulumi/pulumi";
 import { StreamSpec, toServerStreamConfig } from "./model";
+import { createTimeoutMsOf, specOfStored, StoredStreamConfig, storedLike } from "./view";
 import { changedFields, conflictingChange, fieldsNeedingNewerServer, fromServerStreamConfig, needsMetadataRewrite, replaceReasons } from "./rules";
 import { atLeast } from "../versions";
 import { chooseRoute, ConnectionProps, explainConnectionError, serverUrlProblem, tlsOptions } from "./connection";
@@ -16,7 +17,8 @@ export type { ConnectionProps } from "./connection";
 
 /** The inputs of a Stream resource. */
 export interface StreamProps {
-    config: StreamSpec;
+    /** The configuration in the units people write; state written by 0.1.0 holds the normalized model. */
+    config: StoredStreamConfig;
     /** The nats-server release the stream lives on, for the update rules until the server has told us. */
     serverVersion: string;
     connection: ConnectionProps;
@@ -24,8 +26,10 @@ export interface StreamProps {
     deletionPolicy: "retain" | "delete";
     /** Allow a replacement, which deletes the stream's messages. */
     allowDataLoss: boolean;
-    /** How long create keeps retrying while the cluster elects its leader. */
-    createTimeoutMs: number;
+    /** How long create keeps retrying while the cluster elects its leader, e.g. "5m". */
+    createTimeout?: string;
+    /** The same in milliseconds, as 0.1.0 stored it; read when `createTimeout` is absent. */
+    createTimeoutMs?: number;
 }
 
 /** The outputs: the inputs, with `config` as the server holds it and the server's release. */
@@ -66,10 +70,23 @@ export function checkProps(news: StreamProps): pulumi.dynamic.CheckFailure[] {
     if (!["retain", "delete"].includes(news.deletionPolicy)) {
         failures.push({ property: "deletionPolicy", reason: `deletionPolicy must be "retain" or "delete", got ${JSON.stringify(news.deletionPolicy)}` });
     }
-    if (!containsUnknown(news.config) && !containsUnknown(news.serverVersion)) {
-        const needs = fieldsNeedingNewerServer(news.config, news.serverVersion);
+    if (!containsUnknown(news.config)) {
+        let spec: StreamSpec | undefined;
+        try {
+            spec = specOfStored(news.config);
+        } catch (err) {
+            failures.push({ property: CONFIG, reason: (err as Error).message });
+        }
+        const needs = spec === undefined || containsUnknown(news.serverVersion) ? [] : fieldsNeedingNewerServer(spec, news.serverVersion);
         if (needs.length > 0) {
             failures.push({ property: CONFIG, reason: `${needs.join(", ")} need nats-server 2.10 or later; the bus runs ${news.serverVersion}` });
+        }
+    }
+    if (!containsUnknown(news.createTimeout)) {
+        try {
+            createTimeoutMsOf(news);
+        } catch (err) {
+            failures.push({ property: "createTimeout", reason: (err as Error).message });
         }
     }
     return failures;
@@ -86,22 +103,26 @@ export function planDiff(olds: StreamOutputs, news: StreamProps): pulumi.dynamic
     // The release the server runs when the update happens: the declared one when it changes (the
     // stream is updated after the StatefulSet has rolled), else the one the server last reported.
     const serverVersion = olds.serverVersion !== news.serverVersion ? news.serverVersion : (olds.observedServerVersion ?? news.serverVersion);
-    const changed = changedFields(olds.config, news.config);
-    const reasons = replaceReasons(olds.config, news.config, serverVersion);
-    const conflict = conflictingChange(olds.config, news.config);
+    // Compared as normalized specs: the stored form (0.1.0's milliseconds or today's "168h") is not a change.
+    const current = specOfStored(olds.config);
+    const desired = specOfStored(news.config);
+    const changed = changedFields(current, desired);
+    const reasons = replaceReasons(current, desired, serverVersion);
+    const conflict = conflictingChange(current, desired);
     if (conflict && reasons.length === 0) {
-        throw new Error(`stream "${news.config.name}": ${conflict}`);
+        throw new Error(`stream "${desired.name}": ${conflict}`);
     }
     if (reasons.length > 0 && !news.allowDataLoss) {
         const list = reasons.map((r) => `${r.field} (${r.reason})`).join("; ");
         throw new Error(
-            `stream "${olds.config.name}": changing ${list} means deleting the stream and creating it again, which deletes its messages. ` +
+            `stream "${current.name}": changing ${list} means deleting the stream and creating it again, which deletes its messages. ` +
                 "Set allowDataLoss: true on the stream to allow it, or revert the change.",
         );
     }
-    const settingsChanged = ["deletionPolicy", "allowDataLoss", "createTimeoutMs", "serverVersion"].some(
-        (key) => JSON.stringify((olds as unknown as Record<string, unknown>)[key]) !== JSON.stringify((news as unknown as Record<string, unknown>)[key]),
-    );
+    const settingsChanged =
+        ["deletionPolicy", "allowDataLoss", "serverVersion"].some(
+            (key) => JSON.stringify((olds as unknown as Record<string, unknown>)[key]) !== JSON.stringify((news as unknown as Record<string, unknown>)[key]),
+        ) || createTimeoutMsOf(olds) !== createTimeoutMsOf(news);
     const connectionChanged = containsUnknown(news.connection) || JSON.stringify(olds.connection) !== JSON.stringify(news.connection);
     const changes = changed.length > 0 || settingsChanged || connectionChanged;
     return reasons.length > 0 ? { changes, replaces: [CONFIG], deleteBeforeReplace: true } : { changes };
@@ -294,7 +315,7 @@ export async function addAfterDelete(jsm: { streams: { add(config: any): Promise
  */
 async function reconcile(session: Session, props: StreamProps, priorVersions?: string[]): Promise<any> {
     const { jsm, serverVersion } = session;
-    const desired = props.config;
+    const desired = specOfStored(props.config);
     const existing = await streamInfo(jsm, desired.name);
     if (!existing) {
         return jsm.streams.add(toServerStreamConfig(desired));
@@ -318,21 +339,26 @@ async function reconcile(session: Session, props: StreamProps, priorVersions?: s
     return session.api(`STREAM.UPDATE.${desired.name}`, { ...existing.config, ...toServerUpdateConfig(desired, serverVersion) });
 }
 
+/** The outputs: the server's configuration, in the form the inputs used. */
 function outputs(props: StreamProps, info: any, serverVersion: string): StreamOutputs {
-    return { ...props, config: fromServerStreamConfig(info.config), observedServerVersion: serverVersion };
+    return { ...props, config: storedLike(fromServerStreamConfig(info.config), props.config), observedServerVersion: serverVersion };
+}
+
+function streamName(props: StreamProps): string {
+    return specOfStored(props.config).name;
 }
 
 /** create: retried while the cluster forms; a stream that exists already is adopted. */
 export async function createStream(props: StreamProps): Promise<{ id: string; outs: StreamOutputs }> {
-    return withRetries(`creating stream "${props.config.name}"`, props.connection, props.createTimeoutMs, async (session) => {
+    return withRetries(`creating stream "${streamName(props)}"`, props.connection, createTimeoutMsOf(props), async (session) => {
         const info = await reconcile(session, props);
-        return { id: props.config.name, outs: outputs(props, info, session.serverVersion) };
+        return { id: streamName(props), outs: outputs(props, info, session.serverVersion) };
     });
 }
 
 /** update: the full desired configuration. */
 export async function updateStream(olds: StreamOutputs, news: StreamProps): Promise<{ outs: StreamOutputs }> {
-    return withRetries(`updating stream "${news.config.name}"`, news.connection, news.createTimeoutMs, async (session) => {
+    return withRetries(`updating stream "${streamName(news)}"`, news.connection, createTimeoutMsOf(news), async (session) => {
         const info = await reconcile(session, news, [olds.serverVersion, olds.observedServerVersion].filter((v) => typeof v === "string"));
         return { outs: outputs(news, info, session.serverVersion) };
     });
@@ -344,7 +370,7 @@ export async function updateStream(olds: StreamOutputs, news: StreamProps): Prom
  * them back to (with only the outputs refreshed, it would plan an update showing no changed field).
  */
 export async function readStream(id: string, props: StreamOutputs): Promise<{ id?: string; props?: StreamOutputs; inputs?: StreamProps }> {
-    return withRetries(`reading stream "${id}"`, props.connection, props.createTimeoutMs, async (session) => {
+    return withRetries(`reading stream "${id}"`, props.connection, createTimeoutMsOf(props), async (session) => {
         const info = await streamInfo(session.jsm, id);
         if (!info) {
             return {};
@@ -360,7 +386,7 @@ export async function deleteStream(id: string, props: StreamOutputs): Promise<vo
     if (props.deletionPolicy !== "delete") {
         return;
     }
-    await withRetries(`deleting stream "${id}"`, props.connection, props.createTimeoutMs, async ({ jsm }) => {
+    await withRetries(`deleting stream "${id}"`, props.connection, createTimeoutMsOf(props), async ({ jsm }) => {
         if (await streamInfo(jsm, id)) {
             await jsm.streams.delete(id);
         }

@@ -5,6 +5,7 @@ import { LATEST_SERVER_VERSION, parseServerVersion } from "../versions";
 import { resolveStreamSpec, StreamSettingsInput, StreamSpec } from "./model";
 import type { ConnectionMode } from "./connection";
 import { streamProvider } from "./provider";
+import { DEFAULT_CREATE_TIMEOUT, StreamConfigView, toStreamView } from "./view";
 
 /** A copy without the keys whose value is undefined (they would show as diffs against stored state). */
 function withoutUndefined<T extends object>(value: T): T {
@@ -96,7 +97,7 @@ export function resolveStreamLifecycle(lifecycle: StreamLifecycleArgs | undefine
     if (typeof allowDataLoss !== "boolean") {
         throw new InputError(at("allowDataLoss"), "must be true or false");
     }
-    const createTimeout = lifecycle?.createTimeout ?? "5m";
+    const createTimeout = lifecycle?.createTimeout ?? DEFAULT_CREATE_TIMEOUT;
     return { deletionPolicy, allowDataLoss, createTimeout, createTimeoutMs: parseDurationMs(createTimeout, at("createTimeout")) };
 }
 
@@ -111,13 +112,13 @@ export const STREAM_TYPE = "Stream";
  */
 // Output properties are `declare`d: a class field would overwrite the value the base constructor sets.
 export class Stream extends pulumi.dynamic.Resource {
-    /** The stream's configuration as the server holds it. */
-    declare public readonly config: pulumi.Output<StreamSpec>;
+    /** The stream's configuration as the server holds it, sizes and durations as people write them. */
+    declare public readonly config: pulumi.Output<StreamConfigView>;
     /** The nats-server release seen at the last operation. */
     declare public readonly observedServerVersion: pulumi.Output<string>;
 
     constructor(name: string, args: StreamArgs, opts?: pulumi.CustomResourceOptions) {
-        const config = resolveStreamSpec({ streamConfig: args.streamConfig, stream: args.stream, busReplicas: args.busReplicas });
+        const config = toStreamView(resolveStreamSpec({ streamConfig: args.streamConfig, stream: args.stream, busReplicas: args.busReplicas }));
         const serverVersion = args.serverVersion ?? LATEST_SERVER_VERSION;
         try {
             parseServerVersion(serverVersion);
@@ -149,7 +150,7 @@ export class Stream extends pulumi.dynamic.Resource {
                 connection: pulumi.secret(connection),
                 deletionPolicy: lifecycle.deletionPolicy,
                 allowDataLoss: lifecycle.allowDataLoss,
-                createTimeoutMs: lifecycle.createTimeoutMs,
+                createTimeout: lifecycle.createTimeout,
                 observedServerVersion: undefined,
             },
             // The connection holds the password: keep it encrypted in state.

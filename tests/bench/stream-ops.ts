@@ -16,6 +16,7 @@ import { connect, NatsConnection } from "@nats-io/transport-node";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { resolveStreamSpec, toServerStreamConfig } from "../../components/stream/model";
 import { createStream, readStream, StreamOutputs, StreamProps, updateStream } from "../../components/stream/provider-impl";
+import { specOfStored } from "../../components/stream/view";
 import { streamProvider } from "../../components/stream/provider";
 import { tlsOptions } from "../../components/stream/connection";
 import { openTunnel } from "../../components/stream/tunnel";
@@ -70,7 +71,7 @@ async function measure(serverVersion: string, cluster: LocalCluster, cleanup: Cl
         connection: { ...inputs.connection, mode: "direct", kubernetes: undefined, servers: cluster.urls },
         deletionPolicy: "retain",
         allowDataLoss: false,
-        createTimeoutMs: 30_000,
+        createTimeout: "30s",
     });
     const base = props();
     // The bare client connects exactly as the provider does (same URLs, TLS options, credentials).
@@ -157,7 +158,7 @@ async function measure(serverVersion: string, cluster: LocalCluster, cleanup: Cl
         await deleteStream();
         created.push(await sample(async () => (outs = (await createStream(base)).outs)));
         await deleteStream();
-        createdBare.push(await sample(() => bare((jsm) => jsm.streams.add(toServerStreamConfig(base.config)))));
+        createdBare.push(await sample(() => bare((jsm) => jsm.streams.add(toServerStreamConfig(specOfStored(base.config))))));
     }
     await deleteStream();
     outs = (await createStream(base)).outs;

@@ -36,7 +36,7 @@ describe("creating the stream through a port-forward", { skip: cannotRun }, () =
             connection: { ...inputs.connection, mode: "portForward", kubernetes: { ...inputs.connection.kubernetes, kubeconfig: api.kubeconfig }, ...connection },
             deletionPolicy: "retain",
             allowDataLoss: false,
-            createTimeoutMs: 20_000,
+            createTimeout: "20s",
             ...extra,
         };
     }
@@ -90,7 +90,7 @@ describe("creating the stream through a port-forward", { skip: cannotRun }, () =
             await createStream({ ...base, connection: { ...base.connection, kubernetes: target } });
             assert.ok(await streamOnServer());
             await assert.rejects(
-                createStream({ ...base, createTimeoutMs: 2_000, connection: { ...base.connection, kubernetes: { ...target, context: "missing" } } }),
+                createStream({ ...base, createTimeout: "2s", connection: { ...base.connection, kubernetes: { ...target, context: "missing" } } }),
                 /kubeconfig has no context "missing" \(it has: fake, other\)/,
             );
         } finally {
@@ -102,7 +102,7 @@ describe("creating the stream through a port-forward", { skip: cannotRun }, () =
     it("fails naming the StatefulSet and namespace when no pod is Ready", async () => {
         api.setPods(fakePodsOf(cluster, { 0: { ready: false }, 1: { ready: false }, 2: { ready: false } }));
         try {
-            await assert.rejects(createStream(props({ createTimeoutMs: 2_000 })), (err: Error) => {
+            await assert.rejects(createStream(props({ createTimeout: "2s" })), (err: Error) => {
                 assert.match(err.message, /no Ready pod of eventbus-default-js in namespace argo-events: eventbus-default-js-0 \(Running, not ready\)/);
                 assert.match(err.message, /after \d+ attempts/);
                 return true;
@@ -153,7 +153,7 @@ describe("creating the stream through a port-forward", { skip: cannotRun }, () =
     it("refuses a server whose certificate is not signed by the given CA", async () => {
         const other = await startCluster(server!, cleanup, { replicas: 1 });
         const wrongCa = other.rendered.clientSecret["ca.crt"];
-        await assert.rejects(createStream(props({ createTimeoutMs: 2_000 }, { caCert: wrongCa })), (err: Error) => {
+        await assert.rejects(createStream(props({ createTimeout: "2s" }, { caCert: wrongCa })), (err: Error) => {
             assert.match(err.message, /through a port-forward to pod eventbus-default-js-\d in namespace argo-events failed/);
             assert.match(err.message, /TLS verification failed, the server certificate is not signed by the given CA/);
             // A certificate problem does not go away by itself: no retries.
@@ -170,7 +170,7 @@ describe("creating the stream through a port-forward", { skip: cannotRun }, () =
         });
         await new Promise<void>((resolve) => counter.listen(0, "127.0.0.1", () => resolve()));
         cleanup.defer(() => new Promise<void>((resolve) => counter.close(() => resolve())));
-        const direct = props({ createTimeoutMs: 1_000 }, { mode: "direct", servers: [`nats://127.0.0.1:${(counter.address() as net.AddressInfo).port}`] });
+        const direct = props({ createTimeout: "1s" }, { mode: "direct", servers: [`nats://127.0.0.1:${(counter.address() as net.AddressInfo).port}`] });
         const forwarded = props();
         const apiRequests = api.requests.length;
         for (const news of [direct, forwarded]) {

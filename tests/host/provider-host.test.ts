@@ -298,7 +298,7 @@ describe(`the dynamic provider host, driven over gRPC as the engine drives it (n
         const outputs = state.outputs;
         assert.equal(outputs.config.name, "default");
         assert.equal(outputs.config.maxMsgs, 50_000);
-        assert.equal(outputs.config.maxAgeMs, 604_800_000);
+        assert.equal(outputs.config.maxAge, "168h");
         assert.equal(outputs.config.replicas, 1);
         assert.equal(outputs.observedServerVersion, server!.version);
         assert.equal(outputs.__provider, inputs.__provider);
@@ -349,7 +349,7 @@ describe(`the dynamic provider host, driven over gRPC as the engine drives it (n
         assert.equal(refreshed.getId(), "default");
         const props = fromStruct(refreshed.getProperties());
         assert.equal(props.config.maxMsgs, 2000);
-        assert.equal(props.config.maxAgeMs, 604_800_000);
+        assert.equal(props.config.maxAge, "168h");
         assert.equal(props.observedServerVersion, server!.version);
         assert.equal(props.__provider, inputs.__provider);
         // The inputs follow: the engine diffs the next preview against them and shows maxMsgs moving.

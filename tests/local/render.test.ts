@@ -94,7 +94,7 @@ describe("npm run render", () => {
             }
             assert.equal(files.get("argo-events/eventbus-default-js-config.nats-js.conf"), unit.configText);
             const stream = parse(files.get("streams/default-stream.yaml")!);
-            assert.equal(stream.config.maxAgeMs, 24 * 3600 * 1000);
+            assert.equal(stream.config.maxAge, "24h");
             assert.equal(stream.connection.password, SECRET_MARKER);
             assert.equal(stream.connection.caCert, SECRET_MARKER);
         } finally {

@@ -632,7 +632,7 @@ export class SimCluster {
         return {
             ...props,
             connection: { ...props.connection, mode: "direct", kubernetes: undefined, servers: this.podUrls },
-            createTimeoutMs: 60_000,
+            createTimeout: "1m",
             ...overrides,
         } as StreamProps;
     }

@@ -96,7 +96,7 @@ export async function killNineUnderLoad(cluster: SimCluster, nc: NatsConnection,
         assert.ok(newLeader && newLeader !== victim.name, "no new stream leader");
         // A stream update through the provider (as `pulumi up` makes it) while the node is down.
         const desired = cluster.streamProps();
-        const news = { ...desired, config: { ...desired.config, maxMsgs: stream.config.maxMsgs + 10_000 } };
+        const news = { ...desired, config: { ...desired.config, maxMsgs: Number(stream.config.maxMsgs) + 10_000 } };
         const u0 = Date.now();
         const updated = (await updateStream(stream, news)).outs;
         const updateMs = Date.now() - u0;

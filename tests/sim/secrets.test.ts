@@ -194,7 +194,7 @@ describe("secret hygiene of errors and output", () => {
         after(() => cleanup.run());
 
         it("fails with messages that carry no secret: wrong password, unreachable servers, wrong CA, wrong name, a refused replace", async () => {
-            const props = cluster.streamProps({ createTimeoutMs: 3_000 });
+            const props = cluster.streamProps({ createTimeout: "3s" });
             const withConnection = (c: Partial<StreamProps["connection"]>): StreamProps => ({ ...props, connection: { ...props.connection, ...c } });
             const wrong = await provoke("wrong password", () => createStream(withConnection({ password: `${props.connection.password}x` })));
             assert.match(wrong, /refused the user name and password|authorization/i);

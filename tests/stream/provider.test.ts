@@ -230,7 +230,7 @@ for (const server of servers) {
 
         it("creates the stream while the servers are still electing a meta leader", async () => {
             const cluster = await startCluster(server, cleanup, { replicas: 3, waitReady: false });
-            const props = propsFor(cluster, server, {}, { createTimeoutMs: 90_000 });
+            const props = propsFor(cluster, server, {}, { createTimeout: "90s" });
             const { outs } = await createStream(props).catch(async (err: Error) => {
                 // The upstream state restartServerLeftOut describes; anything else fails the test.
                 if (!/no suitable peers/.test(err.message) || !(await restartServerLeftOut(cluster))) throw err;
@@ -250,7 +250,7 @@ for (const server of servers) {
                 connection: { servers: [`nats://127.0.0.1:${port}`], username: "eventbus", password: "not-a-real-password" },
                 deletionPolicy: "retain",
                 allowDataLoss: false,
-                createTimeoutMs: 3_000,
+                createTimeout: "3s",
             };
             const started = Date.now();
             await assert.rejects(createStream(props), (err: Error) => {

@@ -194,7 +194,7 @@ export function streamPropsFor(cluster: LocalCluster, serverVersion: string, str
         connection: { ...input.connection, mode: "direct", kubernetes: undefined, servers: cluster.urls },
         deletionPolicy: "retain",
         allowDataLoss: false,
-        createTimeoutMs: 30_000,
+        createTimeout: "30s",
         ...extra,
     };
 }

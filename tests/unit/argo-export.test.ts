@@ -15,6 +15,7 @@ import { parse as parseYaml } from "yaml";
 import { EventBusArgs, InputError } from "../../components";
 import { testMocks } from "../support/bus";
 import { resolve } from "../support/mocks";
+import { specOfStored } from "../../components/stream/view";
 import {
     ARGO_EVENTBUS_TYPE,
     existingArgoCrd,
@@ -140,7 +141,7 @@ describe("argoEvents on a managed bus", () => {
     });
 
     it("describes the stream the bus really creates", () => {
-        const config = run.byType(STREAM_TYPE)[0].inputs.config;
+        const config = specOfStored(run.byType(STREAM_TYPE)[0].inputs.config);
         const read = readArgoStreamConfig(eventBuses(run).get("team-a").spec.jetstreamExotic.streamConfig);
         assert.equal(read.maxMsgs, config.maxMsgs);
         assert.equal(read.maxAgeMs, config.maxAgeMs);
@@ -208,7 +209,7 @@ describe("streamConfig of the EventBus follows the bus's stream", () => {
         });
         assertSucceeded(run);
         const read = readArgoStreamConfig(eventBuses(run).get("team-a").spec.jetstreamExotic.streamConfig);
-        const config = run.byType(STREAM_TYPE)[0].inputs.config;
+        const config = specOfStored(run.byType(STREAM_TYPE)[0].inputs.config);
         assert.equal(read.maxBytes, config.maxBytes);
         assert.ok(read.maxBytes >= 1_000_000_000, `1GB written as ${read.maxBytes} bytes`);
         assert.equal(read.maxAgeMs, 0);

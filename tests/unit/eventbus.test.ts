@@ -962,7 +962,7 @@ describe("examples/involved (Argo's more involved EventBus)", () => {
         assert.equal(run.streams.length, 1);
         assert.equal(run.streams[0].config.name, "default");
         assert.deepEqual(run.streams[0].config.subjects, ["default.*.*"]);
-        assert.equal(run.streams[0].config.maxAgeMs, 24 * 3600 * 1000);
+        assert.equal(run.streams[0].config.maxAge, "24h");
         assert.equal(run.streams[0].config.replicas, 3);
         assert.equal(run.streams[0].config.maxMsgs, 50000);
     });
@@ -996,7 +996,7 @@ describe("the bus's JetStream stream", () => {
         assert.equal(inputs.serverVersion, "2.14.4");
         assert.equal(inputs.deletionPolicy, "retain");
         assert.equal(inputs.allowDataLoss, false);
-        assert.equal(inputs.createTimeoutMs, 300000);
+        assert.equal(inputs.createTimeout, "5m");
         assert.equal(await resolve(r.bus.streamName), "default");
     });
 
@@ -1004,8 +1004,8 @@ describe("the bus's JetStream stream", () => {
         const r = await renderBus("default", { namespace: "argo-events", jetstream: { version: "latest" } });
         const config = streamInputs(r).config;
         assert.deepEqual(
-            { name: config.name, subjects: config.subjects, maxMsgs: config.maxMsgs, maxAgeMs: config.maxAgeMs, maxBytes: config.maxBytes, replicas: config.replicas, duplicatesMs: config.duplicatesMs, retention: config.retention, discard: config.discard, storage: config.storage },
-            { name: "default", subjects: ["default.*.*"], maxMsgs: 50000, maxAgeMs: 604800000, maxBytes: -1, replicas: 3, duplicatesMs: 300000, retention: "limits", discard: "old", storage: "file" },
+            { name: config.name, subjects: config.subjects, maxMsgs: config.maxMsgs, maxAge: config.maxAge, maxBytes: config.maxBytes, replicas: config.replicas, duplicates: config.duplicates, retention: config.retention, discard: config.discard, storage: config.storage },
+            { name: "default", subjects: ["default.*.*"], maxMsgs: 50000, maxAge: "168h", maxBytes: "unlimited", replicas: 3, duplicates: "5m", retention: "limits", discard: "old", storage: "file" },
         );
     });
 
@@ -1027,13 +1027,13 @@ describe("the bus's JetStream stream", () => {
         const inputs = streamInputs(r);
         assert.equal(inputs.config.name, "events");
         assert.deepEqual(inputs.config.subjects, ["events.*.*"]);
-        assert.equal(inputs.config.maxAgeMs, 48 * 3600 * 1000);
-        assert.equal(inputs.config.maxBytes, 1073741824);
+        assert.equal(inputs.config.maxAge, "48h");
+        assert.equal(inputs.config.maxBytes, "1GB", "1GB as written: 1024³ bytes in nats-server's units");
         assert.equal(inputs.config.compression, "s2");
         assert.equal(inputs.serverVersion, "2.10.29");
         assert.equal(inputs.deletionPolicy, "delete");
         assert.equal(inputs.allowDataLoss, true);
-        assert.equal(inputs.createTimeoutMs, 600000);
+        assert.equal(inputs.createTimeout, "10m");
         assert.equal(await resolve(r.bus.streamName), "events");
     });
 });

@@ -27,7 +27,7 @@ const NS = "team-a";
 const URL = "nats://nats.shared.svc:4222";
 const ACCESS = { name: "nats-creds", key: "client-auth" };
 
-/** Argo's defaults (§3.1, §3.3), normalized: 168h and 300s in milliseconds, retention 0 and discard 0 by name. */
+/** Argo's defaults as the Stream stores them: durations and sizes as written, retention 0 and discard 0 by name. */
 const ARGO_DEFAULT_STREAM = {
     name: "default",
     subjects: ["default.*.*"],
@@ -35,9 +35,9 @@ const ARGO_DEFAULT_STREAM = {
     discard: "old",
     storage: "file",
     maxMsgs: 50000,
-    maxBytes: -1,
-    maxAgeMs: 168 * 3600 * 1000,
-    duplicatesMs: 300 * 1000,
+    maxBytes: "unlimited",
+    maxAge: "168h",
+    duplicates: "5m",
     replicas: 3,
 };
 
@@ -175,9 +175,9 @@ describe("the Stream's configuration", () => {
             const config = run.streamInputs().config;
             assert.deepEqual(pick(config, Object.keys(ARGO_DEFAULT_STREAM)), ARGO_DEFAULT_STREAM);
             // The rest is JetStream's "unset": unlimited, no flags.
-            assert.equal(config.maxMsgSize, -1);
-            assert.equal(config.maxMsgsPerSubject, -1);
-            assert.equal(config.maxConsumers, -1);
+            assert.equal(config.maxMsgSize, "unlimited");
+            assert.equal(config.maxMsgsPerSubject, "unlimited");
+            assert.equal(config.maxConsumers, "unlimited");
             assert.equal(config.allowDirect, false);
             assert.equal(config.denyDelete, false);
             assert.equal(config.compression, "none");
@@ -192,7 +192,7 @@ describe("the Stream's configuration", () => {
         assert.deepEqual(pick(run.streamInputs().config, Object.keys(ARGO_DEFAULT_STREAM)), {
             ...ARGO_DEFAULT_STREAM,
             replicas: 1,
-            maxAgeMs: 24 * 3600 * 1000,
+            maxAge: "24h",
         });
     });
 
@@ -218,7 +218,7 @@ describe("the Stream's configuration", () => {
         const inputs = run.streamInputs();
         assert.equal(inputs.serverVersion, "2.9.10");
         assert.equal(inputs.deletionPolicy, "delete");
-        assert.equal(inputs.createTimeoutMs, 30_000);
+        assert.equal(inputs.createTimeout, "30s");
     });
 });
 

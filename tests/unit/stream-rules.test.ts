@@ -41,7 +41,7 @@ function props(config: StreamSpec, serverVersion: string, extra: Partial<StreamP
         connection: { ...CONNECTION },
         deletionPolicy: "retain",
         allowDataLoss: false,
-        createTimeoutMs: 300_000,
+        createTimeout: "5m",
         ...extra,
     };
 }
