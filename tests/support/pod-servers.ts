@@ -9,7 +9,7 @@
  * machine has one network and one filesystem: mount paths become folders (in the config and the
  * arguments), each pod listens on a loopback address of its own (given with `-a` and `--cluster`, the
  * config text is untouched), and the pods' DNS names resolve through a hosts file. Once the server
- * answers the pod's readiness probe, a kwok PortForward sends the pod's ports to it and the pod becomes
+ * answers the pod's startup probe and then its readiness probe, as the kubelet asks them, a kwok PortForward sends the pod's ports to it and the pod becomes
  * Ready; a deleted pod runs its preStop command (lame duck mode) and goes away once the server exits.
  *
  * It also provisions the volumes of {@link STORAGE_CLASS}: a hostPath PersistentVolume per claim.
@@ -19,7 +19,7 @@ import * as path from "node:path";
 import { execFile } from "node:child_process";
 import { writeHostsLauncher } from "./cluster";
 import { POD_IP_ANNOTATION, PROVISIONER, STARTED_ANNOTATION, STOPPED_ANNOTATION, STORAGE_CLASS, type ControlPlane } from "./control-plane";
-import { Cleanup, NatsServerBinary, NatsServerHandle, startNatsServer } from "./nats";
+import { Cleanup, NatsServerBinary, NatsServerHandle, startNatsServer, waitFor } from "./nats";
 
 /** Something that happened to a pod's server. */
 export interface PodServerEvent {
@@ -191,7 +191,11 @@ export function startPodServers(plane: ControlPlane, cleanup: Cleanup, options: 
         const ports = Object.fromEntries((container.ports ?? []).map((p: any) => [p.name ?? String(p.containerPort), p.containerPort as number]));
         const bind = ["-a", ip];
         if (/^\s*cluster\s*\{/m.test(configText)) bind.push("--cluster", `nats://${ip}:${ports.cluster ?? 6222}`);
-        const probe = container.readinessProbe?.httpGet;
+        // As the kubelet: no readiness before the startup probe has passed. Its full /healthz waits for
+        // the server's streams to catch up, which is what keeps a roll from outrunning replication.
+        const startup = container.startupProbe?.httpGet;
+        const readiness = container.readinessProbe?.httpGet;
+        const probe = startup ?? readiness;
         const monitorPort = typeof probe?.port === "number" ? probe.port : ports[probe?.port ?? "monitor"] ?? 8222;
 
         record(pod, "started");
@@ -208,6 +212,10 @@ export function startPodServers(plane: ControlPlane, cleanup: Cleanup, options: 
             timeoutMs: 120_000,
             stopOnFailure: "SIGTERM",
         });
+        if (startup && readiness?.path && readiness.path !== startup.path) {
+            const url = `${handle.monitorUrl}${readiness.path}`;
+            await waitFor(async () => (await fetch(url).catch(() => undefined))?.ok === true, { timeoutMs: 60_000, intervalMs: 250, what: `${key}'s readiness probe ${readiness.path}` });
+        }
         servers.set(key, { pod: key, uid: pod.metadata.uid, ip, clientPort: ports.client ?? 4222, monitorUrl: handle.monitorUrl, handle, volumes, binary: binary.path, container, localPath });
 
         // kwok sends the pod's ports to this server, then reports the pod Ready with this address.
