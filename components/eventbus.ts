@@ -9,6 +9,7 @@ import { commonLabels, objectNames, selectorLabels, serviceDns } from "./kube/na
 import { clientSecretArgs, configMapArgs, headlessServiceArgs, podDisruptionBudgetArgs, serverSecretArgs } from "./kube/objects";
 import { networkPolicyArgs } from "./kube/network-policy";
 import { statefulSetArgs } from "./kube/statefulset";
+import { defaultProviderConfig, explicitKubernetesProvider, portForwardCluster, PortForwardCluster } from "./kube/target-cluster";
 import { createCertificates } from "./security/certificates";
 import { clientAuthYaml, createCredentials } from "./security/credentials";
 import { StreamSpec } from "./stream/model";
@@ -71,9 +72,19 @@ export class EventBus extends pulumi.ComponentResource {
         const exotic = args.jetstreamExotic !== undefined && args.jetstream === undefined;
         const spec = exotic ? resolveExoticSpec(name, args) : resolveBusSpec(name, args);
         const serverConfig = exotic ? undefined : renderServerConfig(spec as BusSpec, (spec as BusSpec).version.serverVersion);
+        // The stream must reach the cluster the objects go to; decided before anything is registered.
+        const cluster = exotic
+            ? {}
+            : portForwardCluster({
+                  mode: (spec as BusSpec).connection.mode,
+                  kubeconfig: args.connection?.kubeconfig,
+                  context: args.connection?.context,
+                  explicitProvider: explicitKubernetesProvider(opts) !== undefined,
+                  stackConfig: defaultProviderConfig(),
+              });
         super(EVENTBUS_TYPE, name, {}, opts);
 
-        const bus = exotic ? connectExoticBus(name, spec as ExoticSpec, this) : deployManagedBus(name, spec as BusSpec, serverConfig!, args, this);
+        const bus = exotic ? connectExoticBus(name, spec as ExoticSpec, this) : deployManagedBus(name, spec as BusSpec, serverConfig!, args, cluster, this);
         const lifecycle = spec.streamLifecycle;
         // For a managed bus, after the StatefulSet: Pulumi waits for its pods to be ready first.
         const stream = new Stream(
@@ -120,7 +131,7 @@ export class EventBus extends pulumi.ComponentResource {
 }
 
 /** The managed cluster: certificates, credentials, Secrets, ConfigMap, Service, StatefulSet, PDB. */
-function deployManagedBus(name: string, spec: BusSpec, serverConfig: string, args: EventBusArgs, parent: pulumi.Resource): Reachable {
+function deployManagedBus(name: string, spec: BusSpec, serverConfig: string, args: EventBusArgs, cluster: PortForwardCluster, parent: pulumi.Resource): Reachable {
     // Objects have fixed names (DNS names and SANs depend on them): a replacement must delete first.
     const childOpts: pulumi.CustomResourceOptions = { parent, deleteBeforeReplace: true };
     const dns = serviceDns(spec.busName, spec.namespace, spec.replicas, PORTS.client, PORTS.cluster);
@@ -187,8 +198,10 @@ function deployManagedBus(name: string, spec: BusSpec, serverConfig: string, arg
                           statefulSet: spec.names.statefulSet,
                           podSelector: selectorLabels(spec.busName),
                           port: PORTS.client,
-                          kubeconfig: args.connection?.kubeconfig === undefined ? undefined : pulumi.secret(args.connection.kubeconfig),
-                          context: spec.connection.context,
+                          kubeconfig: cluster.kubeconfig,
+                          context: cluster.context,
+                          // The port-forward checks that the pods it reaches belong to this very StatefulSet.
+                          statefulSetUid: statefulSet.metadata.uid,
                       },
         },
         streamDependsOn: [statefulSet],

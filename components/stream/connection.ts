@@ -22,11 +22,16 @@ export interface KubernetesTarget {
     kubeconfig?: string;
     /** Kubeconfig context; unset means its current context. */
     context?: string;
+    /**
+     * The uid of the StatefulSet Pulumi created. Pods the kubeconfig shows that another StatefulSet
+     * owns mean another cluster: refused. Unset in state written by 0.1.0.
+     */
+    statefulSetUid?: string;
 }
 
 /** What the provider was given to reach the server. */
 export interface ConnectionProps {
-    /** `auto` (default): in a cluster connect directly, elsewhere port-forward when the bus is in Kubernetes. */
+    /** `auto` (default): in the bus's cluster connect directly, elsewhere port-forward when the bus is in Kubernetes. */
     mode?: ConnectionMode;
     /** Server URLs: the service's in-cluster URL for a managed bus, or explicit ones. */
     servers: string[];
@@ -65,12 +70,15 @@ export function insideKubernetes(env: Record<string, string | undefined>): boole
 /**
  * The route for `connection` in environment `env`: `direct` uses the URLs as given; `portForward`
  * tunnels through the Kubernetes API; `auto` connects directly inside a cluster (the service name
- * resolves there) and tunnels elsewhere, or connects directly when there is no Kubernetes target
- * (a server run outside Kubernetes).
+ * resolves there) unless a kubeconfig was given for the bus (it may be another cluster), tunnels
+ * elsewhere, and connects directly when there is no Kubernetes target (a server run outside Kubernetes).
  */
 export function chooseRoute(connection: ConnectionProps, env: Record<string, string | undefined>): Route {
     const mode = connection.mode ?? "auto";
-    if (mode === "portForward" || (mode === "auto" && connection.kubernetes && !insideKubernetes(env))) {
+    // A kubeconfig given for the bus may name another cluster than the one `pulumi up` runs in: its
+    // service name would resolve in the wrong cluster, so go through that kubeconfig's API server.
+    const elsewhere = connection.kubernetes?.kubeconfig !== undefined || !insideKubernetes(env);
+    if (mode === "portForward" || (mode === "auto" && connection.kubernetes && elsewhere)) {
         if (!connection.kubernetes) {
             throw new Error("connection mode portForward needs a bus in Kubernetes; use mode direct with explicit servers for a server run elsewhere");
         }

@@ -123,7 +123,9 @@ export function planDiff(olds: StreamOutputs, news: StreamProps): pulumi.dynamic
         ["deletionPolicy", "allowDataLoss", "serverVersion"].some(
             (key) => JSON.stringify((olds as unknown as Record<string, unknown>)[key]) !== JSON.stringify((news as unknown as Record<string, unknown>)[key]),
         ) || createTimeoutMsOf(olds) !== createTimeoutMsOf(news);
-    const connectionChanged = containsUnknown(news.connection) || JSON.stringify(olds.connection) !== JSON.stringify(news.connection);
+    // The StatefulSet's uid guards the port-forward; a new uid (a recreated StatefulSet) changes nothing on the server.
+    const comparable = (c: ConnectionProps | undefined) => (c?.kubernetes ? { ...c, kubernetes: { ...c.kubernetes, statefulSetUid: undefined } } : c);
+    const connectionChanged = containsUnknown(comparable(news.connection)) || JSON.stringify(comparable(olds.connection)) !== JSON.stringify(comparable(news.connection));
     const changes = changed.length > 0 || settingsChanged || connectionChanged;
     return reasons.length > 0 ? { changes, replaces: [CONFIG], deleteBeforeReplace: true } : { changes };
 }

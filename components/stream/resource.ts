@@ -51,6 +51,8 @@ export interface KubernetesTargetArgs {
     kubeconfig?: pulumi.Input<string>;
     /** Kubeconfig context. Unset: its current context. */
     context?: pulumi.Input<string>;
+    /** The StatefulSet's uid: pods owned by another StatefulSet (another cluster's) are refused. */
+    statefulSetUid?: pulumi.Input<string>;
 }
 
 /** What happens to the stream around its Pulumi lifecycle. */

@@ -49,6 +49,28 @@ function statusOf(err: any): number | undefined {
     return match ? Number(match[1]) : undefined;
 }
 
+/**
+ * Why the pods found are not the bus's, when every one of them is owned by a StatefulSet other than
+ * the one Pulumi created (`statefulSetUid`): the kubeconfig reaches another cluster with a bus of the
+ * same name. `{server}` stands for the API server's address. Undefined when they are the bus's, when
+ * there are none (yet), or when the uid is not known (state written by 0.1.0).
+ */
+export function foreignPods(pods: any[], target: KubernetesTarget): string | undefined {
+    const uid = target.statefulSetUid;
+    if (uid === undefined || pods.length === 0) {
+        return undefined;
+    }
+    const owners = pods.map((p) => (p.metadata?.ownerReferences ?? []).find((o: any) => o.kind === "StatefulSet")?.uid);
+    if (owners.includes(uid)) {
+        return undefined;
+    }
+    return (
+        `the pods of ${target.statefulSet} in namespace ${target.namespace} at {server} belong to another StatefulSet ` +
+        `(uid ${owners.find((o) => o !== undefined) ?? "none"}) than the one this stack deployed (uid ${uid}): the port-forward's ` +
+        "kubeconfig reaches another cluster. Pass the kubeconfig of the Kubernetes provider the bus was deployed with as connection.kubeconfig"
+    );
+}
+
 /** Whether kubectl's resolution would find a configuration: KUBECONFIG, ~/.kube/config, or the pod's service account. */
 export function defaultKubeconfigExists(env: Record<string, string | undefined>): boolean {
     if (env.KUBECONFIG) return true;
@@ -98,10 +120,15 @@ export async function openTunnel(target: KubernetesTarget, avoid: ReadonlySet<st
         }
         throw new TunnelError(`could not list the pods of ${target.statefulSet} in namespace ${target.namespace} at ${server}: ${(err as Error).message}`, true);
     }
+    const foreign = foreignPods(pods, target);
+    if (foreign !== undefined) {
+        throw new TunnelError(foreign.replace("{server}", String(server)), false);
+    }
     const ready = pods.filter(isReady).map((p) => String(p.metadata.name)).sort();
     if (ready.length === 0) {
         const seen = pods.map((p) => `${p.metadata?.name} (${p.status?.phase ?? "unknown"}, not ready)`).join(", ");
-        throw new TunnelError(`no Ready pod of ${target.statefulSet} in namespace ${target.namespace}${seen ? `: ${seen}` : " (no pods found)"}`, true);
+        const where = seen ? `: ${seen}` : ` (no pods found at ${server}; is that the cluster the bus was deployed to?)`;
+        throw new TunnelError(`no Ready pod of ${target.statefulSet} in namespace ${target.namespace}${where}`, true);
     }
     const pod = ready.find((name) => !avoid.has(name)) ?? ready[0];
 

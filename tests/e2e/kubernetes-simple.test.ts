@@ -9,8 +9,10 @@ import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
-import type { JetStreamManager } from "@nats-io/jetstream";
+import { jetstream, type JetStreamManager } from "@nats-io/jetstream";
+import type { NatsConnection } from "@nats-io/transport-node";
 import { parseAllDocuments } from "yaml";
+import { createStream } from "../../components/stream/provider-impl";
 import { connectToBus, getObject, KubernetesTarget, kubernetesSkipReason, mostPodsDownAtOnce, startKubernetesTarget } from "../support/kube-e2e";
 import { Cleanup, waitFor } from "../support/nats";
 import { previewJson, run, stepType, typescriptProject } from "../support/real-engine";
@@ -56,6 +58,7 @@ describe("examples/simple on a real control plane", { skip: kubernetesSkipReason
     const cleanup = new Cleanup();
     let target: KubernetesTarget;
     let jsm: JetStreamManager;
+    let nc: NatsConnection;
 
     before(async () => {
         target = await startKubernetesTarget(cleanup, [NS], typescriptProject("simple", fs.readFileSync(EXAMPLE, "utf8")));
@@ -97,12 +100,28 @@ describe("examples/simple on a real control plane", { skip: kubernetesSkipReason
             assert.equal(routez.num_routes >= 2, true, `${pod.metadata.name} has ${routez.num_routes} routes`);
         }
 
-        ({ jsm } = await connectToBus(target, NS, "default", cleanup));
+        ({ jsm, nc } = await connectToBus(target, NS, "default", cleanup));
         const info = await jsm.streams.info("default");
         assert.deepEqual(info.config.subjects, ["default.*.*"]);
         assert.equal(info.config.num_replicas, 3);
         assert.equal(info.config.max_msgs, 50_000);
         assert.equal(info.config.max_age, 168 * NANOS_PER_HOUR);
+    });
+
+    it("the stream's port-forward reaches only pods of the StatefulSet this stack created: another StatefulSet's pods are refused", async () => {
+        const state = JSON.parse((await target.pulumiOk(["stack", "export", "--show-secrets"])).stdout);
+        const stream = state.deployment.resources.find((r: { type: string }) => r.type.endsWith(":Stream"));
+        const connection = JSON.parse(stream.inputs.connection.plaintext);
+        const sts = await target.plane.requestOk("GET", STS);
+        assert.equal(connection.kubernetes.statefulSetUid, sts.metadata.uid);
+
+        // As if the kubeconfig reached another cluster with a bus of the same name: the uid differs.
+        const props = { ...stream.inputs, connection: { ...connection, mode: "portForward", kubernetes: { ...connection.kubernetes, kubeconfig: target.plane.kubeconfig, statefulSetUid: "0d6e5c8e-0000-4000-8000-000000000000" } }, createTimeout: "5s" };
+        await assert.rejects(createStream(props), (err: Error) => {
+            assert.match(err.message, /belong to another StatefulSet \(uid [0-9a-f-]{36}\) than the one this stack deployed \(uid 0d6e5c8e-/);
+            assert.match(err.message, /connection\.kubeconfig/);
+            return true;
+        });
     });
 
     it("the namespace enforces the restricted Pod Security level: the bus's pods are admitted, a non-compliant copy is refused", async () => {
@@ -181,6 +200,9 @@ describe("examples/simple on a real control plane", { skip: kubernetesSkipReason
 
     it("a JetStream settings change shows the pod template change and rolls the pods one at a time", async () => {
         const uids = new Set((await podsOf()).map((p) => p.metadata.uid));
+        const js = jetstream(nc);
+        for (let i = 0; i < 20; i++) await js.publish("default.e2e.roll", `message ${i}`);
+        const stored = (await jsm.streams.info("default")).state.messages;
         const eventCount = target.pods.events.length;
         writeProgram(withJetstream(`streamConfig: "maxAge: 24h\\n", settings: "max_file_store: 2GB\\n"`));
 
@@ -213,6 +235,9 @@ describe("examples/simple on a real control plane", { skip: kubernetesSkipReason
         }
         const info = await waitFor(() => jsm.streams.info("default"), { timeoutMs: 30_000, intervalMs: 500, what: "the stream's info after the roll" });
         assert.equal(info.config.num_replicas, 3);
+        // Every server restarted on an empty volume (no persistence): the messages came back by replication.
+        assert.equal(info.state.messages, stored);
+        assert.ok(stored >= 20);
     });
 
     it("replicas 3 to 5: the preview plans the StatefulSet update and the routes, no replacement of the StatefulSet; up adds two Ready pods and the stream keeps its 3 replicas", async () => {
