@@ -6,10 +6,11 @@ import { ARGO_CLIENT_SECRET_KEYS, ARGO_EVENTBUS_CRD, ArgoEventsSpec, argoEventBu
 import { renderAuthConfig, renderServerConfig } from "./config/render";
 import { PORTS } from "./defaults";
 import { commonLabels, objectNames, selectorLabels, serviceDns } from "./kube/names";
-import { clientSecretArgs, configMapArgs, headlessServiceArgs, podDisruptionBudgetArgs, serverSecretArgs } from "./kube/objects";
+import { clientSecretArgs, configMapArgs, configMapDataPatchArgs, DATA_OWNED_BY_PATCH, headlessServiceArgs, podDisruptionBudgetArgs, secretDataPatchArgs, serverSecretArgs } from "./kube/objects";
 import { networkPolicyArgs } from "./kube/network-policy";
 import { statefulSetArgs } from "./kube/statefulset";
-import { defaultProviderConfig, explicitKubernetesProvider, portForwardCluster, PortForwardCluster } from "./kube/target-cluster";
+import { apiServerCluster, ClusterSource, defaultProviderConfig, explicitKubernetesProvider, portForwardCluster, PortForwardCluster } from "./kube/target-cluster";
+import { Servers, ServersArgs } from "./kube/servers-resource";
 import { createCertificates } from "./security/certificates";
 import { clientAuthYaml, createCredentials } from "./security/credentials";
 import { StreamSpec } from "./stream/model";
@@ -73,18 +74,19 @@ export class EventBus extends pulumi.ComponentResource {
         const spec = exotic ? resolveExoticSpec(name, args) : resolveBusSpec(name, args);
         const serverConfig = exotic ? undefined : renderServerConfig(spec as BusSpec, (spec as BusSpec).version.serverVersion);
         // The stream must reach the cluster the objects go to; decided before anything is registered.
-        const cluster = exotic
-            ? {}
-            : portForwardCluster({
-                  mode: (spec as BusSpec).connection.mode,
-                  kubeconfig: args.connection?.kubeconfig,
-                  context: args.connection?.context,
-                  explicitProvider: explicitKubernetesProvider(opts) !== undefined,
-                  stackConfig: defaultProviderConfig(),
-              });
+        let clusters: BusClusters = { portForward: {}, api: {} };
+        if (!exotic) {
+            const where = {
+                kubeconfig: args.connection?.kubeconfig,
+                context: args.connection?.context,
+                explicitProvider: explicitKubernetesProvider(opts) !== undefined,
+                stackConfig: defaultProviderConfig(),
+            };
+            clusters = { portForward: portForwardCluster({ ...where, mode: (spec as BusSpec).connection.mode }), api: apiClusterOrProblem(where) };
+        }
         super(EVENTBUS_TYPE, name, {}, opts);
 
-        const bus = exotic ? connectExoticBus(name, spec as ExoticSpec, this) : deployManagedBus(name, spec as BusSpec, serverConfig!, args, cluster, this);
+        const bus = exotic ? connectExoticBus(name, spec as ExoticSpec, this) : deployManagedBus(name, spec as BusSpec, serverConfig!, args, clusters, this);
         const lifecycle = spec.streamLifecycle;
         // For a managed bus, after the StatefulSet: Pulumi waits for its pods to be ready first.
         const stream = new Stream(
@@ -130,17 +132,34 @@ export class EventBus extends pulumi.ComponentResource {
     }
 }
 
+/** Where a managed bus's cluster is reached: by the stream's port-forward, and by calls to its API server. */
+interface BusClusters {
+    portForward: PortForwardCluster;
+    api: ServersArgs["kubernetes"];
+}
+
+/**
+ * The API server for the servers' day-2 changes. Where it cannot be known (an explicit provider, no
+ * kubeconfig, a direct connection), the reason is kept and said only if the volumes have to grow.
+ */
+function apiClusterOrProblem(where: ClusterSource): ServersArgs["kubernetes"] {
+    try {
+        return apiServerCluster(where);
+    } catch (err) {
+        return { problem: (err as Error).message };
+    }
+}
+
 /** The managed cluster: certificates, credentials, Secrets, ConfigMap, Service, StatefulSet, PDB. */
-function deployManagedBus(name: string, spec: BusSpec, serverConfig: string, args: EventBusArgs, cluster: PortForwardCluster, parent: pulumi.Resource): Reachable {
+function deployManagedBus(name: string, spec: BusSpec, serverConfig: string, args: EventBusArgs, clusters: BusClusters, parent: pulumi.Resource): Reachable {
+    const cluster = clusters.portForward;
     // Objects have fixed names (DNS names and SANs depend on them): a replacement must delete first.
     const childOpts: pulumi.CustomResourceOptions = { parent, deleteBeforeReplace: true };
     const dns = serviceDns(spec.busName, spec.namespace, spec.replicas, PORTS.client, PORTS.cluster);
     const certificates = createCertificates(name, spec, { parent });
     const credentials = createCredentials(name, { parent }, spec.persistence?.encryptionKey);
 
-    const serverSecret = new k8s.core.v1.Secret(
-        `${name}-server`,
-        serverSecretArgs(spec, {
+    const serverSecretInputs = serverSecretArgs(spec, {
             authConfig: pulumi
                 .all([credentials.passwordHash, credentials.systemPasswordHash])
                 .apply(([passwordHash, systemPasswordHash]) => renderAuthConfig({ username: credentials.username, passwordHash, systemPasswordHash })),
@@ -151,20 +170,44 @@ function deployManagedBus(name: string, spec: BusSpec, serverConfig: string, arg
             serverCertPem: certificates.serverCertPem,
             routeKeyPem: certificates.routeKeyPem,
             routeCertPem: certificates.routeCertPem,
-        }),
-        childOpts,
-    );
-    const clientSecret = new k8s.core.v1.Secret(
-        `${name}-client-auth`,
-        clientSecretArgs(spec, credentials.password.apply((password) => clientAuthYaml(credentials.username, password)), certificates.caCertPem, dns.url),
-        childOpts,
-    );
-    const configMap = new k8s.core.v1.ConfigMap(`${name}-config`, configMapArgs(spec, serverConfig), childOpts);
+    });
+    const clientSecretInputs = clientSecretArgs(spec, credentials.password.apply((password) => clientAuthYaml(credentials.username, password)), certificates.caCertPem, dns.url);
+    const configMapInputs = configMapArgs(spec, serverConfig);
+    // Created by the object resources, their data then updated in place by a Patch each: never deleted under running pods.
+    const createOnly = { ...childOpts, ignoreChanges: DATA_OWNED_BY_PATCH };
+    const serverSecret = new k8s.core.v1.Secret(`${name}-server`, serverSecretInputs, createOnly);
+    const clientSecret = new k8s.core.v1.Secret(`${name}-client-auth`, clientSecretInputs, createOnly);
+    const configMap = new k8s.core.v1.ConfigMap(`${name}-config`, configMapInputs, createOnly);
+    const serverSecretData = new k8s.core.v1.SecretPatch(`${name}-server-data`, secretDataPatchArgs(serverSecretInputs), { parent, dependsOn: [serverSecret] });
+    new k8s.core.v1.SecretPatch(`${name}-client-auth-data`, secretDataPatchArgs(clientSecretInputs), { parent, dependsOn: [clientSecret] });
+    const configMapData = new k8s.core.v1.ConfigMapPatch(`${name}-config-data`, configMapDataPatchArgs(configMapInputs), { parent, dependsOn: [configMap] });
     const service = new k8s.core.v1.Service(`${name}-svc`, headlessServiceArgs(spec), childOpts);
+    // Before the StatefulSet: volumes grow (or the change is refused) before the pods roll.
+    const servers = new Servers(
+        `${name}-servers`,
+        {
+            namespace: spec.namespace,
+            statefulSet: spec.names.statefulSet,
+            replicas: spec.replicas,
+            volumes: spec.persistence && {
+                size: spec.persistence.volumeSize,
+                storageClassName: spec.persistence.storageClassName ?? "",
+                accessMode: spec.persistence.accessMode,
+                claimTemplate: spec.names.volumeClaim,
+                whenScaled: spec.persistence.whenScaled,
+            },
+            allowDataLoss: spec.streamLifecycle.allowDataLoss,
+            kubernetes: clusters.api,
+        },
+        { parent },
+    );
     // Not on the Service: Pulumi's await logic makes a Service with a selector wait for ready pods.
     const statefulSet = new k8s.apps.v1.StatefulSet(`${name}-js`, statefulSetArgs(spec, args.labels), {
         ...childOpts,
-        dependsOn: [serverSecret, configMap],
+        dependsOn: [serverSecretData, configMapData, servers],
+        // The claim template cannot change in place: the servers resource grows the claims and
+        // recreates the StatefulSet with the new size, and the provider then applies the live value.
+        ignoreChanges: ["spec.volumeClaimTemplates"],
     });
     if (spec.podDisruptionBudget) {
         new k8s.policy.v1.PodDisruptionBudget(`${name}-pdb`, podDisruptionBudgetArgs(spec), childOpts);

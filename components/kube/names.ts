@@ -35,6 +35,9 @@ export function objectNames(busName: string): ObjectNames {
     };
 }
 
+/** StatefulSet annotation with the volume size its claims were last asked for. */
+export const VOLUME_SIZE_ANNOTATION = "jetstream-eventbus/volume-size";
+
 /** The selector labels: Argo's three (§2.1), which select the pods of one bus. */
 export function selectorLabels(busName: string): Record<string, string> {
     return {

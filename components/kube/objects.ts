@@ -122,3 +122,31 @@ export function podDisruptionBudgetArgs(spec: BusSpec): k8s.policy.v1.PodDisrupt
         },
     };
 }
+
+/**
+ * The Kubernetes provider replaces a ConfigMap or Secret whose data changes unless the provider itself
+ * is configured otherwise (`enableConfigMapMutable`, `enableSecretMutable`), and with a fixed name it
+ * deletes the object before creating it again, under running pods. So the object resource creates it
+ * and keeps its name and labels (its data is ignored after creation), and a Patch resource of the same
+ * object owns the data and updates it in place with server-side apply
+ * (https://www.pulumi.com/registry/packages/kubernetes/how-to-guides/managing-resources-with-server-side-apply/).
+ */
+export const DATA_OWNED_BY_PATCH = ["data", "stringData"];
+
+/** Server-side apply takes the fields over from the object resource, which created them. */
+const PATCH_FORCE = { "pulumi.com/patchForce": "true" };
+
+/** The data of a ConfigMap, as its Patch applies it in place. */
+export function configMapDataPatchArgs(args: k8s.core.v1.ConfigMapArgs): k8s.core.v1.ConfigMapPatchArgs {
+    const meta = args.metadata as k8s.types.input.meta.v1.ObjectMeta;
+    return { metadata: { name: meta.name, namespace: meta.namespace, annotations: PATCH_FORCE }, data: args.data };
+}
+
+/** The data of a Secret, as its Patch applies it in place: base64 `data`, which server-side apply tracks key by key (it does not track `stringData`). */
+export function secretDataPatchArgs(args: k8s.core.v1.SecretArgs): k8s.core.v1.SecretPatchArgs {
+    const meta = args.metadata as k8s.types.input.meta.v1.ObjectMeta;
+    const data = pulumi.secret(
+        pulumi.output(args.stringData ?? {}).apply((values) => Object.fromEntries(Object.entries(values ?? {}).map(([key, value]) => [key, Buffer.from(String(value), "utf8").toString("base64")]))),
+    );
+    return { metadata: { name: meta.name, namespace: meta.namespace, annotations: PATCH_FORCE }, data };
+}

@@ -7,7 +7,7 @@ import { CONFIG_FILES, DEFAULTS, PATHS, PORTS } from "../defaults";
 import { parseKubernetesQuantity } from "../units";
 import type { BusSpec } from "../validate";
 import { healthPaths } from "../versions";
-import { commonLabels, selectorLabels } from "./names";
+import { commonLabels, selectorLabels, VOLUME_SIZE_ANNOTATION } from "./names";
 import { CONFIG_MAP_KEY, SERVER_SECRET_ENV_KEYS, SERVER_SECRET_KEYS } from "./objects";
 
 import Core = k8s.types.input.core.v1;
@@ -223,6 +223,10 @@ export function statefulSetArgs(spec: BusSpec, statefulSetLabels?: Record<string
             namespace: spec.namespace,
             // EventBus labels reach the StatefulSet, ours win on conflict (Argo §1.1, PR #2510).
             labels: { ...statefulSetLabels, ...labels },
+            // The claim template is ignored after creation (it cannot change in place); this says the
+            // size asked for, so growing the volumes also updates the StatefulSet's state in Pulumi,
+            // uid included, once the servers resource has recreated it.
+            annotations: spec.persistence ? { [VOLUME_SIZE_ANNOTATION]: spec.persistence.volumeSize } : undefined,
         },
         spec: {
             // Parallel, as the NATS Helm chart: pod 0 alone never elects a meta leader, so it could never become ready.

@@ -30,29 +30,35 @@ export function explicitKubernetesProvider(opts: pulumi.ComponentResourceOptions
     return opts?.parent?.getProvider("kubernetes::Resource");
 }
 
-/**
- * The cluster for the port-forward of a managed bus:
- * - `connection.kubeconfig` when given (the same text as the provider's, typically);
- * - with an explicit provider and no kubeconfig: refused, since a provider's kubeconfig cannot be read
- *   back and the port-forward would otherwise use the deployer's own;
- * - with the default provider: the stack's `kubernetes:kubeconfig` and `kubernetes:context`, which
- *   that provider uses (https://www.pulumi.com/registry/packages/kubernetes/installation-configuration/),
- *   else kubectl's resolution, as the default provider does.
- * `direct` needs none: it connects to the URLs given.
- */
-export function portForwardCluster(input: {
-    mode: "auto" | "portForward" | "direct";
+/** What decides which cluster the bus's objects went to. */
+export interface ClusterSource {
+    /** `connection.kubeconfig` and `connection.context`. */
     kubeconfig?: pulumi.Input<string>;
     context?: string;
+    /** Whether the objects go through an explicit Kubernetes provider. */
     explicitProvider: boolean;
     /** The stack's `kubernetes:kubeconfig` (text or a path) and `kubernetes:context`. */
     stackConfig: { kubeconfig?: string; context?: string };
     /** Reads a kubeconfig file named by `kubernetes:kubeconfig`; throws when it cannot. */
     readFile?: (file: string) => string;
-}): PortForwardCluster {
-    if (input.mode === "direct") {
-        return {};
-    }
+}
+
+/**
+ * The cluster of the bus's objects, for the port-forward and any call to its API server:
+ * - `connection.kubeconfig` when given (the same text as the provider's, typically);
+ * - with an explicit provider and no kubeconfig: refused, since a provider's kubeconfig cannot be read
+ *   back and the call would otherwise go to the deployer's own cluster;
+ * - with the default provider: the stack's `kubernetes:kubeconfig` and `kubernetes:context`, which
+ *   that provider uses (https://www.pulumi.com/registry/packages/kubernetes/installation-configuration/),
+ *   else kubectl's resolution, as the default provider does.
+ */
+export function portForwardCluster(input: ClusterSource & { mode: "auto" | "portForward" | "direct" }): PortForwardCluster {
+    // `direct` connects to the URLs given.
+    return input.mode === "direct" ? {} : apiServerCluster(input);
+}
+
+/** The rules of {@link portForwardCluster}, whatever the connection mode. */
+export function apiServerCluster(input: ClusterSource): PortForwardCluster {
     if (input.kubeconfig !== undefined) {
         return { kubeconfig: pulumi.secret(input.kubeconfig), context: input.context };
     }

@@ -45,7 +45,8 @@ function redactValues(map: Record<string, unknown> | undefined): Record<string, 
 /** The object as `kubectl apply` would take it; Secret values replaced by the marker. */
 export function kubernetesObject(resource: CapturedResource): Record<string, any> | undefined {
     const kind = kubernetesKind(resource.type);
-    if (!kind || resource.read) return undefined;
+    // A Patch updates the data of an object rendered in full already (ConfigMap, Secrets).
+    if (!kind || resource.read || kind.kind.endsWith("Patch")) return undefined;
     const { apiVersion: _a, kind: _k, ...body } = resource.inputs;
     const object: Record<string, any> = { apiVersion: resource.inputs.apiVersion ?? kind.apiVersion, kind: resource.inputs.kind ?? kind.kind, ...body };
     if (object.kind === "Secret") {

@@ -123,8 +123,12 @@ export function planDiff(olds: StreamOutputs, news: StreamProps): pulumi.dynamic
         ["deletionPolicy", "allowDataLoss", "serverVersion"].some(
             (key) => JSON.stringify((olds as unknown as Record<string, unknown>)[key]) !== JSON.stringify((news as unknown as Record<string, unknown>)[key]),
         ) || createTimeoutMsOf(olds) !== createTimeoutMsOf(news);
-    // The StatefulSet's uid guards the port-forward; a new uid (a recreated StatefulSet) changes nothing on the server.
-    const comparable = (c: ConnectionProps | undefined) => (c?.kubernetes ? { ...c, kubernetes: { ...c.kubernetes, statefulSetUid: undefined } } : c);
+    // The StatefulSet's uid guards the port-forward. State written before it existed takes it without a
+    // change; a new uid (the StatefulSet recreated to grow its volumes) is an update that changes nothing
+    // on the server but keeps refresh and delete, which get the recorded outputs, pointed at it.
+    const recordedUid = olds.connection?.kubernetes?.statefulSetUid;
+    const comparable = (c: ConnectionProps | undefined) =>
+        c?.kubernetes && recordedUid === undefined ? { ...c, kubernetes: { ...c.kubernetes, statefulSetUid: undefined } } : c;
     const connectionChanged = containsUnknown(comparable(news.connection)) || JSON.stringify(comparable(olds.connection)) !== JSON.stringify(comparable(news.connection));
     const changes = changed.length > 0 || settingsChanged || connectionChanged;
     return reasons.length > 0 ? { changes, replaces: [CONFIG], deleteBeforeReplace: true } : { changes };

@@ -22,14 +22,17 @@ const NS = "argo-events";
 const STS = `/apis/apps/v1/namespaces/${NS}/statefulsets/eventbus-default-js`;
 const NANOS_PER_HOUR = 3_600_000_000_000;
 const MESSAGES = 100;
+/** What the program registers: the encryption key is given, not generated. */
+const RESOURCES = 23;
 /** A key the user keeps outside the stack (letters only, as nats-server needs). */
 const ENCRYPTION_KEY = "OrdersBusKeyKeptInTheTeamVault";
 
 /** The example, with its encryption key from config. */
-function program(volumeSize = "10Gi"): string {
+function program(volumeSize = "10Gi", storageClassName = "standard"): string {
     const text = fs.readFileSync(EXAMPLE, "utf8");
     const changed = text
         .replace(`import { EventBus } from "jetstream-eventbus";`, `import * as pulumi from "@pulumi/pulumi";\nimport { EventBus } from "jetstream-eventbus";`)
+        .replace(`storageClassName: "standard",`, `storageClassName: "${storageClassName}",`)
         .replace(`volumeSize: "10Gi",`, `volumeSize: "${volumeSize}",\n            encryptionKey: new pulumi.Config().requireSecret("encryptionKey"),`);
     assert.notEqual(changed.indexOf("encryptionKey"), -1, "the example's persistence block moved; update this test");
     return changed;
@@ -83,26 +86,90 @@ describe("examples/involved on a real control plane: five servers on persistent 
 
     it("pulumi preview right after up plans nothing", async () => {
         const preview = previewJson(await target.pulumi(["preview", "--json", "--expect-no-changes"]));
-        // 19: the encryption key is given, not generated.
-        assert.deepEqual(preview.changeSummary, { same: 19 });
+        // 23: the encryption key is given, not generated.
+        assert.deepEqual(preview.changeSummary, { same: RESOURCES });
     });
 
-    it("a persistence.volumeSize change: the real provider plans a replacement of the StatefulSet, the API server refuses its dry run, and the preview fails with nothing changed", async () => {
-        const generation = (await target.plane.requestOk("GET", STS)).metadata.generation;
-        const claimUids = (await claims()).map((c) => c.metadata.uid).sort();
-        const podUids = (await podsOf()).map((p) => p.metadata.uid).sort();
-        fs.writeFileSync(path.join(target.program.dir, "index.ts"), program("20Gi"));
+    const stateOf = async () => ({
+        statefulSet: await target.plane.requestOk("GET", STS),
+        claims: (await claims()).map((c) => `${c.metadata.name} ${c.metadata.uid} ${c.spec.resources.requests.storage}`).sort(),
+        pods: (await podsOf()).map((p) => p.metadata.uid).sort(),
+    });
+    const setProgram = (text: string) => fs.writeFileSync(path.join(target.program.dir, "index.ts"), text);
+    const STANDARD = "/apis/storage.k8s.io/v1/storageclasses/standard";
 
-        const preview = await target.pulumi(["preview", "--diff"]);
-        assert.notEqual(preview.code, 0);
-        assert.match(preview.stdout, /\+-kubernetes:apps\/v1:StatefulSet: \(replace\)/);
-        assert.match(preview.stdout, /~ storage: "10Gi" => "20Gi"/);
-        assert.match(preview.stdout + preview.stderr, /StatefulSet.apps "eventbus-default-js" is invalid: spec: Forbidden: updates to statefulset spec for fields other than 'replicas'/);
+    it("volumeSize 10Gi to 20Gi on a class that does not allow expansion: the preview says what will happen, and up fails before anything changes", async () => {
+        await target.plane.requestOk("PATCH", STANDARD, { allowVolumeExpansion: false }, "application/merge-patch+json");
+        const before = await stateOf();
+        setProgram(program("20Gi"));
+        try {
+            const up = await target.pulumi(["up", "--yes", "--skip-preview"]);
+            assert.notEqual(up.code, 0);
+            assert.match(up.stdout + up.stderr, /StorageClass standard does not allow volume expansion \(allowVolumeExpansion is not true\), so claim eventbus-default-js-vol-eventbus-default-js-0 cannot grow; nothing was changed/);
+            const after = await stateOf();
+            assert.equal(after.statefulSet.metadata.uid, before.statefulSet.metadata.uid);
+            assert.equal(after.statefulSet.metadata.generation, before.statefulSet.metadata.generation);
+            assert.deepEqual(after.claims, before.claims);
+            assert.deepEqual(after.pods, before.pods);
+        } finally {
+            await target.plane.requestOk("PATCH", STANDARD, { allowVolumeExpansion: true }, "application/merge-patch+json");
+        }
+    });
 
-        assert.equal((await target.plane.requestOk("GET", STS)).metadata.generation, generation);
-        assert.deepEqual((await claims()).map((c) => c.metadata.uid).sort(), claimUids);
-        assert.deepEqual((await podsOf()).map((p) => p.metadata.uid).sort(), podUids);
-        fs.writeFileSync(path.join(target.program.dir, "index.ts"), program());
+    it("volumeSize 10Gi to 20Gi: up expands every claim and recreates the StatefulSet with the new size, no pod restarts and no message is lost", async () => {
+        const before = await stateOf();
+        const eventCount = target.pods.events.length;
+
+        const diff = await target.pulumi(["preview", "--diff"]);
+        assert.equal(diff.code, 0, diff.stdout + diff.stderr);
+        assert.doesNotMatch(diff.stdout + diff.stderr, /Forbidden/);
+        assert.match(diff.stdout, /volumes 10Gi → 20Gi: each claim eventbus-default-js-vol-eventbus-default-js-0, \.\.\. is expanded in place/);
+        assert.match(diff.stdout, /~ size\s*: "10Gi" => "20Gi"/);
+        assert.deepEqual(
+            previewJson(await target.pulumi(["preview", "--json"])).steps.filter((s) => s.op !== "same").map((s) => `${s.op} ${s.urn.split("::").pop()}`).sort(),
+            ["update default-js", "update default-servers"],
+        );
+
+        await target.up();
+        const after = await stateOf();
+        // Every claim is the same object, asking for 20Gi.
+        assert.deepEqual(after.claims, before.claims.map((c) => c.replace(/ 10Gi$/, " 20Gi")));
+        // A new StatefulSet with the new claim size, which adopted the same pods: none stopped.
+        assert.notEqual(after.statefulSet.metadata.uid, before.statefulSet.metadata.uid);
+        assert.equal(after.statefulSet.spec.volumeClaimTemplates[0].spec.resources.requests.storage, "20Gi");
+        assert.equal(after.statefulSet.metadata.annotations["jetstream-eventbus/volume-size"], "20Gi");
+        assert.deepEqual(after.pods, before.pods);
+        assert.deepEqual(target.pods.events.slice(eventCount), []);
+        await waitFor(async () => (await podsOf()).every((p) => p.metadata.ownerReferences?.[0]?.uid === after.statefulSet.metadata.uid), {
+            timeoutMs: 30_000,
+            what: "the new StatefulSet to adopt every pod",
+        });
+        assert.equal((await jsm.streams.info("default")).state.messages, MESSAGES);
+
+        // Settled: nothing more to do, and the stream's port-forward follows the new StatefulSet.
+        assert.deepEqual(previewJson(await target.pulumi(["preview", "--json", "--expect-no-changes"])).changeSummary, { same: RESOURCES });
+        const refresh = await target.pulumi(["refresh", "--yes", "--expect-no-changes"]);
+        assert.equal(refresh.code, 0, refresh.stdout + refresh.stderr);
+    });
+
+    it("volumeSize 20Gi to 10Gi, or another storage class: the preview refuses with the steps, and nothing changes", async () => {
+        const before = await stateOf();
+        setProgram(program("10Gi"));
+        const shrink = await target.pulumi(["preview"]);
+        assert.notEqual(shrink.code, 0);
+        assert.match(shrink.stdout + shrink.stderr, /jetstream\.persistence\.volumeSize cannot shrink from 20Gi to 10Gi: Kubernetes does not shrink a volume\. Keep 20Gi, or move to a smaller bus\. To move: create a second bus/);
+
+        setProgram(program("20Gi", "fast"));
+        const otherClass = await target.pulumi(["preview"]);
+        assert.notEqual(otherClass.code, 0);
+        assert.match(otherClass.stdout + otherClass.stderr, /jetstream\.persistence\.storageClassName cannot change from "standard" to "fast" on a running bus: a claim keeps the class it was made with/);
+        assert.match(otherClass.stdout + otherClass.stderr, /nats stream backup <stream> <dir>/);
+
+        setProgram(program("20Gi"));
+        const after = await stateOf();
+        assert.equal(after.statefulSet.metadata.resourceVersion, before.statefulSet.metadata.resourceVersion);
+        assert.deepEqual(after.claims, before.claims);
+        assert.deepEqual(after.pods, before.pods);
     });
 
     it("pulumi destroy keeps the claims (Retain) with the stream's data; the next up brings the bus back with its messages", async () => {

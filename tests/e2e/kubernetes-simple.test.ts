@@ -20,6 +20,7 @@ import { previewJson, run, stepType, typescriptProject } from "../support/real-e
 const EXAMPLE = path.resolve(__dirname, "../../../examples/simple/index.ts");
 const NS = "argo-events";
 const STS = `/apis/apps/v1/namespaces/${NS}/statefulsets/eventbus-default-js`;
+const CONFIG_MAP = `/api/v1/namespaces/${NS}/configmaps/eventbus-default-js-config`;
 const NANOS_PER_HOUR = 3_600_000_000_000;
 
 /** The example with `extra` added to its `jetstream` block. */
@@ -70,7 +71,7 @@ describe("examples/simple on a real control plane", { skip: kubernetesSkipReason
 
     it("pulumi up creates what the README lists, the pods become Ready behind real servers, and the stream is created through port-forward", async () => {
         await target.up();
-        assert.deepEqual(previewJson(await target.pulumi(["preview", "--json"])).changeSummary, { same: 20 });
+        assert.deepEqual(previewJson(await target.pulumi(["preview", "--json"])).changeSummary, { same: 24 });
 
         const sts = await target.plane.requestOk("GET", STS);
         assert.equal(sts.status.readyReplicas, 3);
@@ -142,12 +143,12 @@ describe("examples/simple on a real control plane", { skip: kubernetesSkipReason
 
     it("pulumi preview right after up plans nothing, and pulumi refresh finds nothing", async () => {
         const preview = previewJson(await target.pulumi(["preview", "--json", "--expect-no-changes"]));
-        assert.deepEqual(preview.changeSummary, { same: 20 });
+        assert.deepEqual(preview.changeSummary, { same: 24 });
         const refresh = await target.pulumi(["refresh", "--yes", "--expect-no-changes"]);
         assert.equal(refresh.code, 0, `${refresh.stdout}\n${refresh.stderr}`);
-        assert.match(refresh.stdout, /20 unchanged/);
+        assert.match(refresh.stdout, /24 unchanged/);
         const again = previewJson(await target.pulumi(["preview", "--json", "--expect-no-changes"]));
-        assert.deepEqual(again.changeSummary, { same: 20 });
+        assert.deepEqual(again.changeSummary, { same: 24 });
     });
 
     it("npm run render's YAML passes kubectl apply --dry-run=server and matches what pulumi up created", async () => {
@@ -211,10 +212,14 @@ describe("examples/simple on a real control plane", { skip: kubernetesSkipReason
         assert.match(diff.stdout, /~ jetstream-eventbus\/jetstream-settings: "[0-9a-f]{16}" => "[0-9a-f]{16}"/);
         assert.match(diff.stdout, /-\s+max_file_store: 1099511627776\n\s+\+\s+max_file_store: 2GB/);
         const preview = previewJson(await target.pulumi(["preview", "--json"]));
-        // The real provider treats ConfigMap data as immutable: with a fixed name it deletes, then creates it.
-        assert.deepEqual(plannedChanges(preview), ["ConfigMap: replace", "StatefulSet: update"]);
+        // The ConfigMap's data changes in place through its Patch: the object is never deleted under the pods.
+        assert.deepEqual(plannedChanges(preview), ["ConfigMapPatch: update", "StatefulSet: update"]);
+        const configMap = await target.plane.requestOk("GET", CONFIG_MAP);
 
         await target.up();
+        const updated = await target.plane.requestOk("GET", CONFIG_MAP);
+        assert.equal(updated.metadata.uid, configMap.metadata.uid, "the ConfigMap was deleted and created again");
+        assert.match(updated.data["nats-js"], /max_file_store: 2GB/);
         // The provider's rollout wait can end while the last old pod is still terminating: the roll
         // itself is the StatefulSet controller's, and it finishes on its own.
         await waitFor(
@@ -246,18 +251,25 @@ describe("examples/simple on a real control plane", { skip: kubernetesSkipReason
         assert.equal(diff.code, 0, diff.stderr);
         assert.match(diff.stdout, /~ replicas: 3 => 5/);
         assert.match(diff.stdout, /\+\s+"nats:\/\/eventbus-default-js-4\.eventbus-default-js-svc\.argo-events\.svc:6222"/);
+        // What the change does, in the plan: the servers resource's own words.
+        assert.match(diff.stdout, /replicas 3 → 5: eventbus-default-js-3 and eventbus-default-js-4 start and join the cluster; streams keep their replicas/);
         const preview = previewJson(await target.pulumi(["preview", "--json"]));
-        assert.deepEqual(plannedChanges(preview), ["ConfigMap: replace", "StatefulSet: update"]);
+        assert.deepEqual(plannedChanges(preview), ["ConfigMapPatch: update", "Servers: update", "StatefulSet: update"]);
+        const configMap = await target.plane.requestOk("GET", CONFIG_MAP);
+        const uids = (await podsOf()).map((p) => p.metadata.uid).sort();
 
         await target.up();
+        assert.equal((await target.plane.requestOk("GET", CONFIG_MAP)).metadata.uid, configMap.metadata.uid, "the ConfigMap was deleted and created again");
         const pods = await podsOf();
         assert.equal(pods.length, 5);
+        // The routes reach the running servers through the reloader: the three servers run on, not restarted.
+        assert.deepEqual(pods.map((p) => p.metadata.uid).filter((uid) => uids.includes(uid)).sort(), uids);
         assert.ok(pods.every((p) => p.status.conditions?.some((c: any) => c.type === "Ready" && c.status === "True")));
         // JetStream is briefly unavailable while the meta group takes in the new servers.
         const info = await waitFor(() => jsm.streams.info("default"), { timeoutMs: 30_000, intervalMs: 500, what: "the stream's info after the scale-up" });
         assert.equal(info.config.num_replicas, 3);
         const previewAgain = previewJson(await target.pulumi(["preview", "--json", "--expect-no-changes"]));
-        assert.equal(previewAgain.changeSummary.same, 20);
+        assert.equal(previewAgain.changeSummary.same, 24);
     });
 
     it("pulumi destroy removes the bus's objects, and its servers stop with their pods", async () => {

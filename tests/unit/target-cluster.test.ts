@@ -14,6 +14,9 @@ import * as k8s from "@pulumi/kubernetes";
 import { EventBus, EventBusArgs, InputError } from "../../components";
 import { explicitKubernetesProvider, portForwardCluster } from "../../components/kube/target-cluster";
 import { foreignPods } from "../../components/stream/tunnel";
+import { resolveStreamSpec } from "../../components/stream/model";
+import { planDiff } from "../../components/stream/provider-impl";
+import { toStreamView } from "../../components/stream/view";
 import { testMocks } from "../support/bus";
 import { resolve } from "../support/mocks";
 
@@ -156,5 +159,21 @@ describe("pods another StatefulSet owns", () => {
         assert.equal(foreignPods([], target), undefined);
         assert.equal(foreignPods([pod("a", "uid-elsewhere")], { ...target, statefulSetUid: undefined }), undefined);
         assert.ok(foreignPods([pod("orphan")], target), "a pod no StatefulSet owns is not the bus's");
+    });
+});
+
+describe("the StatefulSet's uid in the Stream's diff", () => {
+    const spec = resolveStreamSpec({});
+    const connection = (uid?: string) => ({ servers: ["nats://eventbus-default-js-svc.argo-events.svc:4222"], kubernetes: { namespace: "argo-events", statefulSet: "eventbus-default-js", podSelector: {}, port: 4222, statefulSetUid: uid } });
+    const props = (uid?: string) => ({ config: toStreamView(spec), serverVersion: "2.14.4", connection: connection(uid), deletionPolicy: "retain" as const, allowDataLoss: false, createTimeout: "5m" });
+    const outputs = (uid?: string) => ({ ...props(uid), observedServerVersion: "2.14.4" });
+
+    it("is taken without a change by state written before it existed", () => {
+        assert.deepEqual(planDiff(outputs(undefined), props("uid-a")), { changes: false });
+    });
+
+    it("is an update when the StatefulSet was recreated (its volumes grown), and no change otherwise", () => {
+        assert.deepEqual(planDiff(outputs("uid-a"), props("uid-a")), { changes: false });
+        assert.deepEqual(planDiff(outputs("uid-a"), props("uid-b")), { changes: true });
     });
 });
