@@ -1,14 +1,14 @@
 /**
  * The stream's configuration as the Stream resource keeps it in state, and so as `pulumi preview
  * --diff` shows it: sizes and durations written the way people write them (`maxAge: "168h"`,
- * `maxBytes: "1GB"`, `"unlimited"`), so a reviewer reads a change without doing arithmetic.
+ * `maxBytes: "1GiB"`, `"unlimited"`), so a reviewer reads a change without doing arithmetic.
  *
  * Version 0.1.0 stored the normalized model itself (milliseconds and bytes, -1 for unlimited). State
  * written that way is still read: both forms convert to the same {@link StreamSpec}, which is what
  * diffs compare, so upgrading the package shows no change.
  */
 import { InputError } from "../errors";
-import { formatDuration, formatNatsSize, parseDurationMs, parseNatsSize } from "../units";
+import { formatDuration, parseDurationMs, parseNatsSize } from "../units";
 import { StreamSpec } from "./model";
 
 /** How an unlimited size, count or age is shown. */
@@ -21,7 +21,7 @@ export type CountLimit = number | typeof UNLIMITED;
 export interface StreamConfigView extends Omit<StreamSpec, "maxAgeMs" | "duplicatesMs" | "maxBytes" | "maxMsgSize" | "maxMsgs" | "maxMsgsPerSubject" | "maxConsumers"> {
     /** Most messages kept, or "unlimited". */
     maxMsgs: CountLimit;
-    /** Most bytes kept, as a nats-server size (`"1GB"` is 1024³ bytes), or "unlimited". */
+    /** Most bytes kept, as a size (`"1GiB"`, or `"10G"` for 10⁹ bytes), or "unlimited". */
     maxBytes: string;
     /** Oldest message age kept, as a Go duration (`"168h"`), or "unlimited". */
     maxAge: string;
@@ -47,8 +47,30 @@ function countView(value: number): CountLimit {
     return value < 0 ? UNLIMITED : value;
 }
 
+/** Units for sizes: IEC for powers of 1024 (unambiguous to every reader), SI letters for powers of 1000 as nats-server reads them. */
+const SIZE_UNITS: readonly [string, number][] = [
+    ["TiB", 1024 ** 4],
+    ["GiB", 1024 ** 3],
+    ["MiB", 1024 ** 2],
+    ["KiB", 1024],
+    ["T", 1000 ** 4],
+    ["G", 1000 ** 3],
+    ["M", 1000 ** 2],
+    ["K", 1000],
+];
+
+/** The size in the unit that needs the fewest digits ("1GiB", "10G"), a plain byte count otherwise; parseNatsSize reads each back exactly. */
 function sizeView(bytes: number): string {
-    return bytes < 0 ? UNLIMITED : formatNatsSize(bytes);
+    if (bytes < 0) return UNLIMITED;
+    let best = String(bytes);
+    let digits = best.length;
+    for (const [unit, size] of SIZE_UNITS) {
+        if (bytes > 0 && bytes % size === 0 && String(bytes / size).length < digits) {
+            best = `${bytes / size}${unit}`;
+            digits = String(bytes / size).length;
+        }
+    }
+    return best;
 }
 
 /** The view of a normalized spec. */

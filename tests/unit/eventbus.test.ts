@@ -1028,7 +1028,7 @@ describe("the bus's JetStream stream", () => {
         assert.equal(inputs.config.name, "events");
         assert.deepEqual(inputs.config.subjects, ["events.*.*"]);
         assert.equal(inputs.config.maxAge, "48h");
-        assert.equal(inputs.config.maxBytes, "1GB", "1GB as written: 1024³ bytes in nats-server's units");
+        assert.equal(inputs.config.maxBytes, "1GiB", "1GB in nats-server's units is 1024³ bytes");
         assert.equal(inputs.config.compression, "s2");
         assert.equal(inputs.serverVersion, "2.10.29");
         assert.equal(inputs.deletionPolicy, "delete");

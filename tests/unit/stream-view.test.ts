@@ -37,13 +37,15 @@ describe("the stored stream configuration", () => {
         assert.equal("maxAgeMs" in view, false);
     });
 
-    it("shows the issue's change as a reviewer reads it: maxAge 24h, maxBytes 1GB", () => {
+    it("shows the issue's change as a reviewer reads it: maxAge 24h, maxBytes 1GB as 1GiB (nats-server's GB is 1024³ bytes)", () => {
         const view = toStreamView(resolveStreamSpec({ streamConfig: "maxAge: 24h\nmaxBytes: 1GB\n" }));
         assert.equal(view.maxAge, "24h");
-        assert.equal(view.maxBytes, "1GB");
+        assert.equal(view.maxBytes, "1GiB");
         assert.equal(fromStreamView(view).maxBytes, 1024 ** 3, "nats-server's GB is 1024³ bytes");
         assert.equal(toStreamView(resolveStreamSpec({ stream: { maxAge: "1h30m", maxBytes: "10G" } })).maxAge, "1h30m");
         assert.equal(toStreamView(resolveStreamSpec({ stream: { maxBytes: "10G" } })).maxBytes, "10G");
+        assert.equal(toStreamView(resolveStreamSpec({ stream: { maxBytes: "1536" } })).maxBytes, "1536");
+        assert.equal(toStreamView(resolveStreamSpec({ stream: { maxMsgSize: "512KiB" } })).maxMsgSize, "512KiB");
         assert.equal(toStreamView(resolveStreamSpec({ stream: { maxAge: "0s" } })).maxAge, "unlimited", "the server reads 0 as no limit");
     });
 
