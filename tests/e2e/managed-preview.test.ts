@@ -44,6 +44,10 @@ const PLANNED = [
     "kubernetes:core/v1:Secret default-server",
     "kubernetes:core/v1:Secret default-client-auth",
     "kubernetes:core/v1:ConfigMap default-config",
+    "kubernetes:core/v1:SecretPatch default-server-data",
+    "kubernetes:core/v1:SecretPatch default-client-auth-data",
+    "kubernetes:core/v1:ConfigMapPatch default-config-data",
+    "pulumi-nodejs:dynamic/jetstream:Servers default-servers",
     "kubernetes:core/v1:Service default-svc",
     "kubernetes:apps/v1:StatefulSet default-js",
     "kubernetes:policy/v1:PodDisruptionBudget default-pdb",
@@ -127,6 +131,6 @@ describe("pulumi preview of a managed bus with the real Kubernetes provider and 
         }
 
         const again = previewJson(await program.pulumiOk(["preview", "--json"]));
-        assert.deepEqual(again.changeSummary, { create: 7, same: 13 }, "only the Kubernetes objects and the stream are left to create");
+        assert.deepEqual(again.changeSummary, { create: 11, same: 13 }, "only the Kubernetes objects, the servers and the stream are left to create");
     });
 });
