@@ -2,6 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as k8s from "@pulumi/kubernetes";
 import type { StreamSettingsInput } from "./stream/model";
 import type { StreamLifecycleArgs } from "./stream/resource";
+import type { PodMonitorArgs } from "./kube/pod-monitor";
 
 import Core = k8s.types.input.core.v1;
 
@@ -145,6 +146,12 @@ export interface JetStreamBusArgs {
         /** Namespaces allowed on the monitoring (8222) and metrics (7777) ports, e.g. your Prometheus's. Default none. */
         monitoringNamespaces?: string[];
     };
+    /**
+     * A Prometheus Operator PodMonitor for the metrics exporter (port `metrics`, 7777): `{}` for the
+     * defaults, or labels for the Prometheus's podMonitorSelector and the scrape interval and timeout.
+     * Needs the operator's CRD (the preview fails without it). Default: none.
+     */
+    podMonitor?: PodMonitorArgs;
     /** `lame_duck_duration`, at least 30s. Default `30s`. */
     lameDuckDuration?: string;
     /** `lame_duck_grace_period`, below `lameDuckDuration`. Default `10s`. */

@@ -8,6 +8,7 @@ import { PORTS } from "./defaults";
 import { commonLabels, objectNames, selectorLabels, serviceDns } from "./kube/names";
 import { clientSecretArgs, configMapArgs, configMapDataPatchArgs, DATA_OWNED_BY_PATCH, headlessServiceArgs, podDisruptionBudgetArgs, secretDataPatchArgs, serverSecretArgs } from "./kube/objects";
 import { networkPolicyArgs } from "./kube/network-policy";
+import { POD_MONITOR_CRD, podMonitorArgs } from "./kube/pod-monitor";
 import { statefulSetArgs } from "./kube/statefulset";
 import { apiServerCluster, ClusterSource, defaultProviderConfig, explicitKubernetesProvider, portForwardCluster, PortForwardCluster } from "./kube/target-cluster";
 import { Servers, ServersArgs } from "./kube/servers-resource";
@@ -214,6 +215,11 @@ function deployManagedBus(name: string, spec: BusSpec, serverConfig: string, arg
     }
     if (spec.networkPolicy) {
         new k8s.networking.v1.NetworkPolicy(`${name}-netpol`, networkPolicyArgs(spec, spec.networkPolicy), childOpts);
+    }
+    if (spec.podMonitor) {
+        // Read first: without the Prometheus Operator's CRD the preview fails here, naming it.
+        const crd = k8s.apiextensions.v1.CustomResourceDefinition.get(`${name}-prometheus-operator-podmonitor-crd`, POD_MONITOR_CRD, { parent });
+        new k8s.apiextensions.CustomResource(`${name}-podmonitor`, podMonitorArgs(spec, spec.podMonitor), { ...childOpts, dependsOn: [crd] });
     }
     return {
         url: pulumi.all([service.metadata.name, statefulSet.metadata.name]).apply(() => dns.url),

@@ -7,6 +7,7 @@ import { checkStartArgs } from "./config/start-args";
 import { describeType, didYouMean, InputError } from "./errors";
 import { ObjectNames, objectNames } from "./kube/names";
 import type { NetworkPolicySpec } from "./kube/network-policy";
+import { PodMonitorSpec, resolvePodMonitor } from "./kube/pod-monitor";
 import { checkPodFields, DNS_LABEL, DNS_LABEL_RULE, DNS_SUBDOMAIN, DNS_SUBDOMAIN_RULE, LABELS } from "./kube/pod-fields";
 import { goMemLimit } from "./kube/statefulset";
 import { checkShape, isDeployTimeValue } from "./shape";
@@ -61,6 +62,8 @@ export interface BusSpec {
     podDisruptionBudget: boolean;
     stream: StreamSpec;
     networkPolicy?: NetworkPolicySpec;
+    /** A PodMonitor for the metrics exporter, when asked for. */
+    podMonitor?: PodMonitorSpec;
     connection: BusConnectionSpec;
     argoEvents?: ArgoEventsSpec;
     streamLifecycle: ReturnType<typeof resolveStreamLifecycle>;
@@ -81,7 +84,7 @@ const JETSTREAM_KEYS = [
     "persistence", "metadata", "nodeSelector", "tolerations", "securityContext", "imagePullSecrets",
     "priorityClassName", "priority", "affinity", "serviceAccountName", "settings", "jetstreamSettings",
     "startArgs", "streamConfig", "stream", "streamLifecycle", "maxPayload", "images", "topologySpreadConstraints",
-    "podDisruptionBudget", "networkPolicy", "lameDuckDuration", "lameDuckGracePeriod", "terminationGracePeriodSeconds",
+    "podDisruptionBudget", "networkPolicy", "podMonitor", "lameDuckDuration", "lameDuckGracePeriod", "terminationGracePeriodSeconds",
 ];
 const PERSISTENCE_KEYS = ["storageClassName", "accessMode", "volumeSize", "retentionPolicy", "encryptionKey"];
 const IMAGE_KEYS = ["registry", "nats", "reloader", "metricsExporter", "startCommand"];
@@ -514,6 +517,7 @@ export function resolveBusSpec(componentName: string, rawArgs: EventBusArgs): Bu
         podDisruptionBudget,
         stream,
         networkPolicy: resolveNetworkPolicy(js.networkPolicy),
+        podMonitor: resolvePodMonitor(js.podMonitor),
         connection: resolveBusConnection(args.connection),
         argoEvents: resolveArgoEvents(args.argoEvents, stream),
         streamLifecycle: resolveStreamLifecycle(js.streamLifecycle, "jetstream.streamLifecycle"),

@@ -11,7 +11,7 @@ import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { jetstream, type JetStreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
-import { parseAllDocuments } from "yaml";
+import { parseAllDocuments, parse as parseYaml } from "yaml";
 import { createStream } from "../../components/stream/provider-impl";
 import { connectToBus, getObject, KubernetesTarget, kubernetesSkipReason, mostPodsDownAtOnce, startKubernetesTarget } from "../support/kube-e2e";
 import { Cleanup, waitFor } from "../support/nats";
@@ -99,6 +99,14 @@ describe("examples/simple on a real control plane", { skip: kubernetesSkipReason
             assert.equal(running?.uid, pod.metadata.uid, `${pod.metadata.name} has no server`);
             const routez = (await (await fetch(`${running!.monitorUrl}/routez`)).json()) as { num_routes: number };
             assert.equal(routez.num_routes >= 2, true, `${pod.metadata.name} has ${routez.num_routes} routes`);
+        }
+
+        // Secrets reach state encrypted only: the Secrets' Patches hold them base64-encoded.
+        const password = parseYaml(Buffer.from(client.data["client-auth"], "base64").toString("utf8")).password as string;
+        for (const { file, text } of target.program.stateFiles()) {
+            for (const leak of [password, Buffer.from(password).toString("base64"), "PRIVATE KEY", Buffer.from("-----BEGIN EC PRIVATE KEY").toString("base64").slice(0, 24)]) {
+                assert.ok(!text.includes(leak), `${file} holds ${leak.slice(0, 12)}... in clear text`);
+            }
         }
 
         ({ jsm, nc } = await connectToBus(target, NS, "default", cleanup));
@@ -270,6 +278,40 @@ describe("examples/simple on a real control plane", { skip: kubernetesSkipReason
         assert.equal(info.config.num_replicas, 3);
         const previewAgain = previewJson(await target.pulumi(["preview", "--json", "--expect-no-changes"]));
         assert.equal(previewAgain.changeSummary.same, 24);
+    });
+
+    it("a PodMonitor asked for: the preview fails on the Prometheus Operator's missing CRD; once installed, up creates it for the exporter's port", async () => {
+        writeProgram(withJetstream(`streamConfig: "maxAge: 24h\\n", settings: "max_file_store: 2GB\\n", replicas: 5, podMonitor: { labels: { release: "prometheus" }, interval: "15s" }`));
+        const missing = await target.pulumi(["preview"]);
+        assert.notEqual(missing.code, 0);
+        assert.match(missing.stdout + missing.stderr, /default-prometheus-operator-podmonitor-crd/);
+        assert.match(missing.stdout + missing.stderr, /podmonitors\.monitoring\.coreos\.com/);
+
+        // The operator's CRD, as installing the operator would leave it (its schema is the operator's business).
+        await target.plane.requestOk("POST", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions", {
+            apiVersion: "apiextensions.k8s.io/v1",
+            kind: "CustomResourceDefinition",
+            metadata: { name: "podmonitors.monitoring.coreos.com" },
+            spec: {
+                group: "monitoring.coreos.com",
+                scope: "Namespaced",
+                names: { kind: "PodMonitor", plural: "podmonitors", singular: "podmonitor", listKind: "PodMonitorList" },
+                versions: [{ name: "v1", served: true, storage: true, schema: { openAPIV3Schema: { type: "object", "x-kubernetes-preserve-unknown-fields": true } } }],
+            },
+        });
+        await waitFor(
+            async () => (await target.plane.requestOk("GET", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/podmonitors.monitoring.coreos.com")).status?.conditions?.some((c: any) => c.type === "Established" && c.status === "True"),
+            { timeoutMs: 30_000, what: "the PodMonitor CRD to be established" },
+        );
+        assert.deepEqual(plannedChanges(previewJson(await target.pulumi(["preview", "--json"]))), ["CustomResourceDefinition: read", "PodMonitor: create"]);
+        await target.up();
+        const monitor = await target.plane.requestOk("GET", `/apis/monitoring.coreos.com/v1/namespaces/${NS}/podmonitors/eventbus-default-js`);
+        assert.equal(monitor.metadata.labels.release, "prometheus");
+        assert.deepEqual(monitor.spec.podMetricsEndpoints, [{ port: "metrics", path: "/metrics", interval: "15s" }]);
+        // It selects exactly the bus's pods, and they have the port it names.
+        const selected = (await target.plane.requestOk("GET", `/api/v1/namespaces/${NS}/pods?labelSelector=${encodeURIComponent(Object.entries(monitor.spec.selector.matchLabels).map(([k, v]) => `${k}=${v}`).join(","))}`)).items as any[];
+        assert.deepEqual(selected.map((p) => p.metadata.name).sort(), (await podsOf()).map((p) => p.metadata.name).sort());
+        assert.ok(selected.every((p) => p.spec.containers.some((c: any) => c.ports?.some((port: any) => port.name === "metrics"))));
     });
 
     it("pulumi destroy removes the bus's objects, and its servers stop with their pods", async () => {
