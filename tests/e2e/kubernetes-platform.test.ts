@@ -83,4 +83,19 @@ describe("examples/platform on a real control plane: two domains through an expl
         assert.deepEqual(Object.keys(preview.changeSummary).sort(), ["read", "same"]);
         assert.equal(preview.changeSummary.read, 2);
     });
+
+    it("a domain's bus from 3 servers to 1: the preview fails through the platform component, naming the field and how to keep the streams", async () => {
+        const file = path.join(target.program.dir, "index.ts");
+        const original = fs.readFileSync(file, "utf8");
+        const changed = original.replace(`{ name: "orders", applicationNamespaces: ["orders"] }`, `{ name: "orders", applicationNamespaces: ["orders"], replicas: 1 }`);
+        assert.notEqual(changed, original, "the example's domains moved; update this test");
+        fs.writeFileSync(file, changed);
+        try {
+            const preview = await target.pulumi(["preview"]);
+            assert.notEqual(preview.code, 0);
+            assert.match(preview.stdout + preview.stderr, /jetstream\.replicas 3 → 1 turns the cluster into a standalone server, which does not take over the cluster's streams\. Back up each stream \(nats stream backup <stream> <dir>\)/);
+        } finally {
+            fs.writeFileSync(file, original);
+        }
+    });
 });

@@ -314,6 +314,27 @@ describe("examples/simple on a real control plane", { skip: kubernetesSkipReason
         assert.ok(selected.every((p) => p.spec.containers.some((c: any) => c.ports?.some((port: any) => port.name === "metrics"))));
     });
 
+    it("replicas 5 to 3: the preview says which servers stop and what to move off them; up removes two pods, the stream on the others carries on", async () => {
+        const podMonitor = `podMonitor: { labels: { release: "prometheus" }, interval: "15s" }`;
+        writeProgram(withJetstream(`streamConfig: "maxAge: 24h\\n", settings: "max_file_store: 2GB\\n", replicas: 3, ${podMonitor}`));
+        const diff = await target.pulumi(["preview", "--diff"]);
+        assert.equal(diff.code, 0, diff.stderr);
+        assert.match(diff.stdout, /replicas 5 → 3: eventbus-default-js-3 and eventbus-default-js-4 stop; their data \(emptyDir\) goes with them; a stream replica on them is lost until moved \(nats stream cluster peer-remove <stream> <server>/);
+        assert.deepEqual(plannedChanges(previewJson(await target.pulumi(["preview", "--json"]))), ["ConfigMapPatch: update", "CustomResourceDefinition: read", "Servers: update", "StatefulSet: update"]);
+        // The stream was placed when the bus had three servers: none of its replicas is on the two that go.
+        const peers = async () => {
+            const cluster = (await jsm.streams.info("default")).cluster!;
+            return [cluster.leader, ...(cluster.replicas ?? []).map((r) => r.name)].sort();
+        };
+        assert.deepEqual(await peers(), ["eventbus-default-js-0", "eventbus-default-js-1", "eventbus-default-js-2"]);
+
+        await target.up();
+        await waitFor(async () => (await podsOf()).length === 3, { timeoutMs: 60_000, what: "two pods to go" });
+        const info = await waitFor(() => jsm.streams.info("default"), { timeoutMs: 30_000, intervalMs: 500, what: "the stream's info after the scale-down" });
+        assert.equal(info.config.num_replicas, 3);
+        assert.ok(info.state.messages >= 20);
+    });
+
     it("pulumi destroy removes the bus's objects, and its servers stop with their pods", async () => {
         await target.pulumiOk(["destroy", "--yes", "--skip-preview"]);
         assert.equal(await getObject(target.plane, STS), undefined);
