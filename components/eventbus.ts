@@ -75,19 +75,10 @@ export class EventBus extends pulumi.ComponentResource {
         const spec = exotic ? resolveExoticSpec(name, args) : resolveBusSpec(name, args);
         const serverConfig = exotic ? undefined : renderServerConfig(spec as BusSpec, (spec as BusSpec).version.serverVersion);
         // The stream must reach the cluster the objects go to; decided before anything is registered.
-        let clusters: BusClusters = { portForward: {}, api: {} };
-        if (!exotic) {
-            const where = {
-                kubeconfig: args.connection?.kubeconfig,
-                context: args.connection?.context,
-                explicitProvider: explicitKubernetesProvider(opts) !== undefined,
-                stackConfig: defaultProviderConfig(),
-            };
-            clusters = { portForward: portForwardCluster({ ...where, mode: (spec as BusSpec).connection.mode }), api: apiClusterOrProblem(where) };
-        }
+        const clusters = exotic ? undefined : busClusters(spec as BusSpec, args, opts);
         super(EVENTBUS_TYPE, name, {}, opts);
 
-        const bus = exotic ? connectExoticBus(name, spec as ExoticSpec, this) : deployManagedBus(name, spec as BusSpec, serverConfig!, args, clusters, this);
+        const bus = exotic ? connectExoticBus(name, spec as ExoticSpec, this) : deployManagedBus(name, spec as BusSpec, serverConfig!, args, clusters!, this);
         const lifecycle = spec.streamLifecycle;
         // For a managed bus, after the StatefulSet: Pulumi waits for its pods to be ready first.
         const stream = new Stream(
@@ -140,14 +131,22 @@ interface BusClusters {
 }
 
 /**
- * The API server for the servers' day-2 changes. Where it cannot be known (an explicit provider, no
- * kubeconfig, a direct connection), the reason is kept and said only if the volumes have to grow.
+ * The cluster the objects go to, for the port-forward (refused at preview when it cannot be known) and
+ * for the servers' day-2 changes (where it cannot be known, e.g. a direct connection through an
+ * explicit provider, the reason is kept and said only if the volumes have to grow).
  */
-function apiClusterOrProblem(where: ClusterSource): ServersArgs["kubernetes"] {
+function busClusters(spec: BusSpec, args: EventBusArgs, opts: pulumi.ComponentResourceOptions | undefined): BusClusters {
+    const where: ClusterSource = {
+        kubeconfig: args.connection?.kubeconfig,
+        context: args.connection?.context,
+        explicitProvider: explicitKubernetesProvider(opts) !== undefined,
+        stackConfig: defaultProviderConfig(),
+    };
+    const portForward = portForwardCluster({ ...where, mode: spec.connection.mode });
     try {
-        return apiServerCluster(where);
+        return { portForward, api: apiServerCluster(where) };
     } catch (err) {
-        return { problem: (err as Error).message };
+        return { portForward, api: { problem: (err as Error).message } };
     }
 }
 

@@ -13,6 +13,7 @@ import * as http from "node:http";
 import * as https from "node:https";
 import { parseKubernetesQuantity } from "../units";
 import { checkServers, planServersDiff, ServersProps, ServerVolumes } from "./servers";
+import { loadKubeConfig } from "../stream/tunnel";
 import { VOLUME_SIZE_ANNOTATION } from "./names";
 
 export { checkServers, planServersDiff } from "./servers";
@@ -29,21 +30,9 @@ interface Response {
 type Api = (method: string, path: string, body?: unknown, contentType?: string) => Promise<Response>;
 
 async function connectApi(kubernetes: ServersProps["kubernetes"]): Promise<{ api: Api; server: string }> {
-    const k8s = await import("@kubernetes/client-node");
-    const kc = new k8s.KubeConfig();
-    if (kubernetes?.kubeconfig) {
-        kc.loadFromString(kubernetes.kubeconfig);
-    } else {
-        // As kubectl and the default Kubernetes provider: $KUBECONFIG, ~/.kube/config, the pod's service account.
-        kc.loadFromDefault();
-    }
-    if (kubernetes?.context) {
-        kc.setCurrentContext(kubernetes.context);
-    }
-    const server = kc.getCurrentCluster()?.server;
-    if (!server) {
-        throw new Error("no Kubernetes cluster configured to change the servers' volumes: set KUBECONFIG or pass connection.kubeconfig");
-    }
+    // The same cluster, found the same way, as the stream's port-forward.
+    const { kc } = await loadKubeConfig(kubernetes ?? {});
+    const server: string = kc.getCurrentCluster().server;
     const api: Api = async (method, path, body, contentType = "application/json") => {
         const url = new URL(path, server);
         const options: https.RequestOptions = { method, headers: { Accept: "application/json" } };

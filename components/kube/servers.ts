@@ -190,5 +190,5 @@ export function planServersDiff(olds: ServersProps, news: ServersProps): { chang
     if (problem !== undefined) {
         throw new Error(problem);
     }
-    return { changes: serversChanged(olds, news) || olds.change !== news.change };
+    return { changes: serversChanged(olds, news) };
 }

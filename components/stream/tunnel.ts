@@ -52,10 +52,10 @@ function statusOf(err: any): number | undefined {
 /**
  * Why the pods found are not the bus's, when every one of them is owned by a StatefulSet other than
  * the one Pulumi created (`statefulSetUid`): the kubeconfig reaches another cluster with a bus of the
- * same name. `{server}` stands for the API server's address. Undefined when they are the bus's, when
+ * same name (`server` is its API server, for the message). Undefined when they are the bus's, when
  * there are none (yet), or when the uid is not known (state written by 0.1.0).
  */
-export function foreignPods(pods: any[], target: KubernetesTarget): string | undefined {
+export function foreignPods(pods: any[], target: KubernetesTarget, server: string): string | undefined {
     const uid = target.statefulSetUid;
     if (uid === undefined || pods.length === 0) {
         return undefined;
@@ -65,7 +65,7 @@ export function foreignPods(pods: any[], target: KubernetesTarget): string | und
         return undefined;
     }
     return (
-        `the pods of ${target.statefulSet} in namespace ${target.namespace} at {server} belong to another StatefulSet ` +
+        `the pods of ${target.statefulSet} in namespace ${target.namespace} at ${server} belong to another StatefulSet ` +
         `(uid ${owners.find((o) => o !== undefined) ?? "none"}) than the one this stack deployed (uid ${uid}): the port-forward's ` +
         "kubeconfig reaches another cluster. Pass the kubeconfig of the Kubernetes provider the bus was deployed with as connection.kubeconfig"
     );
@@ -78,14 +78,18 @@ export function defaultKubeconfigExists(env: Record<string, string | undefined>)
     return fs.existsSync(path.join(home, ".kube", "config")) || insideKubernetes(env);
 }
 
-async function loadKubeConfig(target: KubernetesTarget): Promise<any> {
+/**
+ * The kubeconfig for the bus's cluster: the text given, else kubectl's resolution; `context` checked.
+ * Throws a {@link TunnelError} (not worth retrying) saying what is missing.
+ */
+export async function loadKubeConfig(target: Pick<KubernetesTarget, "kubeconfig" | "context">): Promise<any> {
     const k8s = await import("@kubernetes/client-node");
     const kc = new k8s.KubeConfig();
     if (target.kubeconfig) {
         kc.loadFromString(target.kubeconfig);
     } else if (!defaultKubeconfigExists(process.env)) {
         // The client would fall back to http://localhost:8080, which only confuses the error.
-        throw new TunnelError("no kubeconfig found to port-forward with: KUBECONFIG is not set, ~/.kube/config does not exist and this is not a Kubernetes pod; set one of them, pass connection.kubeconfig, or use connection mode direct", false);
+        throw new TunnelError("no kubeconfig found to reach the bus's cluster: KUBECONFIG is not set, ~/.kube/config does not exist and this is not a Kubernetes pod; set one of them, pass connection.kubeconfig, or use connection mode direct", false);
     } else {
         // As kubectl: $KUBECONFIG, then ~/.kube/config, then the in-cluster service account.
         kc.loadFromDefault();
@@ -120,9 +124,9 @@ export async function openTunnel(target: KubernetesTarget, avoid: ReadonlySet<st
         }
         throw new TunnelError(`could not list the pods of ${target.statefulSet} in namespace ${target.namespace} at ${server}: ${(err as Error).message}`, true);
     }
-    const foreign = foreignPods(pods, target);
+    const foreign = foreignPods(pods, target, String(server));
     if (foreign !== undefined) {
-        throw new TunnelError(foreign.replace("{server}", String(server)), false);
+        throw new TunnelError(foreign, false);
     }
     const ready = pods.filter(isReady).map((p) => String(p.metadata.name)).sort();
     if (ready.length === 0) {

@@ -147,18 +147,20 @@ describe("pods another StatefulSet owns", () => {
     const pod = (name: string, owner?: string) => ({ metadata: { name, ownerReferences: owner ? [{ kind: "StatefulSet", name: "eventbus-orders-js", uid: owner }] : [] } });
 
     it("are refused, naming both uids and what to pass", () => {
-        const problem = foreignPods([pod("eventbus-orders-js-0", "uid-elsewhere")], target);
+        const problem = foreignPods([pod("eventbus-orders-js-0", "uid-elsewhere")], target, "https://east.example:6443");
         assert.ok(problem);
+        assert.match(problem, /in namespace events at https:\/\/east\.example:6443 belong to another StatefulSet/);
         assert.match(problem, /uid uid-elsewhere/);
         assert.match(problem, /uid uid-here/);
         assert.match(problem, /connection\.kubeconfig/);
     });
 
     it("are no concern when one pod is the bus's, when there are none yet, or without a uid (state from 0.1.0)", () => {
-        assert.equal(foreignPods([pod("a", "uid-elsewhere"), pod("b", "uid-here")], target), undefined);
-        assert.equal(foreignPods([], target), undefined);
-        assert.equal(foreignPods([pod("a", "uid-elsewhere")], { ...target, statefulSetUid: undefined }), undefined);
-        assert.ok(foreignPods([pod("orphan")], target), "a pod no StatefulSet owns is not the bus's");
+        const server = "https://east.example:6443";
+        assert.equal(foreignPods([pod("a", "uid-elsewhere"), pod("b", "uid-here")], target, server), undefined);
+        assert.equal(foreignPods([], target, server), undefined);
+        assert.equal(foreignPods([pod("a", "uid-elsewhere")], { ...target, statefulSetUid: undefined }, server), undefined);
+        assert.ok(foreignPods([pod("orphan")], target, server), "a pod no StatefulSet owns is not the bus's");
     });
 });
 
