@@ -7,7 +7,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { parse } from "yaml";
-import { didYouMean, InputError } from "./errors";
+import { didYouMean, InputError } from "./check";
 import { captureEventBus } from "./local/capture";
 import { renderFiles, renderMultiDocument } from "./local/render";
 import { LocalError, runLocalBus } from "./local/run";

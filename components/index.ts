@@ -17,7 +17,7 @@ export type {
     PodMetadataArgs,
     SecretKeySelector,
 } from "./args";
-export { InputError } from "./errors";
+export { InputError } from "./check";
 export { fromArgoEventBus } from "./argo/import";
 export type { ImportedEventBus } from "./argo/import";
 export { renderAuthConfig, renderServerConfig, podLayout } from "./config/render";

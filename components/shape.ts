@@ -5,7 +5,7 @@
  *
  * Values only known at deploy time (a Pulumi Output, a Promise) are left to the API server.
  */
-import { describeType, didYouMean, InputError } from "./errors";
+import { describeType, didYouMean, InputError } from "./check";
 import { kubernetesQuantityProblem } from "./units";
 
 /** What a value must look like. */

@@ -8,7 +8,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import type { EventBusArgs } from "./args";
 import { fromArgoEventBus } from "./argo/import";
-import { InputError } from "./errors";
+import { InputError } from "./check";
 
 /** The configuration keys of the project (`jetstream-eventbus:<key>`). */
 export interface StackConfig {

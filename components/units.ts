@@ -5,7 +5,7 @@
  * {@link InputError} naming that field and the forms it accepts. Arithmetic is done on BigInt so
  * that "1.5GB" or "1.5h" are converted exactly, never through a rounded float.
  */
-import { describeType, InputError } from "./errors";
+import { describeType, InputError } from "./check";
 
 const SAFE_MAX = BigInt(Number.MAX_SAFE_INTEGER);
 

@@ -4,7 +4,7 @@ import { CONNECTION_MODES, ConnectionMode, serverUrlProblem } from "./stream/con
 import { DEFAULTS } from "./defaults";
 import { checkSettingsText, JetStreamSettingsSpec } from "./config/jetstream-settings";
 import { checkStartArgs } from "./config/start-args";
-import { describeType, didYouMean, InputError } from "./errors";
+import { describeType, didYouMean, InputError } from "./check";
 import { ObjectNames, objectNames } from "./kube/names";
 import type { NetworkPolicySpec } from "./kube/network-policy";
 import { PodMonitorSpec, resolvePodMonitor } from "./kube/pod-monitor";

@@ -2,7 +2,7 @@
  * Argo Events interop: the `jetstreamExotic` EventBus Argo's EventSources and Sensors read, pointing
  * at a bus of this package (Argo Events, https://github.com/argoproj/argo-events). Pure builders.
  */
-import { InputError } from "../errors";
+import { InputError } from "../check";
 import { DNS_LABEL, DNS_LABEL_RULE, DNS_SUBDOMAIN, DNS_SUBDOMAIN_RULE } from "../kube/pod-fields";
 import { StreamSpec, toArgoStreamConfig } from "../stream/model";
 

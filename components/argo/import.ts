@@ -13,7 +13,7 @@ import type {
     JetStreamExoticArgs,
     PersistenceArgs,
 } from "../args";
-import { describeType, InputError } from "../errors";
+import { describeType, InputError } from "../check";
 import { checkPodFields, POD_FIELDS } from "../kube/pod-fields";
 import { rejectUnknownKeys } from "../validate";
 

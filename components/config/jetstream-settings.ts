@@ -5,7 +5,7 @@
  *
  * Pure: text in, checked entries (or an InputError naming the line and the key) out.
  */
-import { didYouMean, InputError } from "../errors";
+import { didYouMean, InputError } from "../check";
 import { formatDuration, formatNatsSize, parseDurationMs, parseNatsSize } from "../units";
 import { atLeast } from "../versions";
 

@@ -3,7 +3,7 @@
  * allowed; the configuration file, ports, credentials, TLS and storage belong to the bus, and a flag
  * nats-server does not know stops it at start, so every pod would crash. Pure.
  */
-import { didYouMean, InputError } from "../errors";
+import { didYouMean, InputError } from "../check";
 
 /** How a flag takes its value, as Go's `flag` package reads nats-server's command line. */
 type FlagForm = "boolean" | "count" | "syslogUrl";

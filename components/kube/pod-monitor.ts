@@ -5,7 +5,7 @@
  * read rather than on an object the API server does not know.
  */
 import type * as k8s from "@pulumi/kubernetes";
-import { InputError } from "../errors";
+import { InputError } from "../check";
 import { checkShape } from "../shape";
 import type { BusSpec } from "../validate";
 import { commonLabels, selectorLabels } from "./names";

@@ -7,7 +7,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
-import { InputError } from "../errors";
+import { InputError } from "../check";
 
 /** What the port-forward is given: the kubeconfig text (secret) and context; both unset means KUBECONFIG, then ~/.kube/config. */
 export interface PortForwardCluster {

@@ -6,7 +6,7 @@
  * message starts with the path of the field at fault.
  */
 import { parse as parseYaml } from "yaml";
-import { describeType, didYouMean, InputError } from "../errors";
+import { describeType, didYouMean, InputError } from "../check";
 import { formatDuration, parseDurationMs, parseNatsSize } from "../units";
 
 /** Retention policy of a stream, as JetStream names it. */
@@ -763,64 +763,6 @@ function parsePlacement(value: unknown, field: string): StreamPlacement {
         throw new InputError(joinField(field, "tags"), `expected a list of non-empty tags, got ${describeType(tags)}`);
     }
     return { cluster: cluster ?? "", tags: tags === undefined ? [] : [...(tags as string[])] };
-}
-
-// ---------------------------------------------------------------------------------------------
-// Server JSON
-// ---------------------------------------------------------------------------------------------
-
-const NS_PER_MS = 1_000_000;
-
-/**
- * The stream configuration as the JetStream API takes it (snake_case, durations in nanoseconds).
- *
- * Fields at their "not set" value are left out when older servers do not know them
- * (`compression` "none", `metadata` {}, `first_seq` 0: nats-server 2.10 fields, which nats.js refuses
- * to send to a 2.9 server; nats.js, https://github.com/nats-io/nats.js), and so are an empty `description` and `placement`.
- * Nanoseconds are plain numbers: every whole-millisecond value stays exact up to about 18 years
- * (nats.js, https://github.com/nats-io/nats.js).
- */
-export function toServerStreamConfig(spec: StreamSpec): Record<string, unknown> {
-    const config: Record<string, unknown> = {
-        name: spec.name,
-        subjects: [...spec.subjects],
-        retention: spec.retention,
-        storage: spec.storage,
-        discard: spec.discard,
-        max_msgs: spec.maxMsgs,
-        max_bytes: spec.maxBytes,
-        max_age: spec.maxAgeMs * NS_PER_MS,
-        duplicate_window: spec.duplicatesMs * NS_PER_MS,
-        num_replicas: spec.replicas,
-        max_msg_size: spec.maxMsgSize,
-        max_msgs_per_subject: spec.maxMsgsPerSubject,
-        max_consumers: spec.maxConsumers,
-        allow_direct: spec.allowDirect,
-        allow_rollup_hdrs: spec.allowRollup,
-        deny_delete: spec.denyDelete,
-        deny_purge: spec.denyPurge,
-        discard_new_per_subject: spec.discardNewPerSubject,
-        no_ack: spec.noAck,
-    };
-    if (spec.description !== "") {
-        config.description = spec.description;
-    }
-    if (spec.placement.cluster !== "" || spec.placement.tags.length > 0) {
-        config.placement = {
-            ...(spec.placement.cluster !== "" ? { cluster: spec.placement.cluster } : {}),
-            ...(spec.placement.tags.length > 0 ? { tags: [...spec.placement.tags] } : {}),
-        };
-    }
-    if (spec.compression !== "none") {
-        config.compression = spec.compression;
-    }
-    if (Object.keys(spec.metadata).length > 0) {
-        config.metadata = { ...spec.metadata };
-    }
-    if (spec.firstSeq > 0) {
-        config.first_seq = spec.firstSeq;
-    }
-    return config;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -6,9 +6,10 @@
  * deadline, and close it before returning.
  */
 import type * as pulumi from "@pulumi/pulumi";
-import { StreamSpec, toServerStreamConfig } from "./model";
+import { StreamSpec } from "./model";
+import { fromServerStreamConfig, toServerStreamConfig, toServerUpdateConfig } from "./server-format";
 import { createTimeoutMsOf, specOfStored, StoredStreamConfig, storedLike } from "./view";
-import { changedFields, conflictingChange, fieldsNeedingNewerServer, fromServerStreamConfig, needsMetadataRewrite, replaceReasons } from "./rules";
+import { changedFields, conflictingChange, fieldsNeedingNewerServer, needsMetadataRewrite, replaceReasons } from "./rules";
 import { atLeast } from "../versions";
 import { chooseRoute, ConnectionProps, explainConnectionError, serverUrlProblem, tlsOptions } from "./connection";
 import { openTunnel, Tunnel, TunnelError } from "./tunnel";
@@ -281,20 +282,6 @@ async function streamInfo(jsm: any, name: string): Promise<any | undefined> {
         if (isStreamNotFound(err)) return undefined;
         throw err;
     }
-}
-
-/**
- * The configuration for an update. nats.js merges it into the server's current one, so fields the
- * user removed are sent as undefined (dropped, hence reset) rather than left out (kept)
- * (`jsm.streams.update` in nats.js, https://github.com/nats-io/nats.js).
- */
-export function toServerUpdateConfig(spec: StreamSpec, serverVersion: string): Record<string, unknown> {
-    const config: Record<string, unknown> = { description: undefined, placement: undefined, metadata: undefined, ...toServerStreamConfig(spec) };
-    if (atLeast(serverVersion, "2.10.0")) {
-        config.compression = spec.compression;
-    }
-    delete config.first_seq;
-    return config;
 }
 
 /**

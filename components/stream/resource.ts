@@ -1,5 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
-import { didYouMean, InputError } from "../errors";
+import { didYouMean, InputError } from "../check";
 import { parseDurationMs } from "../units";
 import { LATEST_SERVER_VERSION, parseServerVersion } from "../versions";
 import { resolveStreamSpec, StreamSettingsInput, StreamSpec } from "./model";

@@ -1,65 +1,9 @@
 /**
- * The server's side of a stream: reading its configuration back into our model, and which
- * changes it accepts in place. Pure: no network, so `pulumi preview` never connects.
+ * Which changes of a stream the server accepts in place, which need a replacement, and which need a
+ * newer server. Pure: no network, so `pulumi preview` never connects.
  */
 import { StreamSpec } from "./model";
 import { atLeast } from "../versions";
-
-const NS_PER_MS = 1_000_000;
-
-function limit(value: unknown): number {
-    // The server stores "unlimited" as -1 and turns 0 (and on newer servers anything below -1) into it
-    // (nats-server's checkStreamCfg, server/stream.go).
-    const n = typeof value === "number" ? value : -1;
-    return n <= 0 ? -1 : n;
-}
-
-function millis(nanos: unknown): number {
-    return typeof nanos === "number" ? Math.round(nanos / NS_PER_MS) : 0;
-}
-
-/**
- * A stream configuration as the server returns it, in our model. Server-owned details are dropped so
- * that an unchanged stream compares equal to its desired spec: `_nats.*` metadata (2.11+), and
- * fields the model does not manage (mirrors, sources, consumer limits, TTL settings).
- */
-export function fromServerStreamConfig(config: Record<string, any>): StreamSpec {
-    const metadata: Record<string, string> = {};
-    for (const [key, value] of Object.entries(config.metadata ?? {})) {
-        if (!key.startsWith("_nats.")) {
-            metadata[key] = String(value);
-        }
-    }
-    return {
-        name: String(config.name),
-        subjects: Array.isArray(config.subjects) ? config.subjects.map(String) : [],
-        retention: config.retention ?? "limits",
-        discard: config.discard ?? "old",
-        storage: config.storage ?? "file",
-        maxMsgs: limit(config.max_msgs),
-        maxBytes: limit(config.max_bytes),
-        maxAgeMs: millis(config.max_age),
-        duplicatesMs: millis(config.duplicate_window),
-        replicas: typeof config.num_replicas === "number" && config.num_replicas > 0 ? config.num_replicas : 1,
-        maxMsgSize: limit(config.max_msg_size),
-        maxMsgsPerSubject: limit(config.max_msgs_per_subject),
-        maxConsumers: limit(config.max_consumers),
-        compression: config.compression === "s2" ? "s2" : "none",
-        allowDirect: config.allow_direct === true,
-        allowRollup: config.allow_rollup_hdrs === true,
-        denyDelete: config.deny_delete === true,
-        denyPurge: config.deny_purge === true,
-        discardNewPerSubject: config.discard_new_per_subject === true,
-        noAck: config.no_ack === true,
-        description: typeof config.description === "string" ? config.description : "",
-        metadata,
-        placement: {
-            cluster: typeof config.placement?.cluster === "string" ? config.placement.cluster : "",
-            tags: Array.isArray(config.placement?.tags) ? config.placement.tags.map(String) : [],
-        },
-        firstSeq: typeof config.first_seq === "number" ? config.first_seq : 0,
-    };
-}
 
 /** The fields of {@link StreamSpec}, in display order. */
 export const STREAM_FIELDS: readonly (keyof StreamSpec)[] = [

@@ -7,7 +7,7 @@
  * written that way is still read: both forms convert to the same {@link StreamSpec}, which is what
  * diffs compare, so upgrading the package shows no change.
  */
-import { InputError } from "../errors";
+import { InputError } from "../check";
 import { formatDuration, parseDurationMs, parseNatsSize } from "../units";
 import { StreamSpec } from "./model";
 

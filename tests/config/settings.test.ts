@@ -10,7 +10,7 @@ import * as path from "node:path";
 import fc from "fast-check";
 import { checkSettingsText, renderJetStreamSettings } from "../../components/config/jetstream-settings";
 import { checkStartArgs } from "../../components/config/start-args";
-import { InputError } from "../../components/errors";
+import { InputError } from "../../components/check";
 import { atLeast } from "../../components/versions";
 import { findNatsServers, makeTempDir, NatsServerBinary, removeTempDir, testConfig } from "../support/nats";
 

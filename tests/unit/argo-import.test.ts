@@ -9,7 +9,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { fromArgoEventBus } from "../../components/argo/import";
-import { InputError } from "../../components/errors";
+import { InputError } from "../../components/check";
 
 /** Asserts that `fn` throws an InputError for `field` whose message starts with the field path and matches `pattern`. */
 function assertRefused(fn: () => unknown, field: string, pattern?: RegExp): void {

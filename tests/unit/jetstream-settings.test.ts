@@ -7,7 +7,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { checkSettingsText, renderJetStreamSettings } from "../../components/config/jetstream-settings";
-import { InputError } from "../../components/errors";
+import { InputError } from "../../components/check";
 
 const LATEST = "2.14.4";
 

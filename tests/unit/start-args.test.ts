@@ -7,7 +7,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { checkStartArgs } from "../../components/config/start-args";
-import { InputError } from "../../components/errors";
+import { InputError } from "../../components/check";
 
 function refusal(args: unknown): InputError {
     try {

@@ -1,7 +1,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { InputError } from "../../components/errors";
+import { InputError } from "../../components/check";
 import {
     ARGO_STREAM_CONFIG_KEYS,
     ARGO_STREAM_DEFAULTS,
@@ -11,8 +11,8 @@ import {
     parseArgoStreamConfig,
     resolveStreamSpec,
     toArgoStreamConfig,
-    toServerStreamConfig,
 } from "../../components/stream/model";
+import { toServerStreamConfig } from "../../components/stream/server-format";
 
 /** The spec Argo's defaults produce. */
 const ARGO_DEFAULT_SPEC: StreamSpec = {

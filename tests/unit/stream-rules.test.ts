@@ -11,8 +11,9 @@ import assert from "node:assert/strict";
 import { AuthorizationError, ConnectionError, NoRespondersError, RequestError, TimeoutError } from "@nats-io/transport-node";
 import { JetStreamApiError } from "@nats-io/jetstream";
 import { jserrors } from "@nats-io/jetstream/internal";
-import { StreamSettingsInput, StreamSpec, resolveStreamSpec, toServerStreamConfig } from "../../components/stream/model";
-import { changedFields, fromServerStreamConfig, losesEncryptedStreamKey, needsMetadataRewrite, replaceReasons } from "../../components/stream/rules";
+import { StreamSettingsInput, StreamSpec, resolveStreamSpec } from "../../components/stream/model";
+import { fromServerStreamConfig, toServerStreamConfig, toServerUpdateConfig } from "../../components/stream/server-format";
+import { changedFields, losesEncryptedStreamKey, needsMetadataRewrite, replaceReasons } from "../../components/stream/rules";
 import {
     ConnectionProps,
     StreamOutputs,
@@ -22,7 +23,6 @@ import {
     describeError,
     isTransient,
     planDiff,
-    toServerUpdateConfig,
 } from "../../components/stream/provider-impl";
 
 /** What Pulumi's dynamic provider host passes for values not known yet. */

@@ -1,7 +1,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { InputError } from "../../components/errors";
+import { InputError } from "../../components/check";
 import {
     formatDuration,
     formatNatsSize,
