@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as k8s from "@pulumi/kubernetes";
 import type { StreamSettingsInput } from "./stream/model";
-import type { StreamLifecycleArgs } from "./stream/resource";
+import type { StreamLifecycleArgs } from "./stream/resolve";
 import type { PodMonitorArgs } from "./kube/pod-monitor";
 
 import Core = k8s.types.input.core.v1;

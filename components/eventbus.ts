@@ -15,8 +15,8 @@ import { Servers, ServersArgs } from "./kube/servers-resource";
 import { createCertificates } from "./security/certificates";
 import { clientAuthYaml, createCredentials } from "./security/credentials";
 import { StreamSpec } from "./stream/model";
-import { Stream, StreamArgs } from "./stream/resource";
-import { BusSpec, ExoticSpec, normalizeArgs, resolveBusSpec, resolveExoticSpec } from "./validate";
+import { BusStream, StreamArgs } from "./stream/resource";
+import { BusSpec, ExoticSpec, PemSource, resolveBus } from "./validate";
 
 /** Type token of the component; changing it needs an alias. */
 export const EVENTBUS_TYPE = "jetstream-eventbus:index:EventBus";
@@ -68,36 +68,19 @@ export class EventBus extends pulumi.ComponentResource {
     /** Name of the JetStream stream of the bus. */
     public readonly streamName: pulumi.Output<string>;
 
-    constructor(name: string, rawArgs: EventBusArgs, opts?: pulumi.ComponentResourceOptions) {
-        // Validate first, so bad input fails the preview with nothing registered.
-        const args = normalizeArgs(rawArgs);
-        const exotic = args.jetstreamExotic !== undefined && args.jetstream === undefined;
-        const spec = exotic ? resolveExoticSpec(name, args) : resolveBusSpec(name, args);
-        const serverConfig = exotic ? undefined : renderServerConfig(spec as BusSpec, (spec as BusSpec).version.serverVersion);
-        // The stream must reach the cluster the objects go to; decided before anything is registered.
-        const clusters = exotic ? undefined : busClusters(spec as BusSpec, args, opts);
+    constructor(name: string, args: EventBusArgs, opts?: pulumi.ComponentResourceOptions) {
+        // Validate first, so bad input fails the preview with nothing registered. The stream must
+        // reach the cluster the objects go to: that too is decided before anything is registered.
+        const spec = resolveBus(name, args);
+        const managed = spec.kind === "managed" ? { spec, serverConfig: renderServerConfig(spec, spec.version.serverVersion), clusters: busClusters(spec, opts) } : undefined;
         super(EVENTBUS_TYPE, name, {}, opts);
 
-        const bus = exotic ? connectExoticBus(name, spec as ExoticSpec, this) : deployManagedBus(name, spec as BusSpec, serverConfig!, args, clusters!, this);
-        const lifecycle = spec.streamLifecycle;
+        const bus = managed ? deployManagedBus(name, managed.spec, managed.serverConfig, managed.clusters, this) : connectExoticBus(name, spec as ExoticSpec, this);
         // For a managed bus, after the StatefulSet: Pulumi waits for its pods to be ready first.
-        const stream = new Stream(
-            `${name}-stream`,
-            {
-                connection: bus.streamConnection,
-                streamConfig: spec.args.streamConfig,
-                stream: spec.args.stream,
-                busReplicas: exotic ? undefined : (spec as BusSpec).replicas,
-                serverVersion: exotic ? (spec as ExoticSpec).serverVersion : (spec as BusSpec).version.serverVersion,
-                deletionPolicy: lifecycle.deletionPolicy,
-                allowDataLoss: lifecycle.allowDataLoss,
-                createTimeout: lifecycle.createTimeout,
-            },
-            { parent: this, dependsOn: bus.streamDependsOn },
-        );
+        const stream = new BusStream(`${name}-stream`, spec.stream, bus.streamConnection, { parent: this, dependsOn: bus.streamDependsOn });
         if (spec.argoEvents) {
             // A managed bus has its client Secret in its own namespace already.
-            exposeToArgoEvents(name, spec.argoEvents, spec.stream, bus, exotic ? undefined : spec.namespace, spec.busName, this);
+            exposeToArgoEvents(name, spec.argoEvents, spec.stream.spec, bus, managed ? spec.namespace : undefined, spec.busName, this);
         }
 
         this.url = bus.url;
@@ -135,10 +118,10 @@ interface BusClusters {
  * for the servers' day-2 changes (where it cannot be known, e.g. a direct connection through an
  * explicit provider, the reason is kept and said only if the volumes have to grow).
  */
-function busClusters(spec: BusSpec, args: EventBusArgs, opts: pulumi.ComponentResourceOptions | undefined): BusClusters {
+function busClusters(spec: BusSpec, opts: pulumi.ComponentResourceOptions | undefined): BusClusters {
     const where: ClusterSource = {
-        kubeconfig: args.connection?.kubeconfig,
-        context: args.connection?.context,
+        kubeconfig: spec.connection.kubeconfig,
+        context: spec.connection.context,
         explicitProvider: explicitKubernetesProvider(opts) !== undefined,
         stackConfig: defaultProviderConfig(),
     };
@@ -151,7 +134,7 @@ function busClusters(spec: BusSpec, args: EventBusArgs, opts: pulumi.ComponentRe
 }
 
 /** The managed cluster: certificates, credentials, Secrets, ConfigMap, Service, StatefulSet, PDB. */
-function deployManagedBus(name: string, spec: BusSpec, serverConfig: string, args: EventBusArgs, clusters: BusClusters, parent: pulumi.Resource): Reachable {
+function deployManagedBus(name: string, spec: BusSpec, serverConfig: string, clusters: BusClusters, parent: pulumi.Resource): Reachable {
     const cluster = clusters.portForward;
     // Objects have fixed names (DNS names and SANs depend on them): a replacement must delete first.
     const childOpts: pulumi.CustomResourceOptions = { parent, deleteBeforeReplace: true };
@@ -196,13 +179,13 @@ function deployManagedBus(name: string, spec: BusSpec, serverConfig: string, arg
                 claimTemplate: spec.names.volumeClaim,
                 whenScaled: spec.persistence.whenScaled,
             },
-            allowDataLoss: spec.streamLifecycle.allowDataLoss,
+            allowDataLoss: spec.stream.lifecycle.allowDataLoss,
             kubernetes: clusters.api,
         },
         { parent },
     );
     // Not on the Service: Pulumi's await logic makes a Service with a selector wait for ready pods.
-    const statefulSet = new k8s.apps.v1.StatefulSet(`${name}-js`, statefulSetArgs(spec, args.labels), {
+    const statefulSet = new k8s.apps.v1.StatefulSet(`${name}-js`, statefulSetArgs(spec), {
         ...childOpts,
         dependsOn: [serverSecretData, configMapData, servers],
         // The claim template cannot change in place: the servers resource grows the claims and
@@ -264,22 +247,24 @@ function existingSecretText(name: string, namespace: string, selector: SecretKey
 
 /** A server run elsewhere (Argo's `jetstreamExotic`): nothing is deployed, only the stream is managed. */
 function connectExoticBus(name: string, spec: ExoticSpec, parent: pulumi.Resource): Reachable {
-    const exotic = spec.args;
-    const tls = exotic.tls ?? {};
+    const credentials = spec.credentials;
     let auth: pulumi.Output<ClientAuth | undefined>;
-    if (spec.accessSecret) {
-        const where = `jetstreamExotic.accessSecret: Secret ${spec.namespace}/${spec.accessSecret.name} key ${spec.accessSecret.key}`;
-        auth = existingSecretText(`${name}-access-secret`, spec.namespace, spec.accessSecret, "jetstreamExotic.accessSecret", parent).apply((text) => parseClientAuth(text, where));
-    } else if (exotic.username !== undefined) {
-        auth = pulumi.all([exotic.username, exotic.password]).apply(([username, password]) => ({ username: username!, password: password! }));
-    } else {
+    if (credentials === undefined) {
         auth = pulumi.output(undefined);
+    } else if ("accessSecret" in credentials) {
+        const selector = credentials.accessSecret;
+        const where = `jetstreamExotic.accessSecret: Secret ${spec.namespace}/${selector.name} key ${selector.key}`;
+        auth = existingSecretText(`${name}-access-secret`, spec.namespace, selector, "jetstreamExotic.accessSecret", parent).apply((text) => parseClientAuth(text, where));
+    } else {
+        auth = pulumi.all([credentials.username, credentials.password]).apply(([username, password]) => ({ username, password }));
     }
-    const fromSecret = (selector: SecretKeySelector | undefined, suffix: string, field: string) =>
-        selector ? existingSecretText(`${name}-${suffix}`, spec.namespace, selector, field, parent) : undefined;
-    const caCert = fromSecret(tls.caCertSecret, "ca-cert", "jetstreamExotic.tls.caCertSecret") ?? (exotic.caCert === undefined ? undefined : pulumi.output(exotic.caCert));
-    const clientCert = fromSecret(tls.clientCertSecret, "client-cert", "jetstreamExotic.tls.clientCertSecret") ?? exotic.clientCert;
-    const clientKey = fromSecret(tls.clientKeySecret, "client-key", "jetstreamExotic.tls.clientKeySecret") ?? (exotic.clientKey === undefined ? undefined : pulumi.secret(exotic.clientKey));
+    /** The PEM text of `source`: inline, or read from its Secret (named in errors by `secretField`). */
+    const pem = (source: PemSource | undefined, suffix: string, secretField: string) =>
+        source === undefined ? undefined : "secret" in source ? existingSecretText(`${name}-${suffix}`, spec.namespace, source.secret, secretField, parent) : pulumi.output(source.text);
+    const caCert = pem(spec.caCert, "ca-cert", "jetstreamExotic.tls.caCertSecret");
+    const clientCert = pem(spec.clientCert, "client-cert", "jetstreamExotic.tls.clientCertSecret");
+    const clientKeyText = pem(spec.clientKey, "client-key", "jetstreamExotic.tls.clientKeySecret");
+    const clientKey = clientKeyText === undefined ? undefined : pulumi.secret(clientKeyText);
     return {
         url: pulumi.output(spec.url),
         username: auth.apply((a) => a?.username),
@@ -288,7 +273,7 @@ function connectExoticBus(name: string, spec: ExoticSpec, parent: pulumi.Resourc
         clientCert: pulumi.output(clientCert),
         clientKey: pulumi.secret(pulumi.output(clientKey)),
         insecureSkipVerify: spec.insecureSkipVerify,
-        clientSecretName: pulumi.output(spec.accessSecret?.name),
+        clientSecretName: pulumi.output(credentials !== undefined && "accessSecret" in credentials ? credentials.accessSecret.name : undefined),
         serviceName: pulumi.output(undefined),
         statefulSetName: pulumi.output(undefined),
         streamConnection: {

@@ -1,21 +1,48 @@
-import { BusConnectionArgs, EventBusArgs, JetStreamBusArgs, JetStreamExoticArgs, PersistenceArgs, SecretKeySelector } from "./args";
+/**
+ * Validation of an EventBus's arguments into one resolved spec, a {@link ResolvedBus}: a managed
+ * cluster or a server run elsewhere, every default applied, every unit parsed, the stream resolved.
+ * The builders and resources read only that spec. Everything here is pure, and runs before the
+ * component registers anything, so bad input fails the preview with nothing created.
+ */
+import * as pulumi from "@pulumi/pulumi";
+import type {
+    BusConnectionArgs,
+    EventBusArgs,
+    ExoticTlsArgs,
+    ImageOverrides,
+    JetStreamBusArgs,
+    JetStreamExoticArgs,
+    PersistenceArgs,
+    SecretKeySelector,
+} from "./args";
 import { ArgoEventsSpec, resolveArgoEvents } from "./argo/export";
+import {
+    checkBoolean,
+    checkChoice,
+    describeType,
+    DNS_LABEL_RULE,
+    DNS_SUBDOMAIN_RULE,
+    InputError,
+    isDnsLabel,
+    isDnsSubdomain,
+    keysOf,
+    rejectUnknownKeys,
+} from "./check";
 import { CONNECTION_MODES, ConnectionMode, serverUrlProblem } from "./stream/connection";
 import { DEFAULTS } from "./defaults";
 import { checkSettingsText, JetStreamSettingsSpec } from "./config/jetstream-settings";
 import { checkStartArgs } from "./config/start-args";
-import { describeType, didYouMean, InputError } from "./check";
 import { ObjectNames, objectNames } from "./kube/names";
 import type { NetworkPolicySpec } from "./kube/network-policy";
 import { PodMonitorSpec, resolvePodMonitor } from "./kube/pod-monitor";
-import { checkPodFields, DNS_LABEL, DNS_LABEL_RULE, DNS_SUBDOMAIN, DNS_SUBDOMAIN_RULE, LABELS } from "./kube/pod-fields";
+import { checkPodFields, LABELS } from "./kube/pod-fields";
 import { goMemLimit } from "./kube/statefulset";
 import { checkShape, isDeployTimeValue } from "./shape";
-import { resolveStreamSpec, StreamSpec } from "./stream/model";
-import { resolveStreamLifecycle } from "./stream/resource";
-import { fieldsNeedingNewerServer } from "./stream/rules";
+import { checkServerVersion, ResolvedStream, resolveStream } from "./stream/resolve";
 import { formatDuration, parseDurationMs, parseKubernetesQuantity, parseNatsSize } from "./units";
-import { findVersion, LATEST_SERVER_VERSION, parseServerVersion, supportedVersions, VersionEntry } from "./versions";
+import { findVersion, LATEST_SERVER_VERSION, supportedVersions, VersionEntry } from "./versions";
+
+export { rejectUnknownKeys } from "./check";
 
 /** Resolved images and start command of the three containers. */
 export interface ImageSpec {
@@ -38,13 +65,38 @@ export interface PersistenceSpec {
     encryptionKey?: PersistenceArgs["encryptionKey"];
 }
 
-/**
- * A managed bus after validation: every default applied, every unit parsed.
- * Pass-through Kubernetes fields (affinity, tolerations, ...) stay in `args`.
- */
-export interface BusSpec {
+/** The Kubernetes fields a managed bus passes to its pods as given (checked against their shapes). */
+export type PodSettings = Pick<
+    JetStreamBusArgs,
+    | "containerTemplate"
+    | "reloaderContainerTemplate"
+    | "metricsContainerTemplate"
+    | "metadata"
+    | "nodeSelector"
+    | "tolerations"
+    | "securityContext"
+    | "imagePullSecrets"
+    | "priorityClassName"
+    | "priority"
+    | "affinity"
+    | "serviceAccountName"
+    | "topologySpreadConstraints"
+>;
+
+/** What both kinds of bus carry after validation. */
+interface ResolvedBusBase {
     busName: string;
     namespace: string;
+    /** EventBus labels (for the StatefulSet, as Argo's `metadata.labels`), checked. */
+    labels?: Record<string, string>;
+    /** The bus's stream: its configuration, the server release it is checked against, its lifecycle. */
+    stream: ResolvedStream;
+    argoEvents?: ArgoEventsSpec;
+}
+
+/** A managed bus after validation: every default applied, every unit parsed. */
+export interface BusSpec extends ResolvedBusBase {
+    kind: "managed";
     clusterDomain: string;
     names: ObjectNames;
     replicas: number;
@@ -60,36 +112,38 @@ export interface BusSpec {
     terminationGracePeriodSeconds: number;
     startArgs: string[];
     podDisruptionBudget: boolean;
-    stream: StreamSpec;
     networkPolicy?: NetworkPolicySpec;
     /** A PodMonitor for the metrics exporter, when asked for. */
     podMonitor?: PodMonitorSpec;
     connection: BusConnectionSpec;
-    argoEvents?: ArgoEventsSpec;
-    streamLifecycle: ReturnType<typeof resolveStreamLifecycle>;
-    /** The original arguments, for the pass-through Kubernetes fields. */
-    args: JetStreamBusArgs;
+    /** The pass-through Kubernetes fields of the pods. */
+    pod: PodSettings;
 }
 
-// Keys of the argument objects, so a typo in an untyped object (stack config, pasted YAML) is caught.
-const EVENTBUS_KEYS = ["namespace", "busName", "clusterDomain", "labels", "jetstream", "jetstreamExotic", "connection", "argoEvents"];
-const EXOTIC_KEYS = [
+// Keys of the argument objects, so a typo in an untyped object (stack config, pasted YAML) is caught;
+// each list is checked against its Args type by the compiler.
+const EVENTBUS_KEYS = keysOf<EventBusArgs>()(["namespace", "busName", "clusterDomain", "labels", "jetstream", "jetstreamExotic", "connection", "argoEvents"]);
+const EXOTIC_KEYS = keysOf<JetStreamExoticArgs>()([
     "url", "accessSecret", "username", "password", "tls", "caCert", "clientCert", "clientKey", "serverName",
     "streamConfig", "stream", "streamLifecycle", "serverVersion",
-];
-const EXOTIC_TLS_KEYS = ["caCertSecret", "clientCertSecret", "clientKeySecret", "insecureSkipVerify", "enabled"];
-const CONNECTION_KEYS = ["mode", "servers", "serverName", "kubeconfig", "context"];
-const JETSTREAM_KEYS = [
+]);
+const EXOTIC_TLS_KEYS = keysOf<ExoticTlsArgs>()(["caCertSecret", "clientCertSecret", "clientKeySecret", "insecureSkipVerify", "enabled"]);
+const CONNECTION_KEYS = keysOf<BusConnectionArgs>()(["mode", "servers", "serverName", "kubeconfig", "context"]);
+const JETSTREAM_KEYS = keysOf<JetStreamBusArgs>()([
     "version", "replicas", "containerTemplate", "reloaderContainerTemplate", "metricsContainerTemplate",
     "persistence", "metadata", "nodeSelector", "tolerations", "securityContext", "imagePullSecrets",
     "priorityClassName", "priority", "affinity", "serviceAccountName", "settings", "jetstreamSettings",
     "startArgs", "streamConfig", "stream", "streamLifecycle", "maxPayload", "images", "topologySpreadConstraints",
     "podDisruptionBudget", "networkPolicy", "podMonitor", "lameDuckDuration", "lameDuckGracePeriod", "terminationGracePeriodSeconds",
-];
-const PERSISTENCE_KEYS = ["storageClassName", "accessMode", "volumeSize", "retentionPolicy", "encryptionKey"];
-const IMAGE_KEYS = ["registry", "nats", "reloader", "metricsExporter", "startCommand"];
-const ACCESS_MODES = ["ReadWriteOnce", "ReadWriteOncePod", "ReadWriteMany"];
-const RETENTION_CHOICES = ["Retain", "Delete"];
+]);
+const PERSISTENCE_KEYS = keysOf<PersistenceArgs>()(["storageClassName", "accessMode", "volumeSize", "retentionPolicy", "encryptionKey"]);
+const RETENTION_POLICY_KEYS = keysOf<NonNullable<PersistenceArgs["retentionPolicy"]>>()(["whenDeleted", "whenScaled"]);
+const JETSTREAM_SETTINGS_KEYS = keysOf<NonNullable<JetStreamBusArgs["jetstreamSettings"]>>()(["maxMemoryStore", "maxFileStore"]);
+const NETWORK_POLICY_KEYS = keysOf<NonNullable<JetStreamBusArgs["networkPolicy"]>>()(["clientNamespaces", "monitoringNamespaces"]);
+const IMAGE_KEYS = keysOf<ImageOverrides>()(["registry", "nats", "reloader", "metricsExporter", "startCommand"]);
+const SECRET_KEY_SELECTOR_KEYS = keysOf<SecretKeySelector>()(["name", "key"]);
+const ACCESS_MODES: readonly NonNullable<PersistenceArgs["accessMode"]>[] = ["ReadWriteOnce", "ReadWriteOncePod", "ReadWriteMany"];
+const RETENTION_CHOICES: readonly ("Retain" | "Delete")[] = ["Retain", "Delete"];
 
 /** nats-server refuses `max_payload` above `max_pending`, 64MB by default (https://docs.nats.io/running-a-nats-service/configuration). */
 const MAX_PAYLOAD_LIMIT = 64 * 1024 * 1024;
@@ -97,25 +151,9 @@ const MAX_PAYLOAD_LIMIT = 64 * 1024 * 1024;
 /** Kubernetes' StatefulSet name limit for its pods' `controller-revision-hash` label: 63 - 11. */
 const MAX_STATEFULSET_NAME = 52;
 
-/** Throws when `value` has keys other than `known`, suggesting the closest known key. */
-export function rejectUnknownKeys(value: object | undefined, known: readonly string[], field: string): void {
-    if (value === undefined || value === null) {
-        return;
-    }
-    if (typeof value !== "object" || Array.isArray(value)) {
-        // Name the type only: the value may be a credential given in the wrong place.
-        throw new InputError(field || "args", `must be an object, got ${Array.isArray(value) ? "a list" : `a ${typeof value}`}`);
-    }
-    for (const key of Object.keys(value)) {
-        if (!known.includes(key)) {
-            throw new InputError(field === "" ? key : `${field}.${key}`, `unknown field${didYouMean(key, known)}; allowed fields: ${known.join(", ")}`);
-        }
-    }
-}
-
 /** A Kubernetes namespace name: a DNS-1123 label. */
 export function validateNamespace(namespace: unknown, field = "namespace"): string {
-    if (typeof namespace !== "string" || namespace.length > 63 || !DNS_LABEL.test(namespace)) {
+    if (!isDnsLabel(namespace)) {
         throw new InputError(field, `${typeof namespace === "string" ? JSON.stringify(namespace) : describeType(namespace)} is not a valid Kubernetes namespace: ${DNS_LABEL_RULE}`);
     }
     return namespace;
@@ -127,7 +165,7 @@ export function validateNamespace(namespace: unknown, field = "namespace"): stri
  */
 export function validateBusName(busName: unknown, field = "busName"): string {
     const maxLength = MAX_STATEFULSET_NAME - "eventbus--js".length;
-    if (typeof busName !== "string" || busName.length > maxLength || !DNS_LABEL.test(busName)) {
+    if (!isDnsLabel(busName, maxLength)) {
         throw new InputError(field, `${JSON.stringify(busName)} is not a valid bus name: use at most ${maxLength} lowercase letters, digits and '-', starting and ending with a letter or digit (it becomes part of the Kubernetes names eventbus-<busName>-js-svc and eventbus-<busName>-js)`);
     }
     return busName;
@@ -135,13 +173,13 @@ export function validateBusName(busName: unknown, field = "busName"): string {
 
 /** A cluster DNS domain such as `cluster.local`. */
 export function validateClusterDomain(domain: unknown, field = "clusterDomain"): string {
-    if (typeof domain !== "string" || domain.length > 253 || !DNS_SUBDOMAIN.test(domain)) {
+    if (!isDnsSubdomain(domain)) {
         throw new InputError(field, `${JSON.stringify(domain)} is not a valid DNS domain, e.g. "cluster.local"`);
     }
     return domain;
 }
 
-/** Server count: 1, or 3 and more, as Argo (§1.4): a 2-node JetStream cluster loses quorum with either node. */
+/** Server count: 1, or 3 and more, as Argo Events allows: a 2-node JetStream cluster loses quorum with either node. */
 export function validateReplicas(replicas: unknown, field = "jetstream.replicas"): number {
     if (typeof replicas !== "number") {
         throw new InputError(field, `must be a number, 1 or 3 and more, got ${describeType(replicas)}${typeof replicas === "string" ? " (in YAML, write replicas: 3 without quotes)" : ""}`);
@@ -201,24 +239,21 @@ export function resolvePersistence(persistence: PersistenceArgs | undefined, fie
         return undefined;
     }
     rejectUnknownKeys(persistence, PERSISTENCE_KEYS, field);
-    const accessMode = persistence.accessMode ?? DEFAULTS.accessMode;
-    if (!ACCESS_MODES.includes(accessMode)) {
-        throw new InputError(`${field}.accessMode`, `${JSON.stringify(accessMode)} is not allowed; use one of ${ACCESS_MODES.join(", ")}`);
-    }
+    const accessMode = checkChoice(persistence.accessMode ?? DEFAULTS.accessMode, ACCESS_MODES, `${field}.accessMode`);
     const volumeSize = persistence.volumeSize ?? DEFAULTS.volumeSize;
     const volumeSizeBytes = parseKubernetesQuantity(volumeSize, `${field}.volumeSize`);
     if (volumeSizeBytes <= 0) {
         throw new InputError(`${field}.volumeSize`, `${JSON.stringify(volumeSize)} must be larger than zero`);
     }
     const retention = persistence.retentionPolicy ?? {};
-    rejectUnknownKeys(retention, ["whenDeleted", "whenScaled"], `${field}.retentionPolicy`);
-    for (const key of ["whenDeleted", "whenScaled"] as const) {
+    rejectUnknownKeys(retention, RETENTION_POLICY_KEYS, `${field}.retentionPolicy`);
+    for (const key of RETENTION_POLICY_KEYS) {
         const value = retention[key];
-        if (value !== undefined && !RETENTION_CHOICES.includes(value)) {
+        if (value !== undefined && !RETENTION_CHOICES.includes(value as "Retain")) {
             throw new InputError(`${field}.retentionPolicy.${key}`, `${JSON.stringify(value)} is not allowed; use Retain or Delete`);
         }
     }
-    if (persistence.storageClassName !== undefined && (typeof persistence.storageClassName !== "string" || !DNS_SUBDOMAIN.test(persistence.storageClassName))) {
+    if (persistence.storageClassName !== undefined && !isDnsSubdomain(persistence.storageClassName)) {
         throw new InputError(`${field}.storageClassName`, `${typeof persistence.storageClassName === "string" ? JSON.stringify(persistence.storageClassName) : describeType(persistence.storageClassName)} is not a valid storage class name: ${DNS_SUBDOMAIN_RULE}`);
     }
     // A plain value is checked here; an Output (a secret from config) when it resolves (createCredentials).
@@ -279,7 +314,7 @@ export function resolveJetStreamSettings(
         spec = checkSettingsText(settings, serverVersion, "jetstream.settings");
         fileStoreField = "jetstream.settings";
     } else {
-        rejectUnknownKeys(typed, ["maxMemoryStore", "maxFileStore"], "jetstream.jetstreamSettings");
+        rejectUnknownKeys(typed, JETSTREAM_SETTINGS_KEYS, "jetstream.jetstreamSettings");
         const memory = parseNatsSize(typed?.maxMemoryStore ?? DEFAULTS.maxMemoryStore, "jetstream.jetstreamSettings.maxMemoryStore");
         const file = typed?.maxFileStore !== undefined
             ? parseNatsSize(typed.maxFileStore, FILE_STORE_FIELD)
@@ -362,7 +397,7 @@ export function resolveNetworkPolicy(policy: JetStreamBusArgs["networkPolicy"], 
     if (policy === undefined) {
         return undefined;
     }
-    rejectUnknownKeys(policy, ["clientNamespaces", "monitoringNamespaces"], field);
+    rejectUnknownKeys(policy, NETWORK_POLICY_KEYS, field);
     const check = (list: unknown, key: string): string[] | undefined => {
         if (list === undefined) return undefined;
         if (!Array.isArray(list)) throw new InputError(`${field}.${key}`, "must be a list of namespace names");
@@ -377,16 +412,15 @@ export interface BusConnectionSpec {
     mode: ConnectionMode;
     servers?: string[];
     serverName?: string;
+    /** Kubeconfig text for the port-forward and the servers' day-2 calls, when given. */
+    kubeconfig?: pulumi.Input<string>;
     context?: string;
 }
 
 /** Checks `connection`: a known mode, and URLs exactly when the mode is `direct`. */
 export function resolveBusConnection(connection: BusConnectionArgs | undefined, field = "connection"): BusConnectionSpec {
     rejectUnknownKeys(connection, CONNECTION_KEYS, field);
-    const mode = connection?.mode ?? "auto";
-    if (!CONNECTION_MODES.includes(mode)) {
-        throw new InputError(`${field}.mode`, `${JSON.stringify(mode)} is not allowed; use one of ${CONNECTION_MODES.join(", ")}`);
-    }
+    const mode = checkChoice(connection?.mode ?? "auto", CONNECTION_MODES, `${field}.mode`);
     const servers = connection?.servers;
     if (mode === "direct") {
         if (!Array.isArray(servers) || servers.length === 0) {
@@ -409,7 +443,7 @@ export function resolveBusConnection(connection: BusConnectionArgs | undefined, 
             throw new InputError(`${field}.${key}`, "must be a non-empty string");
         }
     }
-    return { mode, servers, serverName: connection?.serverName, context: connection?.context };
+    return { mode, servers, serverName: connection?.serverName, kubeconfig, context: connection?.context };
 }
 
 /**
@@ -460,15 +494,28 @@ export function normalizeArgs(args: unknown): EventBusArgs {
     return withoutNulls(args as EventBusArgs);
 }
 
-/** Namespace, bus name and cluster domain of a bus, with their defaults. */
-export function resolveIdentity(componentName: string, args: EventBusArgs): BusIdentity {
+/** Namespace, bus name and cluster domain of a bus, with their defaults, and its labels checked. */
+export function resolveIdentity(componentName: string, args: EventBusArgs): BusIdentity & { labels?: Record<string, string> } {
     rejectUnknownKeys(args, EVENTBUS_KEYS, "");
     checkShape(args.labels, LABELS, "labels");
     return {
         busName: validateBusName(args.busName ?? componentName, args.busName === undefined ? "busName (defaults to the component name)" : "busName"),
         namespace: validateNamespace(args.namespace ?? DEFAULTS.namespace),
         clusterDomain: validateClusterDomain(args.clusterDomain ?? DEFAULTS.clusterDomain),
+        labels: args.labels,
     };
+}
+
+/** Either kind of bus after validation. */
+export type ResolvedBus = BusSpec | ExoticSpec;
+
+/**
+ * Validates the arguments of a bus of either kind, as Argo's EventBus takes them, and applies every
+ * default. Throws an {@link InputError} naming the field at fault; nothing has been created then.
+ */
+export function resolveBus(componentName: string, rawArgs: EventBusArgs): ResolvedBus {
+    const args = normalizeArgs(rawArgs);
+    return args.jetstreamExotic !== undefined && args.jetstream === undefined ? resolveExoticSpec(componentName, args) : resolveBusSpec(componentName, args);
 }
 
 /**
@@ -477,9 +524,9 @@ export function resolveIdentity(componentName: string, args: EventBusArgs): BusI
  */
 export function resolveBusSpec(componentName: string, rawArgs: EventBusArgs): BusSpec {
     const args = normalizeArgs(rawArgs);
-    const identity = resolveIdentity(componentName, args);
+    const { labels, ...identity } = resolveIdentity(componentName, args);
     if (args.jetstream !== undefined && args.jetstreamExotic !== undefined) {
-        // Argo silently prefers `jetstream` (§1.1); a user who set both meant one of them.
+        // Argo's controller silently prefers `jetstream`; a user who set both meant one of them.
         throw new InputError("jetstream", "jetstream and jetstreamExotic are both set; set exactly one of them");
     }
     const js = args.jetstream;
@@ -493,18 +540,23 @@ export function resolveBusSpec(componentName: string, rawArgs: EventBusArgs): Bu
     const replicas = validateReplicas(js.replicas ?? DEFAULTS.replicas);
     const persistence = resolvePersistence(js.persistence);
     const jetstreamSettings = resolveJetStreamSettings(js.settings, js.jetstreamSettings, persistence, version.serverVersion);
-    const podDisruptionBudget = js.podDisruptionBudget ?? replicas >= 3;
-    if (typeof podDisruptionBudget !== "boolean") {
-        throw new InputError("jetstream.podDisruptionBudget", "must be true or false");
-    }
-    const stream = resolveStreamSpec({ streamConfig: js.streamConfig, stream: js.stream, busReplicas: replicas, field: "jetstream" });
-    const tooNew = fieldsNeedingNewerServer(stream, version.serverVersion);
-    if (tooNew.length > 0) {
-        throw new InputError(`jetstream.stream.${tooNew[0]}`, `needs nats-server 2.10 or later; version "${version.version}" runs ${version.serverVersion}`);
-    }
-    checkStreamStorageAllowed(jetstreamSettings, stream.storage, js.settings !== undefined ? "jetstream.settings" : "jetstream.jetstreamSettings");
+    const podDisruptionBudget = checkBoolean(js.podDisruptionBudget ?? replicas >= 3, "jetstream.podDisruptionBudget");
+    const stream = resolveStream(
+        {
+            streamConfig: js.streamConfig,
+            stream: js.stream,
+            streamLifecycle: js.streamLifecycle,
+            busReplicas: replicas,
+            serverVersion: version.serverVersion,
+            serverVersionSource: `version "${version.version}" runs ${version.serverVersion}`,
+        },
+        "jetstream",
+    );
+    checkStreamStorageAllowed(jetstreamSettings, stream.spec.storage, js.settings !== undefined ? "jetstream.settings" : "jetstream.jetstreamSettings");
     return {
+        kind: "managed",
         ...identity,
+        labels,
         names: objectNames(identity.busName),
         replicas,
         version,
@@ -519,41 +571,57 @@ export function resolveBusSpec(componentName: string, rawArgs: EventBusArgs): Bu
         networkPolicy: resolveNetworkPolicy(js.networkPolicy),
         podMonitor: resolvePodMonitor(js.podMonitor),
         connection: resolveBusConnection(args.connection),
-        argoEvents: resolveArgoEvents(args.argoEvents, stream),
-        streamLifecycle: resolveStreamLifecycle(js.streamLifecycle, "jetstream.streamLifecycle"),
-        args: js,
+        argoEvents: resolveArgoEvents(args.argoEvents, stream.spec),
+        pod: podSettings(js),
     };
 }
 
+/** The pass-through pod fields of `jetstream`, already checked by {@link checkPodFields}. */
+function podSettings(js: JetStreamBusArgs): PodSettings {
+    const {
+        containerTemplate, reloaderContainerTemplate, metricsContainerTemplate, metadata, nodeSelector, tolerations,
+        securityContext, imagePullSecrets, priorityClassName, priority, affinity, serviceAccountName, topologySpreadConstraints,
+    } = js;
+    return {
+        containerTemplate, reloaderContainerTemplate, metricsContainerTemplate, metadata, nodeSelector, tolerations,
+        securityContext, imagePullSecrets, priorityClassName, priority, affinity, serviceAccountName, topologySpreadConstraints,
+    };
+}
+
+/** PEM text given inline or as a key of a Secret in the bus's namespace. */
+export type PemSource = { secret: SecretKeySelector } | { text: pulumi.Input<string> };
+
+/** How a `jetstreamExotic` client authenticates: Argo's client-auth Secret, or a user name and password. */
+export type ExoticCredentials = { accessSecret: SecretKeySelector } | { username: pulumi.Input<string>; password: pulumi.Input<string> };
+
 /** A `jetstreamExotic` bus after validation. */
-export interface ExoticSpec {
-    busName: string;
-    namespace: string;
+export interface ExoticSpec extends ResolvedBusBase {
+    kind: "exotic";
     /** The URL as given: one server, or several separated by commas as Argo Events (nats.go) accepts. */
     url: string;
     /** Each server URL of `url`. */
     servers: string[];
-    accessSecret?: SecretKeySelector;
+    /** Unset: the server takes clients without a password. */
+    credentials?: ExoticCredentials;
+    /** The CA the server certificate is verified against. */
+    caCert?: PemSource;
+    /** A client certificate and its key, for servers that require one (both or neither). */
+    clientCert?: PemSource;
+    clientKey?: PemSource;
     insecureSkipVerify: boolean;
     /** TLS against the system's CAs (Argo's `tls.enabled`) when no CA is given. */
     tlsEnabled: boolean;
     serverName?: string;
-    serverVersion: string;
-    stream: StreamSpec;
-    streamLifecycle: ReturnType<typeof resolveStreamLifecycle>;
-    argoEvents?: ArgoEventsSpec;
-    /** The original arguments, for the Secret references and inputs. */
-    args: JetStreamExoticArgs;
 }
 
 function validateSecretKeySelector(selector: unknown, field: string): SecretKeySelector | undefined {
     if (selector === undefined) {
         return undefined;
     }
-    rejectUnknownKeys(selector as object, ["name", "key"], field);
+    rejectUnknownKeys(selector as object, SECRET_KEY_SELECTOR_KEYS, field);
     const { name, key } = selector as Record<string, unknown>;
     // Never repeat the text: a password or a key is sometimes given where a reference belongs.
-    if (typeof name !== "string" || name.length > 253 || !DNS_SUBDOMAIN.test(name)) {
+    if (!isDnsSubdomain(name)) {
         throw new InputError(`${field}.name`, `must be the name of a Secret (${DNS_SUBDOMAIN_RULE}), got ${typeof name === "string" ? "a string that is not one" : describeType(name, false)}`);
     }
     if (typeof key !== "string" || key.length > 253 || !/^[-._a-zA-Z0-9]+$/.test(key)) {
@@ -562,13 +630,19 @@ function validateSecretKeySelector(selector: unknown, field: string): SecretKeyS
     return { name, key };
 }
 
+/** PEM from a Secret or given inline; at most one of them is set (checked by the caller). */
+function pemSource(secret: SecretKeySelector | undefined, text: pulumi.Input<string> | undefined): PemSource | undefined {
+    return secret ? { secret } : text !== undefined ? { text } : undefined;
+}
+
 /**
- * Validates a `jetstreamExotic` bus (Argo §1.3, §6): a server URL, credentials from one place, TLS
- * material from one place, and the stream with Argo's full defaults (which Argo does not apply, #3549).
+ * Validates a `jetstreamExotic` bus: a server URL, credentials from one place, TLS material from one
+ * place, and the stream with Argo's full defaults, which Argo itself does not apply to an exotic bus
+ * (https://github.com/argoproj/argo-events/issues/3549).
  */
 export function resolveExoticSpec(componentName: string, rawArgs: EventBusArgs): ExoticSpec {
     const args = normalizeArgs(rawArgs);
-    const identity = resolveIdentity(componentName, args);
+    const { labels, ...identity } = resolveIdentity(componentName, args);
     const exotic = args.jetstreamExotic;
     if (exotic === undefined || exotic === null) {
         throw new InputError("jetstreamExotic", "is required");
@@ -605,6 +679,12 @@ export function resolveExoticSpec(componentName: string, rawArgs: EventBusArgs):
     if (caCertSecret && exotic.caCert !== undefined) {
         throw new InputError("jetstreamExotic.caCert", "cannot be combined with tls.caCertSecret; use one of them");
     }
+    if (clientCertSecret && exotic.clientCert !== undefined) {
+        throw new InputError("jetstreamExotic.clientCert", "cannot be combined with tls.clientCertSecret; use one of them");
+    }
+    if (clientKeySecret && exotic.clientKey !== undefined) {
+        throw new InputError("jetstreamExotic.clientKey", "cannot be combined with tls.clientKeySecret; use one of them");
+    }
     const hasClientCert = clientCertSecret !== undefined || exotic.clientCert !== undefined;
     const hasClientKey = clientKeySecret !== undefined || exotic.clientKey !== undefined;
     if (hasClientCert !== hasClientKey) {
@@ -612,40 +692,42 @@ export function resolveExoticSpec(componentName: string, rawArgs: EventBusArgs):
         const missing = hasClientCert
             ? clientCertSecret ? "jetstreamExotic.tls.clientKeySecret" : "jetstreamExotic.clientKey"
             : clientKeySecret ? "jetstreamExotic.tls.clientCertSecret" : "jetstreamExotic.clientCert";
-        throw new InputError(missing, "a client certificate and its key go together (Argo §6)");
+        throw new InputError(missing, "a client certificate and its key go together: the server checks the certificate with the key that signed the handshake");
     }
     for (const key of ["insecureSkipVerify", "enabled"] as const) {
-        if (tls[key] !== undefined && typeof tls[key] !== "boolean") {
-            throw new InputError(`jetstreamExotic.tls.${key}`, "must be true or false");
+        if (tls[key] !== undefined) {
+            checkBoolean(tls[key], `jetstreamExotic.tls.${key}`);
         }
     }
-    const serverVersion = exotic.serverVersion ?? LATEST_SERVER_VERSION;
-    try {
-        parseServerVersion(serverVersion);
-    } catch {
-        throw new InputError("jetstreamExotic.serverVersion", `${JSON.stringify(serverVersion)} is not a nats-server version like "2.10.29"`);
-    }
-    const stream = resolveStreamSpec({ streamConfig: exotic.streamConfig, stream: exotic.stream, field: "jetstreamExotic" });
-    const tooNew = fieldsNeedingNewerServer(stream, serverVersion);
-    if (tooNew.length > 0) {
-        throw new InputError(`jetstreamExotic.stream.${tooNew[0]}`, `needs nats-server 2.10 or later; serverVersion is ${serverVersion}`);
-    }
+    const serverVersion = checkServerVersion(exotic.serverVersion ?? LATEST_SERVER_VERSION, "jetstreamExotic.serverVersion");
+    const stream = resolveStream(
+        {
+            streamConfig: exotic.streamConfig,
+            stream: exotic.stream,
+            streamLifecycle: exotic.streamLifecycle,
+            serverVersion,
+            serverVersionSource: `serverVersion is ${serverVersion}`,
+        },
+        "jetstreamExotic",
+    );
     if (exotic.serverName !== undefined && (typeof exotic.serverName !== "string" || exotic.serverName === "")) {
         throw new InputError("jetstreamExotic.serverName", "must be a non-empty host name");
     }
     return {
+        kind: "exotic",
         busName: identity.busName,
         namespace: identity.namespace,
+        labels,
         url: exotic.url,
         servers,
-        accessSecret,
+        credentials: accessSecret ? { accessSecret } : exotic.username !== undefined ? { username: exotic.username, password: exotic.password! } : undefined,
+        caCert: pemSource(caCertSecret, exotic.caCert),
+        clientCert: pemSource(clientCertSecret, exotic.clientCert),
+        clientKey: pemSource(clientKeySecret, exotic.clientKey),
         insecureSkipVerify: tls.insecureSkipVerify ?? false,
         tlsEnabled: tls.enabled ?? false,
         serverName: exotic.serverName,
-        serverVersion,
         stream,
-        streamLifecycle: resolveStreamLifecycle(exotic.streamLifecycle, "jetstreamExotic.streamLifecycle"),
-        argoEvents: resolveArgoEvents(args.argoEvents, stream),
-        args: exotic,
+        argoEvents: resolveArgoEvents(args.argoEvents, stream.spec),
     };
 }

@@ -98,7 +98,7 @@ function templateFields(template: ContainerTemplate | undefined) {
 /** The nats-server container (Argo §2.6) with the probes of the NATS Helm chart (https://github.com/nats-io/k8s/tree/main/helm/charts/nats). */
 function mainContainer(spec: BusSpec): Core.Container {
     const paths = healthPaths(spec.version.serverVersion);
-    const template = spec.args.containerTemplate;
+    const template = spec.pod.containerTemplate;
     return {
         name: "main",
         image: spec.images.nats,
@@ -148,7 +148,7 @@ function reloaderContainer(spec: BusSpec): Core.Container {
             { name: VOLUMES.config, mountPath: PATHS.configDir },
             { name: VOLUMES.pid, mountPath: PATHS.pidDir },
         ],
-        ...templateFields(spec.args.reloaderContainerTemplate),
+        ...templateFields(spec.pod.reloaderContainerTemplate),
     };
 }
 
@@ -159,7 +159,7 @@ function metricsContainer(spec: BusSpec): Core.Container {
         // Argo's exporter flags (§2.6), with the port explicit as the Helm chart does.
         args: [`-port=${PORTS.metrics}`, "-connz", "-routez", "-subz", "-varz", "-prefix=nats", "-use_internal_server_id", "-jsz=all", `http://localhost:${PORTS.monitor}/`],
         ports: [{ name: "metrics", containerPort: PORTS.metrics }],
-        ...templateFields(spec.args.metricsContainerTemplate),
+        ...templateFields(spec.pod.metricsContainerTemplate),
     };
 }
 
@@ -214,15 +214,15 @@ export function jetstreamSettingsHash(spec: BusSpec): string {
 }
 
 /** StatefulSet `eventbus-<n>-js` (Argo §2.6, plus the Helm chart's lifecycle and what Argo lacks). */
-export function statefulSetArgs(spec: BusSpec, statefulSetLabels?: Record<string, string>): k8s.apps.v1.StatefulSetArgs {
-    const js = spec.args;
+export function statefulSetArgs(spec: BusSpec): k8s.apps.v1.StatefulSetArgs {
+    const js = spec.pod;
     const labels = commonLabels(spec.busName);
     return {
         metadata: {
             name: spec.names.statefulSet,
             namespace: spec.namespace,
             // EventBus labels reach the StatefulSet, ours win on conflict (Argo §1.1, PR #2510).
-            labels: { ...statefulSetLabels, ...labels },
+            labels: { ...spec.labels, ...labels },
             // The claim template is ignored after creation (it cannot change in place); this says the
             // size asked for, so growing the volumes also updates the StatefulSet's state in Pulumi,
             // uid included, once the servers resource has recreated it.

@@ -11,7 +11,8 @@ import { fromServerStreamConfig, toServerStreamConfig, toServerUpdateConfig } fr
 import { createTimeoutMsOf, specOfStored, StoredStreamConfig, storedLike } from "./view";
 import { changedFields, conflictingChange, fieldsNeedingNewerServer, needsMetadataRewrite, replaceReasons } from "./rules";
 import { atLeast } from "../versions";
-import { chooseRoute, ConnectionProps, explainConnectionError, serverUrlProblem, tlsOptions } from "./connection";
+import { DELETION_POLICIES, DeletionPolicy } from "./resolve";
+import { chooseRoute, CONNECTION_MODES, ConnectionProps, explainConnectionError, serverUrlProblem, tlsOptions } from "./connection";
 import { openTunnel, Tunnel, TunnelError } from "./tunnel";
 
 export type { ConnectionProps } from "./connection";
@@ -24,7 +25,7 @@ export interface StreamProps {
     serverVersion: string;
     connection: ConnectionProps;
     /** `retain` (default) keeps the stream and its messages when the resource is deleted. */
-    deletionPolicy: "retain" | "delete";
+    deletionPolicy: DeletionPolicy;
     /** Allow a replacement, which deletes the stream's messages. */
     allowDataLoss: boolean;
     /** How long create keeps retrying while the cluster elects its leader, e.g. "5m". */
@@ -64,12 +65,12 @@ export function checkProps(news: StreamProps): pulumi.dynamic.CheckFailure[] {
             if (problem) failures.push({ property: "connection", reason: `connection.servers: ${problem}` });
         }
         const mode = news.connection?.mode;
-        if (mode !== undefined && !["auto", "portForward", "direct"].includes(mode)) {
-            failures.push({ property: "connection", reason: `connection.mode must be auto, portForward or direct, got ${JSON.stringify(mode)}` });
+        if (mode !== undefined && !CONNECTION_MODES.includes(mode)) {
+            failures.push({ property: "connection", reason: `connection.mode must be one of ${CONNECTION_MODES.join(", ")}, got ${JSON.stringify(mode)}` });
         }
     }
-    if (!["retain", "delete"].includes(news.deletionPolicy)) {
-        failures.push({ property: "deletionPolicy", reason: `deletionPolicy must be "retain" or "delete", got ${JSON.stringify(news.deletionPolicy)}` });
+    if (!DELETION_POLICIES.includes(news.deletionPolicy)) {
+        failures.push({ property: "deletionPolicy", reason: `deletionPolicy must be one of ${DELETION_POLICIES.join(", ")}, got ${JSON.stringify(news.deletionPolicy)}` });
     }
     if (!containsUnknown(news.config)) {
         let spec: StreamSpec | undefined;

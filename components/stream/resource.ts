@@ -1,11 +1,12 @@
 import * as pulumi from "@pulumi/pulumi";
-import { didYouMean, InputError } from "../check";
-import { parseDurationMs } from "../units";
-import { LATEST_SERVER_VERSION, parseServerVersion } from "../versions";
-import { resolveStreamSpec, StreamSettingsInput, StreamSpec } from "./model";
+import { LATEST_SERVER_VERSION } from "../versions";
+import type { StreamSettingsInput } from "./model";
 import type { ConnectionMode } from "./connection";
 import { streamProvider } from "./provider";
-import { DEFAULT_CREATE_TIMEOUT, StreamConfigView, toStreamView } from "./view";
+import { checkServerVersion, ResolvedStream, resolveStream, StreamLifecycleArgs } from "./resolve";
+import { StreamConfigView, toStreamView } from "./view";
+
+export type { StreamLifecycleArgs } from "./resolve";
 
 /** A copy without the keys whose value is undefined (they would show as diffs against stored state). */
 function withoutUndefined<T extends object>(value: T): T {
@@ -55,20 +56,6 @@ export interface KubernetesTargetArgs {
     statefulSetUid?: pulumi.Input<string>;
 }
 
-/** What happens to the stream around its Pulumi lifecycle. */
-export interface StreamLifecycleArgs {
-    /** `retain` (default) keeps the stream and its messages when the resource is deleted; `delete` deletes it. */
-    deletionPolicy?: "retain" | "delete";
-    /**
-     * Allow changes the server cannot make in place (storage, a renamed stream, retention to or from
-     * workqueue, ...). They delete the stream and create it again, losing its messages. Default false:
-     * such a change fails the preview.
-     */
-    allowDataLoss?: boolean;
-    /** How long creating the stream may keep retrying while a new cluster elects its leader. Default `5m`. */
-    createTimeout?: string;
-}
-
 /** Arguments of a {@link Stream}. */
 export interface StreamArgs extends StreamLifecycleArgs {
     /** How to reach the server. */
@@ -81,26 +68,6 @@ export interface StreamArgs extends StreamLifecycleArgs {
     busReplicas?: number;
     /** The nats-server release, for the rules of what can change in place until the server reports its own. Default the latest in the version map. */
     serverVersion?: string;
-}
-
-/** Lifecycle settings with their defaults, checked; `field` prefixes error paths. */
-export function resolveStreamLifecycle(lifecycle: StreamLifecycleArgs | undefined, field = ""): Required<StreamLifecycleArgs> & { createTimeoutMs: number } {
-    const at = (key: string) => (field ? `${field}.${key}` : key);
-    for (const key of Object.keys(lifecycle ?? {})) {
-        if (!["deletionPolicy", "allowDataLoss", "createTimeout"].includes(key)) {
-            throw new InputError(at(key), `unknown field${didYouMean(key, ["deletionPolicy", "allowDataLoss", "createTimeout"])}; allowed fields: deletionPolicy, allowDataLoss, createTimeout`);
-        }
-    }
-    const deletionPolicy = lifecycle?.deletionPolicy ?? "retain";
-    if (deletionPolicy !== "retain" && deletionPolicy !== "delete") {
-        throw new InputError(at("deletionPolicy"), `${JSON.stringify(deletionPolicy)} is not allowed; use "retain" or "delete"`);
-    }
-    const allowDataLoss = lifecycle?.allowDataLoss ?? false;
-    if (typeof allowDataLoss !== "boolean") {
-        throw new InputError(at("allowDataLoss"), "must be true or false");
-    }
-    const createTimeout = lifecycle?.createTimeout ?? DEFAULT_CREATE_TIMEOUT;
-    return { deletionPolicy, allowDataLoss, createTimeout, createTimeoutMs: parseDurationMs(createTimeout, at("createTimeout")) };
 }
 
 /** Dynamic resource type `pulumi-nodejs:dynamic/jetstream:Stream`; changing it needs an alias. */
@@ -120,45 +87,66 @@ export class Stream extends pulumi.dynamic.Resource {
     declare public readonly observedServerVersion: pulumi.Output<string>;
 
     constructor(name: string, args: StreamArgs, opts?: pulumi.CustomResourceOptions) {
-        const config = toStreamView(resolveStreamSpec({ streamConfig: args.streamConfig, stream: args.stream, busReplicas: args.busReplicas }));
-        const serverVersion = args.serverVersion ?? LATEST_SERVER_VERSION;
-        try {
-            parseServerVersion(serverVersion);
-        } catch {
-            throw new InputError("serverVersion", `${JSON.stringify(serverVersion)} is not a nats-server version like "2.10.29"`);
-        }
-        const lifecycle = resolveStreamLifecycle({ deletionPolicy: args.deletionPolicy, allowDataLoss: args.allowDataLoss, createTimeout: args.createTimeout });
-        const connection = pulumi.output(args.connection).apply((c) =>
-            withoutUndefined({
-                mode: c.mode ?? "direct",
-                servers: c.servers,
-                kubernetes: c.kubernetes === undefined ? undefined : withoutUndefined(c.kubernetes),
-                username: c.username,
-                password: c.password,
-                caCert: c.caCert,
-                serverName: c.serverName,
-                clientCert: c.clientCert,
-                clientKey: c.clientKey,
-                tls: c.tls,
-                insecureSkipVerify: c.insecureSkipVerify,
-            }),
-        );
-        super(
-            streamProvider,
-            name,
+        const serverVersion = checkServerVersion(args.serverVersion ?? LATEST_SERVER_VERSION, "serverVersion");
+        const resolved = resolveStream(
             {
-                config,
+                streamConfig: args.streamConfig,
+                stream: args.stream,
+                streamLifecycle: { deletionPolicy: args.deletionPolicy, allowDataLoss: args.allowDataLoss, createTimeout: args.createTimeout },
+                busReplicas: args.busReplicas,
                 serverVersion,
-                connection: pulumi.secret(connection),
-                deletionPolicy: lifecycle.deletionPolicy,
-                allowDataLoss: lifecycle.allowDataLoss,
-                createTimeout: lifecycle.createTimeout,
-                observedServerVersion: undefined,
+                serverVersionSource: `serverVersion is ${serverVersion}`,
             },
-            // The connection holds the password: keep it encrypted in state.
-            { ...opts, additionalSecretOutputs: ["connection"] },
-            STREAM_MODULE,
-            STREAM_TYPE,
+            "",
         );
+        super(streamProvider, name, streamInputs(resolved, args.connection), streamOptions(opts), STREAM_MODULE, STREAM_TYPE);
     }
+}
+
+/**
+ * The stream of an EventBus, resolved with the bus's arguments, so nothing is checked or defaulted
+ * twice. The same resource type as a {@link Stream}: state moves between them without a change.
+ */
+export class BusStream extends pulumi.dynamic.Resource {
+    /** The stream's configuration as the server holds it, sizes and durations as people write them. */
+    declare public readonly config: pulumi.Output<StreamConfigView>;
+    /** The nats-server release seen at the last operation. */
+    declare public readonly observedServerVersion: pulumi.Output<string>;
+
+    constructor(name: string, stream: ResolvedStream, connection: StreamArgs["connection"], opts?: pulumi.CustomResourceOptions) {
+        super(streamProvider, name, streamInputs(stream, connection), streamOptions(opts), STREAM_MODULE, STREAM_TYPE);
+    }
+}
+
+/** The resource's inputs: the configuration in the units people write, the connection as a secret. */
+function streamInputs(stream: ResolvedStream, connectionArgs: StreamArgs["connection"]): pulumi.Inputs {
+    const connection = pulumi.output(connectionArgs).apply((c) =>
+        withoutUndefined({
+            mode: c.mode ?? "direct",
+            servers: c.servers,
+            kubernetes: c.kubernetes === undefined ? undefined : withoutUndefined(c.kubernetes),
+            username: c.username,
+            password: c.password,
+            caCert: c.caCert,
+            serverName: c.serverName,
+            clientCert: c.clientCert,
+            clientKey: c.clientKey,
+            tls: c.tls,
+            insecureSkipVerify: c.insecureSkipVerify,
+        }),
+    );
+    return {
+        config: toStreamView(stream.spec),
+        serverVersion: stream.serverVersion,
+        connection: pulumi.secret(connection),
+        deletionPolicy: stream.lifecycle.deletionPolicy,
+        allowDataLoss: stream.lifecycle.allowDataLoss,
+        createTimeout: stream.lifecycle.createTimeout,
+        observedServerVersion: undefined,
+    };
+}
+
+/** The connection holds the password: keep it encrypted in state. */
+function streamOptions(opts: pulumi.CustomResourceOptions | undefined): pulumi.CustomResourceOptions {
+    return { ...opts, additionalSecretOutputs: ["connection"] };
 }
