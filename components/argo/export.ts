@@ -2,8 +2,8 @@
  * Argo Events interop: the `jetstreamExotic` EventBus Argo's EventSources and Sensors read, pointing
  * at a bus of this package (Argo Events, https://github.com/argoproj/argo-events). Pure builders.
  */
-import { InputError } from "../check";
-import { DNS_LABEL, DNS_LABEL_RULE, DNS_SUBDOMAIN, DNS_SUBDOMAIN_RULE } from "../kube/pod-fields";
+import type { ArgoEventsArgs } from "../args";
+import { DNS_LABEL_RULE, DNS_SUBDOMAIN_RULE, InputError, isDnsLabel, isDnsSubdomain, keysOf, rejectUnknownKeys } from "../check";
 import { StreamSpec, toArgoStreamConfig } from "../stream/model";
 
 /** The Argo EventBus CRD this needs. */
@@ -24,6 +24,8 @@ export interface ArgoClientMaterial {
     insecureSkipVerify: boolean;
 }
 
+const ARGO_EVENTS_KEYS = keysOf<ArgoEventsArgs>()(["eventBusName", "namespaces"]);
+
 /** Checked Argo interop settings. */
 export interface ArgoEventsSpec {
     eventBusName: string;
@@ -32,19 +34,15 @@ export interface ArgoEventsSpec {
 
 /**
  * Checks `argoEvents`. Argo's clients use stream `default` and subjects `default.<source>.<event>`
- * whatever the EventBus says (§5.1, #3549), so a renamed stream cannot serve them.
+ * whatever the EventBus says (https://github.com/argoproj/argo-events/issues/3549), so a renamed stream cannot serve them.
  */
 export function resolveArgoEvents(argoEvents: { eventBusName?: string; namespaces?: string[] } | undefined, stream: StreamSpec, field = "argoEvents"): ArgoEventsSpec | undefined {
     if (argoEvents === undefined) {
         return undefined;
     }
-    for (const key of Object.keys(argoEvents)) {
-        if (key !== "eventBusName" && key !== "namespaces") {
-            throw new InputError(`${field}.${key}`, "unknown field; allowed fields: eventBusName, namespaces");
-        }
-    }
+    rejectUnknownKeys(argoEvents, ARGO_EVENTS_KEYS, field);
     const eventBusName = argoEvents.eventBusName ?? "default";
-    if (typeof eventBusName !== "string" || eventBusName.length > 253 || !DNS_SUBDOMAIN.test(eventBusName)) {
+    if (!isDnsSubdomain(eventBusName)) {
         throw new InputError(`${field}.eventBusName`, `${JSON.stringify(eventBusName)} is not a valid Kubernetes object name: ${DNS_SUBDOMAIN_RULE}`);
     }
     const namespaces = argoEvents.namespaces;
@@ -52,7 +50,7 @@ export function resolveArgoEvents(argoEvents: { eventBusName?: string; namespace
         throw new InputError(`${field}.namespaces`, "list at least one namespace to create the Argo EventBus in");
     }
     namespaces.forEach((ns, i) => {
-        if (typeof ns !== "string" || ns.length > 63 || !DNS_LABEL.test(ns)) {
+        if (!isDnsLabel(ns)) {
             throw new InputError(`${field}.namespaces[${i}]`, `${JSON.stringify(ns)} is not a valid namespace name: ${DNS_LABEL_RULE}`);
         }
         if (namespaces.indexOf(ns) !== i) {
@@ -67,9 +65,9 @@ export function resolveArgoEvents(argoEvents: { eventBusName?: string; namespace
 
 /**
  * The `spec` of the Argo EventBus: kind `jetstreamExotic` with the bus's URL, the client Secret in
- * Argo's format, the CA so Argo's clients verify the server (Argo's own bus skips that, §4.3), a
+ * Argo's format, the CA so Argo's clients verify the server (Argo's own bus skips verification), a
  * client certificate when the server needs one, and the complete stream configuration, since Argo
- * applies no defaults in exotic mode (§6). Any TLS is explicit, so Argo behaves the same before and
+ * applies no defaults in exotic mode (https://github.com/argoproj/argo-events/issues/3549). Any TLS is explicit, so Argo behaves the same before and
  * after #4114; a plaintext server gets no `tls`.
  */
 export function argoEventBusSpec(url: string, clientSecretName: string, stream: StreamSpec, material: ArgoClientMaterial): Record<string, unknown> {

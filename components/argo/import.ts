@@ -13,9 +13,8 @@ import type {
     JetStreamExoticArgs,
     PersistenceArgs,
 } from "../args";
-import { describeType, InputError } from "../check";
+import { describeType, InputError, isPlainObject, rejectUnknownKeys } from "../check";
 import { checkPodFields, POD_FIELDS } from "../kube/pod-fields";
-import { rejectUnknownKeys } from "../validate";
 
 /** The only Argo EventBus API version (Argo Events, https://github.com/argoproj/argo-events). */
 export const ARGO_API_VERSION = "argoproj.io/v1alpha1";
@@ -24,9 +23,9 @@ export const ARGO_KIND = "EventBus";
 
 /** Top-level keys of a manifest: `status` is ignored, as `kubectl get -o yaml` prints it. */
 const TOP_LEVEL_KEYS = ["apiVersion", "kind", "metadata", "spec", "status"] as const;
-/** Bus kinds of an Argo EventBus `spec` (§1.1). */
+/** Bus kinds of an Argo EventBus `spec`. */
 const SPEC_KEYS = ["nats", "jetstream", "kafka", "jetstreamExotic"] as const;
-/** The 19 fields of Argo's `JetStreamBus` (§1.2). */
+/** The 19 fields of Argo's `JetStreamBus`, each one an argument of ours. */
 const JETSTREAM_KEYS = [
     "version",
     "replicas",
@@ -47,12 +46,12 @@ const JETSTREAM_KEYS = [
     "startArgs",
     "streamConfig",
     "maxPayload",
-] as const;
-/** Argo's `PersistenceStrategy` (§1.2). */
-const PERSISTENCE_KEYS = ["storageClassName", "accessMode", "volumeSize"] as const;
-/** Argo's `JetStreamConfig` as `spec.jetstreamExotic` (§1.3). */
-const EXOTIC_KEYS = ["url", "accessSecret", "streamConfig", "tls"] as const;
-/** Argo's `TLSConfig` (§1.3, #3381). */
+] as const satisfies readonly (keyof JetStreamBusArgs)[];
+/** Argo's `PersistenceStrategy`. */
+const PERSISTENCE_KEYS = ["storageClassName", "accessMode", "volumeSize"] as const satisfies readonly (keyof PersistenceArgs)[];
+/** Argo's `JetStreamConfig` as `spec.jetstreamExotic`. */
+const EXOTIC_KEYS = ["url", "accessSecret", "streamConfig", "tls"] as const satisfies readonly (keyof JetStreamExoticArgs)[];
+/** Argo's `TLSConfig` (https://github.com/argoproj/argo-events/issues/3381). */
 const TLS_KEYS = ["caCertSecret", "clientCertSecret", "clientKeySecret", "insecureSkipVerify", "enabled"] as const;
 /** Kubernetes `SecretKeySelector` as Argo uses it. */
 const SECRET_KEY_SELECTOR_KEYS = ["name", "key", "optional"] as const;
@@ -111,7 +110,7 @@ function selectEventBus(manifest: string | object): Doc {
     if (documents.length === 0) {
         throw new InputError("manifest", "is empty: expected an Argo Events EventBus");
     }
-    const eventBuses = documents.filter((document) => isObject(document) && document.kind === ARGO_KIND);
+    const eventBuses = documents.filter((document) => isPlainObject(document) && document.kind === ARGO_KIND);
     if (eventBuses.length > 1) {
         throw new InputError("manifest", `holds ${eventBuses.length} EventBus documents; expected exactly one (split the file, one EventBus per stack)`);
     }
@@ -141,7 +140,7 @@ function parseYamlDocuments(text: string): unknown[] {
 
 /** The items of a `kind: List` (as `kubectl get eventbus -o yaml` prints), or the document itself. */
 function expandList(document: unknown): unknown[] {
-    if (isObject(document) && document.kind === "List" && document.apiVersion === "v1" && Array.isArray(document.items)) {
+    if (isPlainObject(document) && document.kind === "List" && document.apiVersion === "v1" && Array.isArray(document.items)) {
         return document.items;
     }
     return [document];
@@ -154,7 +153,7 @@ function describeTypeName(value: unknown): string {
 
 /** apiVersion and kind of an EventBus, and no unknown top-level key. */
 function checkDocument(document: unknown): Doc {
-    if (!isObject(document)) {
+    if (!isPlainObject(document)) {
         throw new InputError("manifest", `must be a mapping (an EventBus object), got ${describeType(document)}`);
     }
     if (document.apiVersion !== ARGO_API_VERSION) {
@@ -169,7 +168,7 @@ function checkDocument(document: unknown): Doc {
 
 function convertEventBus(document: Doc): ImportedEventBus {
     const metadata = document.metadata;
-    if (!isObject(metadata)) {
+    if (!isPlainObject(metadata)) {
         throw new InputError("metadata", metadata === undefined || metadata === null ? "is required (with a name)" : `must be a mapping, got ${describeType(metadata)}`);
     }
     // Other metadata (annotations, uid, resourceVersion, managedFields, ...) is what the API server
@@ -201,7 +200,7 @@ function convertEventBus(document: Doc): ImportedEventBus {
     const jetstream = spec.jetstream ?? undefined;
     const exotic = spec.jetstreamExotic ?? undefined;
     if (jetstream !== undefined && exotic !== undefined) {
-        // Argo's controller silently prefers jetstream (§1.1); here the ambiguity is an error.
+        // Argo's controller silently prefers jetstream; here the ambiguity is an error.
         throw new InputError("spec", "sets both `jetstream` and `jetstreamExotic`; keep exactly one (Argo would silently use `jetstream` and ignore `jetstreamExotic`)");
     }
     if (jetstream !== undefined) {
@@ -217,7 +216,7 @@ function convertEventBus(document: Doc): ImportedEventBus {
 /** Argo's other bus kinds, with how to move to JetStream. */
 function refuseUnsupportedKinds(spec: Doc): void {
     if (spec.nats !== undefined && spec.nats !== null) {
-        const exotic = isObject(spec.nats) && spec.nats.exotic !== undefined && spec.nats.exotic !== null;
+        const exotic = isPlainObject(spec.nats) && spec.nats.exotic !== undefined && spec.nats.exotic !== null;
         throw new InputError(
             "spec.nats",
             "this package provides JetStream only, and Argo's NATS Streaming bus (`nats`) is deprecated. To migrate, " +
@@ -266,7 +265,7 @@ function convertJetStream(value: unknown, field: string): JetStreamBusArgs {
 function convertExotic(value: unknown, field: string): JetStreamExoticArgs {
     requireObject(value, field);
     rejectUnknownKeys(value, EXOTIC_KEYS, field);
-    // Argo's controller requires the URL (§1.4).
+    // Argo's controller requires the URL.
     if (value.url === undefined || value.url === null || value.url === "") {
         throw new InputError(`${field}.url`, "is required: the URL of your JetStream server, e.g. nats://nats.example.svc:4222");
     }
@@ -316,7 +315,7 @@ function optionalSecretKeyRef(value: unknown, field: string): ArgoSecretKeyRef |
 
 function optionalPersistence(value: unknown, field: string): PersistenceArgs | undefined {
     if (value === undefined || value === null) {
-        return undefined; // Argo: no persistence, an emptyDir (§1.2)
+        return undefined; // Argo: no persistence, an emptyDir
     }
     requireObject(value, field);
     rejectUnknownKeys(value, PERSISTENCE_KEYS, field);
@@ -348,7 +347,7 @@ function optionalString(value: unknown, field: string, hint?: string): string | 
 
 /** A text block (`settings`, `streamConfig`), which users sometimes write as a YAML mapping by mistake. */
 function optionalText(value: unknown, field: string, blockScalar: string): string | undefined {
-    if (isObject(value) || Array.isArray(value)) {
+    if (isPlainObject(value) || Array.isArray(value)) {
         throw new InputError(field, `must be a string, got ${describeType(value)}; Argo takes this as text, written as a YAML block scalar (\`${blockScalar}\` followed by indented lines)`);
     }
     return optionalString(value, field);
@@ -404,13 +403,9 @@ function optionalStringList(value: unknown, field: string): string[] | undefined
 
 
 function requireObject(value: unknown, field: string): asserts value is Doc {
-    if (!isObject(value)) {
+    if (!isPlainObject(value)) {
         throw new InputError(field, `must be a mapping, got ${describeType(value, false)}`);
     }
-}
-
-function isObject(value: unknown): value is Doc {
-    return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
 /** Sets `target[key]` only when the value is present, so absent fields stay absent (no `undefined` keys). */

@@ -6,20 +6,14 @@
  */
 import * as k8s from "@pulumi/kubernetes";
 import type { ContainerTemplate, JetStreamBusArgs, PodMetadataArgs } from "../args";
+import { DNS_LABEL, DNS_LABEL_RULE, DNS_SUBDOMAIN, DNS_SUBDOMAIN_RULE } from "../check";
 import { checkShape, Shape, shapes } from "../shape";
 
 import Core = k8s.types.input.core.v1;
 import Meta = k8s.types.input.meta.v1;
 
-/** A DNS-1123 subdomain: names of Secrets, service accounts, priority and storage classes. */
-export const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
-export const DNS_SUBDOMAIN_RULE = "use at most 253 lowercase letters, digits, '-' and '.', starting and ending with a letter or digit";
-/** A DNS-1123 label: namespace names. */
-export const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
-export const DNS_LABEL_RULE = "use at most 63 lowercase letters, digits and '-', starting and ending with a letter or digit";
-
 /** A label or annotation key: an optional DNS-subdomain prefix and `/`, then a name of up to 63 characters. */
-const QUALIFIED_NAME = /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
+const QUALIFIED_NAME = new RegExp(`^(${DNS_SUBDOMAIN.source.slice(1, -1)}\\/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$`);
 const QUALIFIED_NAME_RULE = "a key is an optional DNS prefix and '/', then at most 63 letters, digits, '-', '_' and '.', starting and ending with a letter or digit (e.g. example.com/team)";
 /** A label value: empty, or up to 63 characters. */
 const LABEL_VALUE = /^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/;

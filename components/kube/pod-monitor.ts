@@ -5,7 +5,7 @@
  * read rather than on an object the API server does not know.
  */
 import type * as k8s from "@pulumi/kubernetes";
-import { InputError } from "../check";
+import { InputError, keysOf, rejectUnknownKeys } from "../check";
 import { checkShape } from "../shape";
 import type { BusSpec } from "../validate";
 import { commonLabels, selectorLabels } from "./names";
@@ -31,7 +31,7 @@ export interface PodMonitorSpec {
     scrapeTimeout?: string;
 }
 
-const KEYS = ["labels", "interval", "scrapeTimeout"];
+const KEYS = keysOf<PodMonitorArgs>()(["labels", "interval", "scrapeTimeout"]);
 
 /** Prometheus's duration grammar: units y, w, d, h, m, s, ms, largest first (https://prometheus.io/docs/prometheus/latest/configuration/configuration/). */
 const PROMETHEUS_DURATION = /^((\d+)y)?((\d+)w)?((\d+)d)?((\d+)h)?((\d+)m)?((\d+)s)?((\d+)ms)?$/;
@@ -59,10 +59,7 @@ export function resolvePodMonitor(podMonitor: PodMonitorArgs | undefined | null,
     if (typeof podMonitor !== "object" || Array.isArray(podMonitor)) {
         throw new InputError(field, "must be an object: {} for the defaults, or { labels, interval, scrapeTimeout }");
     }
-    const unknown = Object.keys(podMonitor).find((key) => !KEYS.includes(key));
-    if (unknown !== undefined) {
-        throw new InputError(`${field}.${unknown}`, `unknown field; allowed fields: ${KEYS.join(", ")}`);
-    }
+    rejectUnknownKeys(podMonitor, KEYS, field);
     checkShape(podMonitor.labels, LABELS, `${field}.labels`);
     const interval = podMonitor.interval === undefined ? undefined : prometheusDurationMs(podMonitor.interval, `${field}.interval`);
     const timeout = podMonitor.scrapeTimeout === undefined ? undefined : prometheusDurationMs(podMonitor.scrapeTimeout, `${field}.scrapeTimeout`);

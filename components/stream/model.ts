@@ -6,7 +6,7 @@
  * message starts with the path of the field at fault.
  */
 import { parse as parseYaml } from "yaml";
-import { describeType, didYouMean, InputError } from "../check";
+import { describeType, didYouMean, InputError, isPlainObject } from "../check";
 import { formatDuration, parseDurationMs, parseNatsSize } from "../units";
 
 /** Retention policy of a stream, as JetStream names it. */
@@ -772,8 +772,3 @@ function parsePlacement(value: unknown, field: string): StreamPlacement {
 function joinField(prefix: string, key: string): string {
     return prefix === "" ? key : `${prefix}.${key}`;
 }
-
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-    return typeof value === "object" && value !== null && !Array.isArray(value);
-}
-
