@@ -15,7 +15,7 @@ import { after, before, describe, it } from "node:test";
 import type { JetStreamManager } from "@nats-io/jetstream";
 import { connectToBus, getObject, KubernetesTarget, kubernetesSkipReason, startKubernetesTarget } from "../support/kube-e2e";
 import { Cleanup, waitFor } from "../support/nats";
-import { previewJson, typescriptProject } from "../support/real-engine";
+import { exampleProject, previewJson } from "../support/real-engine";
 
 const EXAMPLE = path.resolve(__dirname, "../../../examples/involved/index.ts");
 const NS = "argo-events";
@@ -44,7 +44,7 @@ describe("examples/involved on a real control plane: five servers on persistent 
     let jsm: JetStreamManager;
 
     before(async () => {
-        target = await startKubernetesTarget(cleanup, [NS], typescriptProject("involved", program()));
+        target = await startKubernetesTarget(cleanup, [NS], exampleProject("involved", { "index.ts": program() }));
         await target.pulumiOk(["config", "set", "--secret", "encryptionKey", ENCRYPTION_KEY]);
     });
     after(() => cleanup.run());

@@ -11,9 +11,8 @@ import { after, before, describe, it } from "node:test";
 import { createNamespace } from "../support/control-plane";
 import { connectToBus, KubernetesTarget, kubernetesSkipReason, startKubernetesTarget } from "../support/kube-e2e";
 import { Cleanup } from "../support/nats";
-import { previewJson, typescriptProject } from "../support/real-engine";
+import { exampleProject, previewJson } from "../support/real-engine";
 
-const EXAMPLE = path.resolve(__dirname, "../../../examples/platform");
 /** Application namespaces that exist before the platform (the example creates the buses' own namespaces). */
 const APPLICATION_NAMESPACES = ["payments-api", "payments-jobs"];
 
@@ -35,11 +34,7 @@ describe("examples/platform on a real control plane: two domains through an expl
     let target: KubernetesTarget;
 
     before(async () => {
-        const files = {
-            ...typescriptProject("platform", fs.readFileSync(path.join(EXAMPLE, "index.ts"), "utf8")),
-            "platform.ts": fs.readFileSync(path.join(EXAMPLE, "platform.ts"), "utf8"),
-        };
-        target = await startKubernetesTarget(cleanup, [], files, { ambientKubeconfig: false });
+        target = await startKubernetesTarget(cleanup, [], exampleProject("platform"), { ambientKubeconfig: false });
         for (const namespace of APPLICATION_NAMESPACES) await createNamespace(target.plane, namespace);
         await target.plane.requestOk("POST", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions", ARGO_EVENTBUS_CRD);
         await target.pulumiOk(["config", "set", "--secret", "kubeconfig", "--", target.plane.kubeconfig]);

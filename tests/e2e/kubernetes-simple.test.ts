@@ -15,7 +15,7 @@ import { parseAllDocuments, parse as parseYaml } from "yaml";
 import { createStream } from "../../components/stream/provider-impl";
 import { connectToBus, getObject, KubernetesTarget, kubernetesSkipReason, mostPodsDownAtOnce, startKubernetesTarget } from "../support/kube-e2e";
 import { Cleanup, waitFor } from "../support/nats";
-import { previewJson, run, stepType, typescriptProject } from "../support/real-engine";
+import { exampleProject, previewJson, run, stepType } from "../support/real-engine";
 
 const EXAMPLE = path.resolve(__dirname, "../../../examples/simple/index.ts");
 const NS = "argo-events";
@@ -62,7 +62,7 @@ describe("examples/simple on a real control plane", { skip: kubernetesSkipReason
     let nc: NatsConnection;
 
     before(async () => {
-        target = await startKubernetesTarget(cleanup, [NS], typescriptProject("simple", fs.readFileSync(EXAMPLE, "utf8")));
+        target = await startKubernetesTarget(cleanup, [NS], exampleProject("simple"));
     });
     after(() => cleanup.run());
 

@@ -2,8 +2,10 @@
  * The real Pulumi engine for the end-to-end tests: the CLI, the Node.js language host and the
  * Kubernetes provider that `scripts/build-engine.sh` builds from Go modules, the dynamic-provider
  * launcher, and the tls/random provider doubles. A program folder is made as a user makes one: the
- * package packed with `npm pack`, installed from the tarball with its peer dependencies.
+ * package packed with `npm pack`, installed from the tarball with its peer dependencies, or an example
+ * copied out of `examples/` with the tarball in place of the repository link of its package.json.
  */
+import assert from "node:assert/strict";
 import { execFileSync, spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
@@ -125,18 +127,81 @@ export function typescriptProject(name: string, program: string): Record<string,
 }
 
 /**
- * Makes a program folder as a user would: `files` (Pulumi.yaml, the program, ...), a package.json that
- * depends on the packed package and its peers, `npm install`, and a file backend logged in.
+ * The files of `examples/<name>` as a user copies them out of the repository: everything but what
+ * `npm install` and `tsc` would have left there. `replace` writes over some (an edited `index.ts`).
+ */
+export function exampleProject(name: string, replace: Record<string, string> = {}): Record<string, string> {
+    const root = path.join(REPO, "examples", name);
+    const files: Record<string, string> = {};
+    const walk = (under: string) => {
+        for (const entry of fs.readdirSync(path.join(root, under), { withFileTypes: true })) {
+            const relative = path.join(under, entry.name);
+            if (entry.isDirectory()) {
+                if (!["node_modules", "bin"].includes(entry.name)) walk(relative);
+            } else if (entry.name !== "package-lock.json") {
+                files[relative] = fs.readFileSync(path.join(root, relative), "utf8");
+            }
+        }
+    };
+    walk("");
+    assert.ok("package.json" in files, `examples/${name} has a package.json`);
+    return { ...files, ...replace };
+}
+
+/** Whether `version` is in `range`, for the forms the examples use: `^x.y.z`, `~x.y.z` or `x.y.z`. */
+function satisfies(version: string, range: string): boolean {
+    const parse = (text: string) => {
+        const match = /^(\d+)\.(\d+)\.(\d+)$/.exec(text);
+        if (!match) throw new Error(`not a version the test understands: ${text}`);
+        return match.slice(1).map(Number) as [number, number, number];
+    };
+    const operator = /^[\^~]/.test(range) ? range[0] : "";
+    const [min, have] = [parse(range.slice(operator.length)), parse(version)];
+    const compare = have[0] - min[0] || have[1] - min[1] || have[2] - min[2];
+    if (operator === "") return compare === 0;
+    // ^ keeps the first non-zero part; ~ keeps major and minor.
+    const fixed = operator === "~" ? 2 : min[0] !== 0 ? 1 : min[1] !== 0 ? 2 : 3;
+    return compare >= 0 && have.slice(0, fixed).every((part, i) => part === min[i]);
+}
+
+/**
+ * The program's package.json: the example's own when `files` has one, each dependency at the version
+ * installed in this repository (which must be in the example's range), the package from the tarball
+ * instead of the repository link; otherwise one that depends on the package and its peers.
+ */
+function programPackage(files: Record<string, string>, tarball: string): string {
+    if (!("package.json" in files)) {
+        const dependencies: Record<string, string> = { "jetstream-eventbus": `file:${tarball}` };
+        for (const name of ["@pulumi/pulumi", "@pulumi/kubernetes", "@pulumi/tls", "@pulumi/random", "typescript", "@types/node"]) {
+            dependencies[name] = installedVersion(name);
+        }
+        return JSON.stringify({ name: "eventbus-e2e-program", private: true, dependencies }, null, 2);
+    }
+    const pkg = JSON.parse(files["package.json"]!) as Record<string, unknown> & { dependencies?: Record<string, string>; devDependencies?: Record<string, string> };
+    for (const field of ["dependencies", "devDependencies"] as const) {
+        for (const [name, range] of Object.entries(pkg[field] ?? {})) {
+            if (name === "jetstream-eventbus") {
+                pkg[field]![name] = `file:${tarball}`;
+            } else {
+                const version = installedVersion(name);
+                assert.ok(satisfies(version, range), `${name} ${range} in the example's package.json, but the repository tests ${version}`);
+                pkg[field]![name] = version;
+            }
+        }
+    }
+    assert.ok(pkg.dependencies?.["jetstream-eventbus"]?.startsWith("file:"), "the example depends on jetstream-eventbus");
+    return JSON.stringify(pkg, null, 2);
+}
+
+/**
+ * Makes a program folder as a user would: `files` (Pulumi.yaml, the program, ...; with or without a
+ * package.json, see {@link programPackage}), `npm install`, and a file backend logged in.
  */
 export async function createProgramFolder(tools: EngineTools, cleanup: Cleanup, files: Record<string, string>): Promise<ProgramFolder> {
     const dir = cleanup.tempDir("eventbus-program");
     const tarball = packPackage(cleanup);
-    const dependencies: Record<string, string> = { "jetstream-eventbus": `file:${tarball}` };
-    for (const name of ["@pulumi/pulumi", "@pulumi/kubernetes", "@pulumi/tls", "@pulumi/random", "typescript", "@types/node"]) {
-        dependencies[name] = installedVersion(name);
-    }
-    fs.writeFileSync(path.join(dir, "package.json"), JSON.stringify({ name: "eventbus-e2e-program", private: true, dependencies }, null, 2));
-    for (const [name, text] of Object.entries(files)) {
+    fs.writeFileSync(path.join(dir, "package.json"), programPackage(files, tarball));
+    for (const [name, text] of Object.entries(files).filter(([file]) => file !== "package.json")) {
         fs.mkdirSync(path.dirname(path.join(dir, name)), { recursive: true });
         fs.writeFileSync(path.join(dir, name), text);
     }

@@ -10,7 +10,9 @@
 import { before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import * as fs from "node:fs";
+import { isBuiltin } from "node:module";
 import * as path from "node:path";
+import * as ts from "typescript";
 import { parse as parseYaml } from "yaml";
 import type { RecordedResource } from "../support/mocks";
 
@@ -299,21 +301,100 @@ describe("examples/platform (two buses, an explicit provider, Argo Events intero
     });
 });
 
-describe("each example's Pulumi.yaml runs the compiled program", () => {
-    /** Where `pulumi up` in the example's folder would start: `main` must be inside the folder and load dist/examples/<name>. */
-    function checkEntryPoint(example: string): void {
+describe("each example is a Pulumi TypeScript program a user can copy out of the repository", () => {
+    const rootPackage = JSON.parse(fs.readFileSync(path.join(REPO, "package.json"), "utf8")) as {
+        name: string;
+        peerDependencies: Record<string, string>;
+        devDependencies: Record<string, string>;
+    };
+    /** What `pulumi new typescript` puts in devDependencies: the compiler and Node's types, which no program imports. */
+    const TOOLING = ["@types/node", "typescript"];
+
+    /** Every .ts file of the example, as paths relative to its folder (a user's `npm install` output left out). */
+    function programFiles(dir: string, under = ""): string[] {
+        return fs.readdirSync(path.join(dir, under), { withFileTypes: true }).flatMap((entry) => {
+            const relative = path.join(under, entry.name);
+            if (entry.isDirectory()) return entry.name === "node_modules" || entry.name === "bin" ? [] : programFiles(dir, relative);
+            return entry.name.endsWith(".ts") ? [relative] : [];
+        });
+    }
+
+    /** The package a bare specifier names (`@scope/name/sub` is `@scope/name`), or undefined for Node's own modules. */
+    function packageOf(specifier: string): string | undefined {
+        if (specifier.startsWith("node:") || isBuiltin(specifier)) return undefined;
+        const parts = specifier.split("/");
+        return specifier.startsWith("@") ? parts.slice(0, 2).join("/") : parts[0];
+    }
+
+    /** The packages the example's files import, and its relative imports as absolute paths (with the file that makes each). */
+    function importsOf(dir: string): { packages: Set<string>; relative: { from: string; target: string }[] } {
+        const packages = new Set<string>();
+        const relative: { from: string; target: string }[] = [];
+        for (const file of programFiles(dir)) {
+            const text = fs.readFileSync(path.join(dir, file), "utf8");
+            // The compiler's own scan: import and export declarations, require() and import() calls.
+            for (const { fileName } of ts.preProcessFile(text, true, true).importedFiles) {
+                if (fileName.startsWith(".") || path.isAbsolute(fileName)) {
+                    relative.push({ from: file, target: path.resolve(dir, path.dirname(file), fileName) });
+                } else {
+                    const name = packageOf(fileName);
+                    if (name !== undefined) packages.add(name);
+                }
+            }
+        }
+        return { packages, relative };
+    }
+
+    function checkExample(example: string): void {
         const dir = path.join(REPO, "examples", example);
-        const project = parseYaml(fs.readFileSync(path.join(dir, "Pulumi.yaml"), "utf8")) as { main?: string };
-        assert.equal(typeof project.main, "string", "Pulumi.yaml sets main (without it Pulumi runs the package's entry point, the library)");
-        const main = path.resolve(dir, project.main!);
-        assert.ok(main.startsWith(dir + path.sep), "Pulumi requires main inside the project's folder");
-        const text = fs.readFileSync(main, "utf8");
-        const target = /require\("([^"]+)"\)/.exec(text)?.[1];
-        assert.ok(target !== undefined, `${project.main} requires the compiled program`);
-        assert.equal(path.resolve(dir, target), path.join(REPO, "dist", "examples", example, "index.js"));
+
+        // Pulumi runs index.ts itself, through its TypeScript support: no compiled entry point, nothing outside the folder.
+        const project = parseYaml(fs.readFileSync(path.join(dir, "Pulumi.yaml"), "utf8")) as { runtime: unknown; main?: unknown };
+        assert.equal(typeof project.runtime === "string" ? project.runtime : (project.runtime as { name?: string }).name, "nodejs");
+        assert.equal(project.main, undefined, "Pulumi.yaml sets no main: Pulumi starts from the folder's package.json");
+        assert.deepEqual(
+            typeof project.runtime === "object" ? (project.runtime as { options?: Record<string, unknown> }).options?.typescript : undefined,
+            undefined,
+            "TypeScript support stays on",
+        );
+        const pkg = JSON.parse(fs.readFileSync(path.join(dir, "package.json"), "utf8")) as {
+            private?: boolean;
+            main?: string;
+            dependencies?: Record<string, string>;
+            devDependencies?: Record<string, string>;
+        };
+        assert.equal(pkg.private, true);
+        assert.equal(pkg.main, "index.ts");
+        assert.ok(fs.existsSync(path.join(dir, "index.ts")), "index.ts");
+        assert.ok(!fs.existsSync(path.join(dir, "main.js")), "no main.js");
+        const tsconfig = JSON.parse(fs.readFileSync(path.join(dir, "tsconfig.json"), "utf8")) as { compilerOptions?: { strict?: boolean } };
+        assert.equal(tsconfig.compilerOptions?.strict, true, "tsconfig.json, strict");
+
+        // Every import resolves inside the folder or to a declared package.
+        const { packages, relative } = importsOf(dir);
+        for (const { from, target } of relative) {
+            assert.ok(target.startsWith(dir + path.sep), `${from} imports ${path.relative(dir, target)}, outside the example`);
+            assert.ok([".ts", "/index.ts"].some((ext) => fs.existsSync(target + ext)), `${from} imports ${path.relative(dir, target)}, a file of the example`);
+        }
+        assert.ok(packages.has(rootPackage.name), `the example imports ${rootPackage.name}`);
+        // The packages imported, and the peers of the package (npm installs them, but a user's package.json names them).
+        const needed = new Set([...packages, ...Object.keys(rootPackage.peerDependencies)]);
+        const dependencies = pkg.dependencies ?? {};
+        assert.deepEqual(Object.keys(dependencies).sort(), [...needed].sort(), "dependencies: what the program imports and the package's peers, nothing else");
+        // In the repository the package is the repository's own build; the peers accept what the package accepts.
+        assert.equal(dependencies[rootPackage.name], "file:../..");
+        for (const [name, range] of Object.entries(rootPackage.peerDependencies)) {
+            assert.equal(dependencies[name], range, `${name}: the package's peer range`);
+        }
+        assert.deepEqual(pkg.devDependencies, Object.fromEntries(TOOLING.map((name) => [name, rootPackage.devDependencies[name]])), "devDependencies: the compiler and Node's types only");
     }
 
     for (const example of ["simple", "involved", "exotic", "platform"]) {
-        it(example, () => checkEntryPoint(example));
+        it(example, () => checkExample(example));
     }
+
+    it("the four are every example", () => {
+        const folders = fs.readdirSync(path.join(REPO, "examples"), { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => e.name);
+        assert.deepEqual(folders.sort(), ["exotic", "involved", "platform", "simple"]);
+    });
 });
