@@ -228,8 +228,8 @@ export interface ArgoEventsArgs {
 }
 
 /**
- * How the stream provider, which runs where `pulumi up` runs, reaches the bus. The README's
- * "Reaching the bus" explains the modes and the RBAC a port-forward needs.
+ * How the stream provider, which runs where `pulumi up` runs, reaches the bus. docs/connecting.md
+ * explains the modes and the RBAC a port-forward needs.
  */
 export interface BusConnectionArgs {
     /**

@@ -33,7 +33,7 @@ export interface StreamConnectionArgs {
     tls?: pulumi.Input<boolean>;
     /** Do not verify the server certificate. Avoid. */
     insecureSkipVerify?: pulumi.Input<boolean>;
-    /** `direct` (default for a Stream of its own), `portForward` or `auto`; see the README's "Reaching the bus". */
+    /** `direct` (default for a Stream of its own), `portForward` or `auto`; see docs/connecting.md. */
     mode?: pulumi.Input<ConnectionMode>;
     /** Where the server's pods are, for `portForward` and `auto`. */
     kubernetes?: pulumi.Input<KubernetesTargetArgs>;
