@@ -19,7 +19,7 @@ export interface ContainerTemplate {
     securityContext?: pulumi.Input<Core.SecurityContext>;
 }
 
-/** Persistent storage for JetStream, as Argo's `PersistenceStrategy` (§1.2). */
+/** Persistent storage for JetStream, as Argo's `PersistenceStrategy`. */
 export interface PersistenceArgs {
     /** Storage class of the PVCs. Unset uses the cluster's default class. */
     storageClassName?: string;
@@ -30,7 +30,7 @@ export interface PersistenceArgs {
     /**
      * What happens to the PVCs when the bus is deleted or scaled down (StatefulSet
      * `persistentVolumeClaimRetentionPolicy`). Default `Retain` for both: data is never deleted by surprise,
-     * unlike Argo which deletes every PVC with the bus (§2.7).
+     * unlike Argo which deletes every PVC with the bus.
      */
     retentionPolicy?: {
         /** `Retain` (default) or `Delete` when the StatefulSet is deleted. */
@@ -46,7 +46,7 @@ export interface PersistenceArgs {
     encryptionKey?: pulumi.Input<string>;
 }
 
-/** Labels and annotations for the bus pods, as Argo's `Metadata` (§1.2). */
+/** Labels and annotations for the bus pods, as Argo's `Metadata`. */
 export interface PodMetadataArgs {
     /** Extra pod labels; the package's own labels win on conflict. */
     labels?: Record<string, string>;
@@ -72,12 +72,12 @@ export interface ImageOverrides {
 export interface JetStreamServerSettings {
     /** `max_memory_store`: a size, or -1 for the server's automatic limit (75% of memory). Default -1. */
     maxMemoryStore?: string | number;
-    /** `max_file_store`: a size. Default: the volume size with persistence, else 1TB (Argo §3.1). */
+    /** `max_file_store`: a size. Default: the volume size with persistence, else 1TB (Argo Events' default). */
     maxFileStore?: string | number;
 }
 
 /**
- * A managed JetStream cluster: every field of Argo Events' `JetStreamBus` (§1.2) with the same name,
+ * A managed JetStream cluster: every field of Argo Events' `JetStreamBus` with the same name,
  * type and default, plus the options Argo lacks. Fields that decide names, sizes or the server
  * configuration are plain values, so that bad input fails the preview before anything is created.
  */
@@ -113,7 +113,7 @@ export interface JetStreamBusArgs {
     /** Service account of the pods. Default: the namespace's default service account. */
     serviceAccountName?: pulumi.Input<string>;
     /**
-     * NATS configuration text pasted into the `jetstream {}` block, as Argo. Default (Argo §3.1):
+     * NATS configuration text pasted into the `jetstream {}` block, as Argo. Default (Argo Events'):
      * `max_memory_store: -1` and `max_file_store: 1TB`, or the volume size with persistence.
      */
     settings?: string;
@@ -259,7 +259,7 @@ export interface EventBusArgs {
     busName?: string;
     /** Cluster DNS domain, for certificate names. Default `cluster.local`. */
     clusterDomain?: string;
-    /** Labels for the StatefulSet, as Argo's EventBus `metadata.labels` (§1.1). */
+    /** Labels for the StatefulSet, as Argo's EventBus `metadata.labels`. */
     labels?: Record<string, string>;
     /** A managed JetStream cluster. Exactly one of `jetstream` and `jetstreamExotic`. */
     jetstream?: JetStreamBusArgs;

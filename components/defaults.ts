@@ -8,27 +8,27 @@ export const DEFAULTS = {
     namespace: "default",
     /** Kubernetes cluster DNS domain. */
     clusterDomain: "cluster.local",
-    /** Servers in the cluster (Argo §1.2). */
+    /** Servers in the cluster (Argo Events' default). */
     replicas: 3,
-    /** `max_payload` (Argo §3.2). */
+    /** `max_payload` (Argo Events' default). */
     maxPayload: "1MB",
-    /** PVC size (Argo §1.2; Helm uses 10Gi). */
+    /** PVC size (Argo Events' default; the NATS Helm chart uses 10Gi). */
     volumeSize: "20Gi",
-    /** PVC access mode (Argo §1.2). */
+    /** PVC access mode (Argo Events' default). */
     accessMode: "ReadWriteOnce",
-    /** PVC retention: keep data when the bus is deleted or scaled down (Argo deletes it, §2.7). */
+    /** PVC retention: keep data when the bus is deleted or scaled down (Argo Events deletes it). */
     pvcRetention: "Retain",
-    /** JetStream memory limit: -1 lets the server use 75% of memory (Argo §3.1). */
+    /** JetStream memory limit: -1 lets the server use 75% of memory (Argo Events' default). */
     maxMemoryStore: "-1",
-    /** JetStream file limit without persistence (Argo §3.1); with persistence the volume size (Helm §1.2). */
+    /** JetStream file limit without persistence (Argo Events' default); with persistence the volume size (as the NATS Helm chart). */
     maxFileStoreWithoutPersistence: "1TB",
-    /** Lame duck mode (Argo after PR #3959, Helm §1.4; the server's minimum is 30s; https://docs.nats.io/running-a-nats-service/configuration). */
+    /** Lame duck mode (Argo Events since https://github.com/argoproj/argo-events/pull/3959, and the NATS Helm chart; the server's minimum is 30s; https://docs.nats.io/running-a-nats-service/configuration). */
     lameDuckDuration: "30s",
-    /** Lame duck grace period (Helm §1.4; must be below the duration). */
+    /** Lame duck grace period (the NATS Helm chart's; must be below the duration). */
     lameDuckGracePeriod: "10s",
     /** Extra seconds of termination grace above lame duck, so Raft is left cleanly (Argo #3948, Helm k8s#994). */
     terminationGraceMarginSeconds: 30,
-    /** Route connect retries (Argo §4.1). */
+    /** Route connect retries (Argo Events' default). */
     connectRetries: 120,
     /** The client user name; the password is random. */
     username: "eventbus",
@@ -47,11 +47,11 @@ export const DEFAULTS = {
     /** Pod user and group when no security context is given (restricted Pod Security Standard). */
     runAsUser: 1000,
     fsGroup: 1000,
-    /** GOMEMLIMIT as a share of the main container's memory limit (Helm §1.6). */
+    /** GOMEMLIMIT as a share of the main container's memory limit (the NATS Helm chart's). */
     goMemLimitShare: 0.8,
 } as const;
 
-/** Ports (Argo §2.5, §3.2). */
+/** Ports, as Argo Events' bus uses them. */
 export const PORTS = {
     client: 4222,
     cluster: 6222,
@@ -59,7 +59,7 @@ export const PORTS = {
     monitor: 8222,
 } as const;
 
-/** Paths inside the pod (Argo §2.6, §3.2). */
+/** Paths inside the pod, as Argo Events' bus uses them. */
 export const PATHS = {
     configDir: "/etc/nats-config",
     configFile: "/etc/nats-config/nats-js.conf",
@@ -71,7 +71,7 @@ export const PATHS = {
 } as const;
 
 /**
- * File names of the projected config volume (Argo §2.2), relative to `PATHS.configDir`. One CA signs
+ * File names of the projected config volume (as Argo Events names them), relative to `PATHS.configDir`. One CA signs
  * both the client and the route certificates, so Argo's separate `cluster-ca-cert.pem` is not needed.
  */
 export const CONFIG_FILES = {

@@ -3,7 +3,7 @@
  *
  * Argo Events keeps the same kind of list in its controller ConfigMap and matches the user's
  * string exactly (Argo Events, https://github.com/argoproj/argo-events). Entries here are never removed
- * silently: Argo's rename of `2.10.10` to `2.10.29` broke pinned buses (PR #3844, §3.1).
+ * silently: Argo's rename of `2.10.10` to `2.10.29` broke pinned buses (https://github.com/argoproj/argo-events/pull/3844).
  */
 
 /** Images and start command for one supported `version` string. */
@@ -45,7 +45,7 @@ function entry(version: string, serverVersion: string, alpine = false): VersionE
 
 /**
  * Every supported `version` string. Argo's 2.9 and 2.10 entries are kept so pasted EventBus specs
- * work (§3.1); 2.8 is left out because it lacks the health endpoints our probes use
+ * work; 2.8 is left out because it lacks the health endpoints our probes use
  * (`js-server-only` came with 2.9; https://docs.nats.io/running-a-nats-service/nats_admin/monitoring).
  */
 export const VERSIONS: readonly VersionEntry[] = [

@@ -23,7 +23,7 @@ export interface ServerLayout {
     routeUrls: string[];
 }
 
-/** The layout of a pod of the StatefulSet (Argo §2.6, §4.1). */
+/** The layout of a pod of the StatefulSet (as Argo Events' controller lays it out). */
 export function podLayout(spec: BusSpec): ServerLayout {
     return {
         clientPort: PORTS.client,
@@ -134,7 +134,7 @@ export interface AuthInputs {
 }
 
 /**
- * The text of `auth.conf`, Argo's account layout (§4.2): account `js` with JetStream and the
+ * The text of `auth.conf`, Argo Events' account layout: account `js` with JetStream and the
  * client user, account `sys` as the system account. Passwords are bcrypt hashes, quoted so the
  * `$` signs stay literal (https://docs.nats.io/running-a-nats-service/configuration).
  */

@@ -21,7 +21,7 @@ export interface ObjectNames {
     podDisruptionBudget: string;
 }
 
-/** Names for bus `busName` (Argo §2.1). */
+/** Names for bus `busName` (Argo Events' names, so Argo's clients find the same objects). */
 export function objectNames(busName: string): ObjectNames {
     const prefix = `eventbus-${busName}-js`;
     return {
@@ -38,7 +38,7 @@ export function objectNames(busName: string): ObjectNames {
 /** StatefulSet annotation with the volume size its claims were last asked for. */
 export const VOLUME_SIZE_ANNOTATION = "jetstream-eventbus/volume-size";
 
-/** The selector labels: Argo's three (§2.1), which select the pods of one bus. */
+/** The selector labels: Argo Events' three, which select the pods of one bus. */
 export function selectorLabels(busName: string): Record<string, string> {
     return {
         controller: "eventbus-controller",
@@ -62,7 +62,7 @@ export function commonLabels(busName: string): Record<string, string> {
 export interface ServiceDns {
     /** `<svc>.<ns>.svc`: the name clients use and verify the certificate against. */
     serviceHost: string;
-    /** `nats://<svc>.<ns>.svc:4222`, as Argo publishes (§1.3). */
+    /** `nats://<svc>.<ns>.svc:4222`, as Argo Events publishes it. */
     url: string;
     /** Route URL of every pod, `.svc` not `.svc.<clusterDomain>` (Argo #2655). */
     routeUrls: string[];

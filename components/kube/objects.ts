@@ -4,7 +4,7 @@ import { CONFIG_FILES, PORTS } from "../defaults";
 import type { BusSpec } from "../validate";
 import { commonLabels, selectorLabels } from "./names";
 
-/** Keys of the server Secret (Argo §2.2), and the file each is projected to. */
+/** Keys of the server Secret (as Argo Events names them), and the file each is projected to. */
 export const SERVER_SECRET_KEYS = {
     auth: { key: "auth", file: CONFIG_FILES.auth },
     serverKey: { key: "private-key", file: CONFIG_FILES.serverKey },
@@ -16,20 +16,20 @@ export const SERVER_SECRET_KEYS = {
 
 /** Secret keys that are not files in the pod. */
 export const SERVER_SECRET_ENV_KEYS = {
-    /** JetStream encryption-at-rest key, the `JS_KEY` variable (Argo §2.2). */
+    /** JetStream encryption-at-rest key, the `JS_KEY` variable, as Argo Events names it. */
     encryption: "encryption",
     /** Password of the `sys` user, for operators (`nats server report`). */
     systemPassword: "system-password",
 } as const;
 
-/** Keys of the client Secret: Argo's `client-auth` (§2.3) plus what a client needs to verify TLS. */
+/** Keys of the client Secret: Argo Events' `client-auth` plus what a client needs to verify TLS. */
 export const CLIENT_SECRET_KEYS = {
     auth: "client-auth",
     caCert: "ca.crt",
     url: "url",
 } as const;
 
-/** The key of `nats-js.conf` in the ConfigMap (Argo §2.4). */
+/** The key of `nats-js.conf` in the ConfigMap, as Argo Events names it. */
 export const CONFIG_MAP_KEY = "nats-js";
 
 /** Everything secret or generated that goes into the server Secret. */
@@ -48,7 +48,7 @@ function metadata(spec: BusSpec, name: string): k8s.types.input.meta.v1.ObjectMe
     return { name, namespace: spec.namespace, labels: commonLabels(spec.busName) };
 }
 
-/** Secret `eventbus-<n>-js-server`: auth include, TLS material, encryption key (Argo §2.2). */
+/** Secret `eventbus-<n>-js-server`: auth include, TLS material, encryption key, as Argo Events' server Secret. */
 export function serverSecretArgs(spec: BusSpec, data: ServerSecretData): k8s.core.v1.SecretArgs {
     return {
         metadata: metadata(spec, spec.names.serverSecret),
@@ -66,7 +66,7 @@ export function serverSecretArgs(spec: BusSpec, data: ServerSecretData): k8s.cor
     };
 }
 
-/** Secret `eventbus-<n>-js-client-auth`: Argo's YAML credentials (§2.3) plus `ca.crt` and `url`. */
+/** Secret `eventbus-<n>-js-client-auth`: Argo Events' YAML credentials plus `ca.crt` and `url`. */
 export function clientSecretArgs(spec: BusSpec, clientAuthYaml: pulumi.Input<string>, caCertPem: pulumi.Input<string>, url: string): k8s.core.v1.SecretArgs {
     return {
         metadata: metadata(spec, spec.names.clientSecret),
@@ -79,7 +79,7 @@ export function clientSecretArgs(spec: BusSpec, clientAuthYaml: pulumi.Input<str
     };
 }
 
-/** ConfigMap `eventbus-<n>-js-config` with `nats-js.conf` (Argo §2.4). Holds no secret. */
+/** ConfigMap `eventbus-<n>-js-config` with `nats-js.conf`, as Argo Events names it. Holds no secret. */
 export function configMapArgs(spec: BusSpec, serverConfig: string): k8s.core.v1.ConfigMapArgs {
     return {
         metadata: metadata(spec, spec.names.configMap),
@@ -88,7 +88,7 @@ export function configMapArgs(spec: BusSpec, serverConfig: string): k8s.core.v1.
 }
 
 /**
- * Headless Service `eventbus-<n>-js-svc` (Argo §2.5). `publishNotReadyAddresses` lets the pods find
+ * Headless Service `eventbus-<n>-js-svc`, as Argo Events names it. `publishNotReadyAddresses` lets the pods find
  * each other by DNS before they are ready, which a forming cluster needs.
  */
 export function headlessServiceArgs(spec: BusSpec): k8s.core.v1.ServiceArgs {
@@ -110,8 +110,8 @@ export function headlessServiceArgs(spec: BusSpec): k8s.core.v1.ServiceArgs {
 }
 
 /**
- * PodDisruptionBudget `maxUnavailable: 1` (Helm §1.3): a drain never takes two servers of a
- * 3-node cluster at once, which would lose the quorum. Argo has none (§2.1).
+ * PodDisruptionBudget `maxUnavailable: 1`, as the NATS Helm chart: a drain never takes two servers of a
+ * 3-node cluster at once, which would lose the quorum. Argo Events creates none.
  */
 export function podDisruptionBudgetArgs(spec: BusSpec): k8s.policy.v1.PodDisruptionBudgetArgs {
     return {

@@ -35,7 +35,7 @@ export function defaultContainerSecurityContext(): Core.SecurityContext {
     };
 }
 
-/** Soft anti-affinity: spread the servers over nodes when the scheduler can (Argo docs recommend it, §2.1). */
+/** Soft anti-affinity: spread the servers over nodes when the scheduler can (Argo Events' documentation recommends it). */
 export function defaultAffinity(busName: string): Core.Affinity {
     return {
         podAntiAffinity: {
@@ -54,7 +54,7 @@ export function defaultAffinity(busName: string): Core.Affinity {
 
 /**
  * `GOMEMLIMIT` for a memory limit: 80% of it, so the Go runtime collects garbage before the
- * kernel kills the container (Helm §1.6). Undefined when there is no limit.
+ * kernel kills the container (as the NATS Helm chart sets it). Undefined when there is no limit.
  */
 export function goMemLimit(memoryLimit: string | undefined): string | undefined {
     if (memoryLimit === undefined) {
@@ -95,7 +95,7 @@ function templateFields(template: ContainerTemplate | undefined) {
     };
 }
 
-/** The nats-server container (Argo §2.6) with the probes of the NATS Helm chart (https://github.com/nats-io/k8s/tree/main/helm/charts/nats). */
+/** The nats-server container, as Argo Events runs it, with the probes of the NATS Helm chart (https://github.com/nats-io/k8s/tree/main/helm/charts/nats). */
 function mainContainer(spec: BusSpec): Core.Container {
     const paths = healthPaths(spec.version.serverVersion);
     const template = spec.pod.containerTemplate;
@@ -156,7 +156,7 @@ function metricsContainer(spec: BusSpec): Core.Container {
     return {
         name: "metrics",
         image: spec.images.metricsExporter,
-        // Argo's exporter flags (§2.6), with the port explicit as the Helm chart does.
+        // Argo Events' exporter flags, with the port explicit as the Helm chart does.
         args: [`-port=${PORTS.metrics}`, "-connz", "-routez", "-subz", "-varz", "-prefix=nats", "-use_internal_server_id", "-jsz=all", `http://localhost:${PORTS.monitor}/`],
         ports: [{ name: "metrics", containerPort: PORTS.metrics }],
         ...templateFields(spec.pod.metricsContainerTemplate),
@@ -213,7 +213,7 @@ export function jetstreamSettingsHash(spec: BusSpec): string {
     return createHash("sha256").update(renderJetStreamSettings(spec.jetstreamSettings)).digest("hex").slice(0, 16);
 }
 
-/** StatefulSet `eventbus-<n>-js` (Argo §2.6, plus the Helm chart's lifecycle and what Argo lacks). */
+/** StatefulSet `eventbus-<n>-js` (as Argo Events' controller, plus the NATS Helm chart's lifecycle and what Argo lacks). */
 export function statefulSetArgs(spec: BusSpec): k8s.apps.v1.StatefulSetArgs {
     const js = spec.pod;
     const labels = commonLabels(spec.busName);
@@ -221,7 +221,7 @@ export function statefulSetArgs(spec: BusSpec): k8s.apps.v1.StatefulSetArgs {
         metadata: {
             name: spec.names.statefulSet,
             namespace: spec.namespace,
-            // EventBus labels reach the StatefulSet, ours win on conflict (Argo §1.1, PR #2510).
+            // EventBus labels reach the StatefulSet, ours win on conflict (https://github.com/argoproj/argo-events/pull/2510).
             labels: { ...spec.labels, ...labels },
             // The claim template is ignored after creation (it cannot change in place); this says the
             // size asked for, so growing the volumes also updates the StatefulSet's state in Pulumi,

@@ -65,7 +65,7 @@ export function createCredentials(name: string, opts: pulumi.CustomResourceOptio
 }
 
 /**
- * Argo's client-auth text: YAML with `username` and `password` (§2.3), which Argo's clients parse.
+ * Argo's client-auth text: YAML with `username` and `password`, which Argo's clients parse.
  * Values are double-quoted: Go's YAML reader would take plain `1_000` or `2001-12-14` as a number or a date.
  */
 export function clientAuthYaml(username: string, password: string): string {

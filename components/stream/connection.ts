@@ -126,7 +126,7 @@ export function explainPortForwardRefusal(status: number | undefined, pod: strin
         return `the Kubernetes API server did not accept the kubeconfig's credentials for the port-forward to pod ${pod} (401 Unauthorized)`;
     }
     if (status === 403) {
-        return `the Kubernetes API server refused the port-forward to pod ${pod} in namespace ${namespace} (403 Forbidden); RBAC: the identity running pulumi up needs "create" on "pods/portforward" and "list" on "pods" in namespace ${namespace}`;
+        return `the Kubernetes API server refused the port-forward to pod ${pod} in namespace ${namespace} (403 Forbidden); RBAC: the identity running pulumi up needs "get" and "create" on "pods/portforward" (the WebSocket port-forward this uses is authorized as get, and from Kubernetes 1.35 as create too) and "list" on "pods" in namespace ${namespace}`;
     }
     if (status === 404) {
         return `pod ${pod} in namespace ${namespace} is gone (404 Not Found)`;

@@ -584,7 +584,7 @@ function parseInteger(value: unknown, field: string, expectation: string): numbe
     return number;
 }
 
-/** A count limit; 0 and -1 both mean unlimited and become -1, as the server stores them (§5.1). */
+/** A count limit; 0 and -1 both mean unlimited and become -1, as the server stores them (checkStreamCfg, server/stream.go). */
 function parseCountLimit(value: unknown, field: string): number {
     const count = parseInteger(value, field, "a whole number, or -1 for unlimited");
     if (count < -1) {

@@ -120,7 +120,7 @@ export async function openTunnel(target: KubernetesTarget, avoid: ReadonlySet<st
     } catch (err) {
         const status = statusOf(err);
         if (status === 401 || status === 403) {
-            throw new TunnelError(`the Kubernetes API server ${server} refused to list the pods of ${target.statefulSet} in namespace ${target.namespace} (${status}); RBAC: the identity running pulumi up needs "list" on "pods" and "create" on "pods/portforward" there`, false);
+            throw new TunnelError(`the Kubernetes API server ${server} refused to list the pods of ${target.statefulSet} in namespace ${target.namespace} (${status}); RBAC: the identity running pulumi up needs "list" on "pods" and "get" and "create" on "pods/portforward" there`, false);
         }
         throw new TunnelError(`could not list the pods of ${target.statefulSet} in namespace ${target.namespace} at ${server}: ${(err as Error).message}`, true);
     }

@@ -143,7 +143,7 @@ describe("creating the stream through a port-forward", { skip: cannotRun }, () =
         const base = props();
         const started = Date.now();
         await assert.rejects(createStream({ ...base, connection: { ...base.connection, kubernetes: { ...base.connection.kubernetes!, kubeconfig: forbidden.kubeconfig } } }), (err: Error) => {
-            assert.match(err.message, /refused the port-forward to pod eventbus-default-js-0 in namespace argo-events \(403 Forbidden\); RBAC: the identity running pulumi up needs "create" on "pods\/portforward"/);
+            assert.match(err.message, /refused the port-forward to pod eventbus-default-js-0 in namespace argo-events \(403 Forbidden\); RBAC: the identity running pulumi up needs "get" and "create" on "pods\/portforward"/);
             assert.doesNotMatch(err.message, /attempts/);
             return true;
         });

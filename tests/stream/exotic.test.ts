@@ -29,7 +29,7 @@ const localhostIsLoopback = new Promise<boolean>((resolve) =>
     dns.lookup("localhost", { all: true }, (err, addresses) => resolve(!err && addresses.some((a) => a.address === "127.0.0.1"))),
 );
 
-/** The stream Argo's defaults describe (§3.1, §3.3), with R1 for a standalone server, as the server reports it. */
+/** The stream Argo's defaults describe, with R1 for a standalone server, as the server reports it. */
 function assertArgoDefaults(config: any, name = "default", subjects = ["default.*.*"]): void {
     assert.equal(config.name, name);
     assert.deepEqual(config.subjects, subjects);

@@ -53,7 +53,7 @@ function secretIn(run: ProgramRun, namespace: string, name: string): any {
 }
 
 /**
- * Argo's streamConfig as its clients read it (§5.1): viper keys, case-insensitive; numbers through
+ * Argo's streamConfig as its clients read it: viper keys, case-insensitive; numbers through
  * GetInt64/GetInt (YAML integers), durations through Go's time.ParseDuration, retention 0-2, discard 0-1.
  */
 function readArgoStreamConfig(text: string): { maxMsgs: number; maxAgeMs: number; maxBytes: number; replicas: number; duplicatesMs: number; retention: number; discard: number; raw: Record<string, unknown> } {
@@ -64,7 +64,7 @@ function readArgoStreamConfig(text: string): { maxMsgs: number; maxAgeMs: number
     }
     for (const key of ["maxAge", "duplicates"]) {
         assert.equal(typeof raw[key], "string", `${key} is a Go duration string, got ${JSON.stringify(raw[key])}`);
-        // A bare number would be read as nanoseconds, and "7d" as 0 (§5.1 pitfalls).
+        // A bare number would be read as nanoseconds, and "7d" as 0.
         assert.ok(parseGoDurationMs(raw[key] as string) !== undefined, `${key} ${JSON.stringify(raw[key])} is not accepted by Go's time.ParseDuration`);
     }
     assert.ok([0, 1, 2].includes(raw.retention as number));
@@ -301,7 +301,7 @@ describe("argoEvents on an exotic bus", () => {
     );
 
     it(
-        "insecureSkipVerify is written as an explicit tls block (§6, §8: behave the same before and after Argo #4114)",
+        "insecureSkipVerify is written as an explicit tls block (behaves the same before and after Argo #4114)",
         {
         },
         async () => {

@@ -24,7 +24,7 @@ function assertRefused(fn: () => unknown, field: string, pattern?: RegExp): void
     });
 }
 
-// The three examples of Argo's JetStream documentation page (reference/argo-eventbus-jetstream-doc.md), verbatim.
+// The three examples of Argo's JetStream documentation page (https://argoproj.github.io/argo-events/eventbus/jetstream/), verbatim.
 const SIMPLE = `apiVersion: argoproj.io/v1alpha1
 kind: EventBus
 metadata:

@@ -61,7 +61,7 @@ describe("error wording", () => {
         assert.equal(explainConnectionError("connect ECONNREFUSED 127.0.0.1:4222", "svc"), "connect ECONNREFUSED 127.0.0.1:4222");
     });
     it("tells which RBAC permission a refused port-forward needs", () => {
-        assert.match(explainPortForwardRefusal(403, "eventbus-default-js-0", "argo-events", ""), /403 Forbidden.*"create" on "pods\/portforward".*namespace argo-events/);
+        assert.match(explainPortForwardRefusal(403, "eventbus-default-js-0", "argo-events", ""), /403 Forbidden.*"get" and "create" on "pods\/portforward".*namespace argo-events/);
     });
     it("says when the kubeconfig's credentials are refused", () => {
         assert.match(explainPortForwardRefusal(401, "eventbus-default-js-0", "argo-events", ""), /401 Unauthorized/);

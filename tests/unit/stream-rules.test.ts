@@ -1,8 +1,8 @@
 /**
  * Table-driven tests of the stream's update rules and the dynamic provider's pure parts:
  * which changes the server refuses in place (nats-server's stream update checks, server/stream.go), ignoring the server's
- * normalisation when diffing (§0.5, §5.1, §5.5), planDiff, checkProps, the update payload for
- * nats.js's merging update (§0.4, §4.2) and which errors are retried (§4.3, §5.2).
+ * normalisation when diffing, planDiff, checkProps, the update payload for
+ * nats.js's merging update and which errors are retried.
  *
  * Expected values are written out from the reference, not computed with the code under test.
  */
