@@ -12,7 +12,7 @@
 import * as http from "node:http";
 import * as https from "node:https";
 import { parseKubernetesQuantity } from "../units";
-import { checkServers, planServersDiff, ServersProps, ServerVolumes } from "./servers";
+import type { ServersProps, ServerVolumes } from "./servers";
 import { loadKubeConfig } from "../stream/tunnel";
 import { VOLUME_SIZE_ANNOTATION } from "./names";
 

@@ -37,7 +37,6 @@ export interface CapturedBus {
 }
 
 // The SDK offers its wait for outstanding registrations only from this module.
-// eslint-disable-next-line @typescript-eslint/no-require-imports
 const settings = require("@pulumi/pulumi/runtime/settings") as { waitForRPCs(): Promise<void> };
 
 /**
@@ -84,7 +83,6 @@ export async function captureEventBus(name: string, args: EventBusArgs, options:
     const failures: unknown[] = [];
     await pulumi.runtime.setMocks(standInMocks(options, resources, generated), "jetstream-eventbus", "local", false);
     // Loaded after the mocks are in place; the component module registers nothing by itself.
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
     const { EventBus } = require("../eventbus") as typeof import("../eventbus");
     const onRejection = (err: unknown) => failures.push(err);
     process.on("unhandledRejection", onRejection);

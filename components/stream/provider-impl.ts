@@ -10,7 +10,6 @@ import { StreamSpec } from "./model";
 import { fromServerStreamConfig, toServerStreamConfig, toServerUpdateConfig } from "./server-format";
 import { createTimeoutMsOf, specOfStored, StoredStreamConfig, storedLike } from "./view";
 import { changedFields, conflictingChange, fieldsNeedingNewerServer, needsMetadataRewrite, replaceReasons } from "./rules";
-import { atLeast } from "../versions";
 import { DELETION_POLICIES, DeletionPolicy } from "./resolve";
 import { chooseRoute, CONNECTION_MODES, ConnectionProps, explainConnectionError, serverUrlProblem, tlsOptions } from "./connection";
 import { openTunnel, Tunnel, TunnelError } from "./tunnel";
@@ -267,7 +266,7 @@ async function withRetries<T>(what: string, connection: ConnectionProps, timeout
             const retry = err instanceof TunnelError ? err.retry : isTransient(err);
             if (!retry || left <= 0) {
                 const retried = count > 1 ? ` after ${count} attempts over ${Math.round((timeoutMs - left) / 1000)}s` : "";
-                throw new Error(`${what} through ${attempts.via} failed${retried}: ${explainConnectionError(describeError(err), connection.serverName)}`);
+                throw new Error(`${what} through ${attempts.via} failed${retried}: ${explainConnectionError(describeError(err), connection.serverName)}`, { cause: err });
             }
             // Keep trying until the deadline itself, so a slow election still succeeds.
             await sleep(Math.min(delay, left));

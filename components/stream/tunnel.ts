@@ -177,7 +177,10 @@ export async function openTunnel(target: KubernetesTarget, avoid: ReadonlySet<st
         pod,
         failure: () => failure,
         close: async () => {
-            for (const ws of webSockets) ws.terminate?.() ?? ws.close?.();
+            for (const ws of webSockets) {
+                if (ws.terminate) ws.terminate();
+                else ws.close?.();
+            }
             for (const socket of sockets) socket.destroy();
             await new Promise<void>((resolve) => listener.close(() => resolve()));
         },

@@ -76,7 +76,6 @@ export function instrumentSerialization(): NonNullable<ProgramResult["serializat
         providerBytes: [],
         distinctProviders: 0,
     };
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
     const Module = require("node:module");
     const originalLoad = Module._load;
     let patched = false;
@@ -101,7 +100,6 @@ export function instrumentSerialization(): NonNullable<ProgramResult["serializat
         }
         return originalLoad.call(this, request, ...rest);
     };
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
     const dynamic = require("@pulumi/pulumi/dynamic");
     const Original = dynamic.Resource;
     dynamic.Resource = class TimedResource extends Original {
@@ -117,11 +115,8 @@ export function instrumentSerialization(): NonNullable<ProgramResult["serializat
 async function main(task: ProgramTask): Promise<void> {
     const started = performance.now();
     const serialization = task.kind === "baseline" ? undefined : instrumentSerialization();
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
     const pulumi = require("@pulumi/pulumi") as typeof import("@pulumi/pulumi");
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
     const settings = require("@pulumi/pulumi/runtime/settings") as { waitForRPCs(): Promise<void> };
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
     const { standInMocks } = require("../../components/local/capture") as typeof import("../../components/local/capture");
 
     const material: Record<string, Record<string, any>> = task.kind === "eventbus-reuse" ? JSON.parse(fs.readFileSync(task.input!, "utf8")) : {};
@@ -134,7 +129,6 @@ async function main(task: ProgramTask): Promise<void> {
     let loaded: number;
     let evaluated: number;
     if (task.kind === "baseline") {
-        // eslint-disable-next-line @typescript-eslint/no-require-imports
         const k8s = require("@pulumi/kubernetes") as typeof import("@pulumi/kubernetes");
         const classes: Record<string, new (name: string, args: any) => import("@pulumi/pulumi").CustomResource> = {
             "kubernetes:core/v1:Secret": k8s.core.v1.Secret,
@@ -155,7 +149,6 @@ async function main(task: ProgramTask): Promise<void> {
         await settings.waitForRPCs();
         evaluated = performance.now();
     } else {
-        // eslint-disable-next-line @typescript-eslint/no-require-imports
         const { EventBus } = require("../../components/eventbus") as typeof import("../../components/eventbus");
         loaded = performance.now();
         const buses = Array.from({ length: task.buses }, (_, i) => new EventBus(`bus${i}`, { namespace: `ns${i}`, jetstream: { version: "latest" } }));
@@ -185,7 +178,6 @@ async function main(task: ProgramTask): Promise<void> {
         result.serialization = serialization;
     }
     if (task.render) {
-        // eslint-disable-next-line @typescript-eslint/no-require-imports
         const { renderFiles } = require("../../components/local/render") as typeof import("../../components/local/render");
         const begun = performance.now();
         const files = renderFiles(resources);

@@ -28,7 +28,6 @@ export interface SerializeResult {
 
 async function main(task: { streams: number; result: string }): Promise<void> {
     const stats = instrumentSerialization();
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
     const pulumi = require("@pulumi/pulumi") as typeof import("@pulumi/pulumi");
     const registered: Record<string, any>[] = [];
     await pulumi.runtime.setMocks(
@@ -43,9 +42,7 @@ async function main(task: { streams: number; result: string }): Promise<void> {
         "bench",
         false,
     );
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
     const { Stream } = require("../../components/stream/resource") as typeof import("../../components/stream/resource");
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
     const { streamProvider } = require("../../components/stream/provider") as typeof import("../../components/stream/provider");
     const registerMs: number[] = [];
     for (let i = 0; i < task.streams; i++) {
@@ -57,7 +54,6 @@ async function main(task: { streams: number; result: string }): Promise<void> {
         await new Promise<void>((resolve) => stream.urn.apply(() => resolve()));
         registerMs.push(performance.now() - begun);
     }
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
     const closure = require("@pulumi/pulumi/runtime/closure/serializeClosure");
     const begun = performance.now();
     await closure.serializeFunction(() => streamProvider, { allowSecrets: true });

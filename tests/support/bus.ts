@@ -10,7 +10,6 @@ import { resolveBusSpec, BusSpec } from "../../components/validate";
 import { installRealisticMocks, RealisticMocks, RecordedResource, resolve } from "./mocks";
 
 // The SDK exports its RPC-queue wait only from the settings module.
-// eslint-disable-next-line @typescript-eslint/no-require-imports
 const settings = require("@pulumi/pulumi/runtime/settings") as { waitForRPCs(): Promise<void> };
 
 let mocks: RealisticMocks | undefined;

@@ -12,7 +12,6 @@ import type { StreamProps } from "../../components/stream/provider-impl";
 import { testMocks } from "./bus";
 import { RecordedResource } from "./mocks";
 
-// eslint-disable-next-line @typescript-eslint/no-require-imports
 const rpcSettings = require("@pulumi/pulumi/runtime/settings") as { waitForRPCs(): Promise<void> };
 
 x509.cryptoProvider.set(crypto.webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);

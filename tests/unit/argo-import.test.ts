@@ -171,7 +171,7 @@ describe("fromArgoEventBus: manifests as clusters print them", () => {
     });
 
     it("reads a kind: List as kubectl prints for several objects, when it holds one EventBus", () => {
-        const list = `apiVersion: v1\nkind: List\nmetadata:\n  resourceVersion: ""\nitems:\n${SIMPLE.replace(/^/gm, "  ").replace(/^  apiVersion/, "- apiVersion")}`;
+        const list = `apiVersion: v1\nkind: List\nmetadata:\n  resourceVersion: ""\nitems:\n${SIMPLE.replace(/^/gm, "  ").replace(/^ {2}apiVersion/, "- apiVersion")}`;
         assert.deepEqual(fromArgoEventBus(list), { name: "default", args: { jetstream: { version: "latest" } } });
     });
 

@@ -14,7 +14,6 @@ import { certificateFacts, isSecretOutput, RecordedResource, resolve } from "../
 import { secret as pulumiSecret } from "@pulumi/pulumi";
 import { checkEncryptionKey } from "../../components/validate";
 
-// eslint-disable-next-line @typescript-eslint/no-require-imports
 const rpcSettings = require("@pulumi/pulumi/runtime/settings") as { waitForRPCs(): Promise<void> };
 
 const NS = "argo-events";
@@ -885,7 +884,6 @@ interface ProgramRun {
 async function runProgram(modulePath: string): Promise<ProgramRun> {
     const mocks = testMocks();
     mocks.reset();
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
     const exports = require(modulePath);
     await resolve(exports.url);
     await rpcSettings.waitForRPCs();

@@ -30,13 +30,11 @@ const KUBECONFIG = [
 process.env.PULUMI_CONFIG = JSON.stringify({ "jetstream-eventbus:kubeconfig": KUBECONFIG });
 
 // Loaded only now, after the configuration is in the environment.
-/* eslint-disable @typescript-eslint/no-require-imports */
 const pulumi = require("@pulumi/pulumi") as typeof import("@pulumi/pulumi");
 const { testMocks } = require("../support/bus") as typeof import("../support/bus");
 const { resolve } = require("../support/mocks") as typeof import("../support/mocks");
 const { EventBus, fromArgoEventBus } = require("../../components") as typeof import("../../components");
 const rpcSettings = require("@pulumi/pulumi/runtime/settings") as { waitForRPCs(): Promise<void> };
-/* eslint-enable @typescript-eslint/no-require-imports */
 
 const REPO = path.resolve(__dirname, "../../..");
 const STREAM_TYPE = "pulumi-nodejs:dynamic/jetstream:Stream";
@@ -90,7 +88,6 @@ interface ExampleRun {
 async function runExample(name: string): Promise<ExampleRun> {
     mocks.reset();
     calls.length = 0;
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
     const exports = require(path.join(REPO, "dist", "examples", name, "index.js")) as Record<string, unknown>;
     for (const value of Object.values(exports)) {
         if (pulumi.Output.isInstance(value)) {

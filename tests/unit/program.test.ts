@@ -14,11 +14,8 @@ process.env.PULUMI_CONFIG = JSON.stringify({
 });
 
 // Loaded only now, after the configuration is in the environment.
-// eslint-disable-next-line @typescript-eslint/no-require-imports
 const { testMocks, KUBERNETES_KINDS } = require("../support/bus") as typeof import("../support/bus");
-// eslint-disable-next-line @typescript-eslint/no-require-imports
 const { isSecretOutput, resolve } = require("../support/mocks") as typeof import("../support/mocks");
-// eslint-disable-next-line @typescript-eslint/no-require-imports
 const rpcSettings = require("@pulumi/pulumi/runtime/settings") as { waitForRPCs(): Promise<void> };
 
 
@@ -34,7 +31,6 @@ describe("index.ts, the stack's own program", () => {
     before(async () => {
         const mocks = testMocks();
         mocks.reset();
-        // eslint-disable-next-line @typescript-eslint/no-require-imports
         program = require("../../index.js");
         await resolve(program.url);
         await rpcSettings.waitForRPCs();

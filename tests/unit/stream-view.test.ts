@@ -74,7 +74,7 @@ describe("state written by 0.1.0", () => {
     const olds = FIXTURE.outputs as StreamOutputs;
 
     it("is the model form: milliseconds and bytes", () => {
-        assert.equal(olds.config.hasOwnProperty("maxAgeMs"), true);
+        assert.equal(Object.hasOwn(olds.config, "maxAgeMs"), true);
         assert.equal(olds.createTimeoutMs, 300_000);
         assert.deepEqual(specOfStored(olds.config), ORDERS);
     });

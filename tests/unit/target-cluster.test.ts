@@ -21,9 +21,7 @@ import { testMocks } from "../support/bus";
 import { resolve } from "../support/mocks";
 
 // The SDK's own setter of stack configuration, as the engine fills it in.
-// eslint-disable-next-line @typescript-eslint/no-require-imports
 const runtimeConfig = require("@pulumi/pulumi/runtime/config") as { setConfig(key: string, value: string): void; setAllConfig(config: Record<string, string>): void };
-// eslint-disable-next-line @typescript-eslint/no-require-imports
 const settings = require("@pulumi/pulumi/runtime/settings") as { waitForRPCs(): Promise<void> };
 
 const STREAM_TYPE = "pulumi-nodejs:dynamic/jetstream:Stream";
