@@ -122,7 +122,7 @@ async function main(task: ProgramTask): Promise<void> {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const settings = require("@pulumi/pulumi/runtime/settings") as { waitForRPCs(): Promise<void> };
     // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const { standInMocks } = require("../../components/local/capture") as typeof import("../../components/local/capture");
+    const { standInMocks } = require("../../cli/capture") as typeof import("../../cli/capture");
 
     const material: Record<string, Record<string, any>> = task.kind === "eventbus-reuse" ? JSON.parse(fs.readFileSync(task.input!, "utf8")) : {};
     const generated: Record<string, Record<string, any>> = {};
@@ -186,7 +186,7 @@ async function main(task: ProgramTask): Promise<void> {
     }
     if (task.render) {
         // eslint-disable-next-line @typescript-eslint/no-require-imports
-        const { renderFiles } = require("../../components/local/render") as typeof import("../../components/local/render");
+        const { renderFiles } = require("../../cli/render") as typeof import("../../cli/render");
         const begun = performance.now();
         const files = renderFiles(resources);
         const done = performance.now();

@@ -9,11 +9,11 @@
  * the Terraform providers' semantics (defaults, key-usage mapping, extension
  * layout) closely enough that a misconfiguration shows up in the material.
  */
-import "../../components/local/reflect-metadata";
+import "../../cli/reflect-metadata";
 import * as pulumi from "@pulumi/pulumi";
 import * as x509 from "@peculiar/x509";
 import * as crypto from "node:crypto";
-import { curveByOpenssl, OID_NAMES, plain, providerAlgorithmOf, SECRET_SIG, SPECIAL_SIG_KEY, STAND_INS } from "../../components/local/stand-ins";
+import { curveByOpenssl, OID_NAMES, plain, providerAlgorithmOf, SECRET_SIG, SPECIAL_SIG_KEY, STAND_INS } from "../../cli/stand-ins";
 
 /** One resource registration seen by the mocks. */
 export interface RecordedResource {

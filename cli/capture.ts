@@ -4,7 +4,7 @@
  * keys, certificates and passwords. Used by the `local` and `render` commands.
  */
 import * as pulumi from "@pulumi/pulumi";
-import type { EventBusArgs } from "../args";
+import type { EventBusArgs } from "../components/args";
 import { plain, STAND_INS } from "./stand-ins";
 
 /** One resource the component registered. */
@@ -85,7 +85,7 @@ export async function captureEventBus(name: string, args: EventBusArgs, options:
     await pulumi.runtime.setMocks(standInMocks(options, resources, generated), "jetstream-eventbus", "local", false);
     // Loaded after the mocks are in place; the component module registers nothing by itself.
     // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const { EventBus } = require("../eventbus") as typeof import("../eventbus");
+    const { EventBus } = require("../components/eventbus") as typeof import("../components/eventbus");
     const onRejection = (err: unknown) => failures.push(err);
     process.on("unhandledRejection", onRejection);
     let onIdle: (() => void) | undefined;

@@ -6,15 +6,15 @@
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import type { EventBusArgs } from "../args";
-import { renderServerConfig } from "../config/render";
-import { CLIENT_SECRET_KEYS, SERVER_SECRET_ENV_KEYS, SERVER_SECRET_KEYS } from "../kube/objects";
-import { createStream, StreamProps } from "../stream/provider-impl";
-import { BusSpec, resolveBusSpec } from "../validate";
+import type { EventBusArgs } from "../components/args";
+import { renderServerConfig } from "../components/config/render";
+import { CLIENT_SECRET_KEYS, SERVER_SECRET_ENV_KEYS, SERVER_SECRET_KEYS } from "../components/kube/objects";
+import { createStream, StreamProps } from "../components/stream/provider-impl";
+import { BusSpec, resolveBusSpec } from "../components/validate";
 import { captureEventBus, CapturedResource, GeneratedMaterial } from "./capture";
 import { hostsFile, LocalPorts, localLayout, podEnv } from "./layout";
 import { findNatsServer, INSTALL_HINT, LocalServer, privateHostsProblem, startServer, stopServer, waitHealthy } from "./servers";
-import { healthPaths } from "../versions";
+import { healthPaths } from "../components/versions";
 
 /** Options of {@link runLocalBus}. */
 export interface LocalOptions {
