@@ -13,7 +13,7 @@ import "../../cli/reflect-metadata";
 import * as pulumi from "@pulumi/pulumi";
 import * as x509 from "@peculiar/x509";
 import * as crypto from "node:crypto";
-import { curveByOpenssl, OID_NAMES, plain, providerAlgorithmOf, SECRET_SIG, SPECIAL_SIG_KEY, STAND_INS } from "../../cli/stand-ins";
+import { OID_NAMES, plain, SECRET_SIG, SPECIAL_SIG_KEY, STAND_INS } from "../../cli/stand-ins";
 
 /** One resource registration seen by the mocks. */
 export interface RecordedResource {
@@ -70,10 +70,11 @@ export interface RealisticMockOptions {
  * Installs Pulumi mocks whose tls/random resources carry real cryptographic
  * material, and records every registration for assertions.
  *
- * Computed outputs follow the providers: e.g. an ECDSA key without
- * `ecdsaCurve` is P-224, certificates get exactly the key usages listed in
- * `allowedUses`. Any other resource type echoes its inputs as state with id
- * `<name>_id`; invokes/calls echo their inputs.
+ * Computed outputs follow the providers for the resources the component
+ * creates: e.g. certificates get exactly the key usages listed in
+ * `allowedUses`; what the stand-ins do not implement is refused. Any other
+ * resource type echoes its inputs as state with id `<name>_id`; invokes/calls
+ * echo their inputs.
  */
 export function installRealisticMocks(opts: RealisticMockOptions = {}): RealisticMocks {
     const preview = opts.preview ?? false;
@@ -273,7 +274,6 @@ export interface CertificateFacts {
     publicKeyAlgorithm: string;
     /** Provider spelling (`P256`, `P224`, ...) for ECDSA keys. */
     namedCurve?: string;
-    rsaBits?: number;
     /** Digest of the signature algorithm, e.g. `SHA-256` (absent for Ed25519). */
     signatureHash?: string;
 }
@@ -290,6 +290,10 @@ const KEY_USAGE_NAMES: [x509.KeyUsageFlags, string][] = [
     [x509.KeyUsageFlags.decipherOnly, "decipherOnly"],
 ];
 
+/** The provider's names of key types and curves, from node's. */
+const KEY_ALGORITHMS: Record<string, string> = { ec: "ECDSA", rsa: "RSA", ed25519: "ED25519" };
+const CURVES: Record<string, string> = { secp224r1: "P224", prime256v1: "P256", secp384r1: "P384", secp521r1: "P521" };
+
 /** Parses a PEM certificate (the first one, if given a bundle) into {@link CertificateFacts}. */
 export function certificateFacts(pem: string): CertificateFacts {
     const first = pem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/);
@@ -305,7 +309,7 @@ export function certificateFacts(pem: string): CertificateFacts {
     const ski = cert.getExtension(x509.SubjectKeyIdentifierExtension);
     const aki = cert.getExtension(x509.AuthorityKeyIdentifierExtension);
     const key = crypto.createPublicKey({ key: Buffer.from(cert.publicKey.rawData), format: "der", type: "spki" });
-    const algorithm = providerAlgorithmOf(key);
+    const algorithm = KEY_ALGORITHMS[key.asymmetricKeyType ?? ""] ?? String(key.asymmetricKeyType);
     const cn = cert.subjectName.getField("CN");
     return {
         subject: cert.subject,
@@ -326,8 +330,7 @@ export function certificateFacts(pem: string): CertificateFacts {
         notBefore: cert.notBefore,
         notAfter: cert.notAfter,
         publicKeyAlgorithm: algorithm,
-        namedCurve: algorithm === "ECDSA" ? curveByOpenssl(key.asymmetricKeyDetails?.namedCurve).id : undefined,
-        rsaBits: algorithm === "RSA" ? key.asymmetricKeyDetails?.modulusLength : undefined,
+        namedCurve: algorithm === "ECDSA" ? (CURVES[key.asymmetricKeyDetails?.namedCurve ?? ""] ?? key.asymmetricKeyDetails?.namedCurve) : undefined,
         signatureHash: (cert.signatureAlgorithm as { hash?: { name?: string } }).hash?.name,
     };
 }
