@@ -9,7 +9,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { connect, NatsConnection } from "@nats-io/transport-node";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
-import { privateHostsProblem } from "../../cli/servers";
+import { privateHostsProblem } from "../../cli/nats-server";
 import { findNatsServers, freePort } from "../support/nats";
 
 // The repository: this file runs from dist/tests/local.

@@ -8,7 +8,7 @@ import type { NatsConnection } from "@nats-io/transport-node";
 import { jetstream, jetstreamManager, JetStreamManager } from "@nats-io/jetstream";
 import { resolveStreamSpec, StreamSettingsInput, toServerStreamConfig } from "../../components/stream/model";
 import { createStream, deleteStream, planDiff, readStream, StreamOutputs, StreamProps, updateStream } from "../../components/stream/provider-impl";
-import { canUsePrivateHosts, connectClient, LocalCluster, restartServerLeftOut, startCluster, streamPropsFor, watchStreamWrites } from "../support/cluster";
+import { privateHostsProblem, connectClient, LocalCluster, restartServerLeftOut, startCluster, streamPropsFor, watchStreamWrites } from "../support/cluster";
 import { Cleanup, liveSuiteServers, freePort, NatsServerBinary } from "../support/nats";
 import { atLeast } from "../../components/versions";
 import { losesEncryptedStreamKey } from "../../components/stream/rules";
@@ -35,7 +35,7 @@ async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs = 
 }
 
 const servers = liveSuiteServers();
-const cannotRun = canUsePrivateHosts();
+const cannotRun = privateHostsProblem();
 
 for (const server of servers) {
     for (const replicas of [1, 3]) {
