@@ -126,7 +126,7 @@ async function main(task: ProgramTask): Promise<void> {
 
     const material: Record<string, Record<string, any>> = task.kind === "eventbus-reuse" ? JSON.parse(fs.readFileSync(task.input!, "utf8")) : {};
     const generated: Record<string, Record<string, any>> = {};
-    const resources: { type: string; name: string; inputs: Record<string, any>; state: Record<string, any>; read: boolean }[] = [];
+    const resources: import("../../cli/capture").CapturedResource[] = [];
     await pulumi.runtime.setMocks(standInMocks({ reuse: material }, resources, generated), "jetstream-eventbus", "bench", false);
 
     const failures: unknown[] = [];

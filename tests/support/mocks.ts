@@ -1,10 +1,12 @@
 /**
- * Pulumi runtime mocks that behave like the real `tls` and `random` providers.
+ * Pulumi runtime mocks for the tests: the stand-in mocks of the commands
+ * (cli/capture.ts), plus what only an engine does: each registration's URN
+ * with its parent type chain, and outputs kept secret.
  *
  * `pulumi.runtime.setMocks` never runs providers, but several tests render the
  * component's output and boot real nats-server clusters from it. Placeholder
  * strings would make those servers fail for reasons unrelated to the code under
- * test, so these mocks generate genuine keys, certificates, CSRs, passwords and
+ * test, so the stand-ins generate genuine keys, certificates, CSRs, passwords and
  * bcrypt hashes from the same inputs the providers would receive, following
  * the Terraform providers' semantics (defaults, key-usage mapping, extension
  * layout) closely enough that a misconfiguration shows up in the material.
@@ -13,24 +15,17 @@ import "../../cli/reflect-metadata";
 import * as pulumi from "@pulumi/pulumi";
 import * as x509 from "@peculiar/x509";
 import * as crypto from "node:crypto";
-import { OID_NAMES, plain, SECRET_SIG, SPECIAL_SIG_KEY, STAND_INS } from "../../cli/stand-ins";
+import { CapturedResource, standInMocks } from "../../cli/capture";
+import { OID_NAMES, SECRET_SIG, SPECIAL_SIG_KEY } from "../../cli/stand-ins";
 
-/** One resource registration seen by the mocks. */
-export interface RecordedResource {
-    /** Resource type token, e.g. `tls:index/privateKey:PrivateKey`. */
-    type: string;
-    /** Logical name. */
-    name: string;
+/** One resource registration seen by the mocks: what the stand-in mocks record, and its URN. */
+export interface RecordedResource extends CapturedResource {
     /** Inputs as the engine received them (secrets already unwrapped). */
     inputs: any;
     /** State returned by the mock: inputs merged with computed outputs. */
     state: any;
     /** URN assigned by the mock monitor (includes the parent type chain). */
     urn: string;
-    /** Physical id returned by the mock. */
-    id: string;
-    /** Whether this is a custom (provider-managed) resource rather than a component. */
-    custom: boolean;
 }
 
 /** Handle returned by {@link installRealisticMocks}. */
@@ -81,7 +76,9 @@ export function installRealisticMocks(opts: RealisticMockOptions = {}): Realisti
     const project = opts.project ?? "project";
     const stack = opts.stack ?? "stack";
     const resources: RecordedResource[] = [];
-    const existing = new Map<string, Record<string, any>>();
+    const existing: Record<string, Record<string, any>> = {};
+    // The generated material is not reused here: every registration gets fresh keys and passwords.
+    const standIns = standInMocks({ existing, preview }, resources as CapturedResource[], {});
     // Set by the monitor wrapper immediately before it synchronously calls newResource.
     let pendingSecretKeys = new Set<string>();
 
@@ -90,52 +87,14 @@ export function installRealisticMocks(opts: RealisticMockOptions = {}): Realisti
             // Everything up to the first await runs inside the wrapper's registerResource call.
             const secretKeys = pendingSecretKeys;
             pendingSecretKeys = new Set();
-            const inputs = plain(args.inputs ?? {});
-            const record: RecordedResource = {
-                type: args.type,
-                name: args.name,
-                inputs,
-                state: inputs,
-                urn: `urn:pulumi:${stack}::${project}::${args.type}::${args.name}`,
-                id: `${args.name}_id`,
-                custom: args.custom ?? true,
-            };
-            resources.push(record);
-            if (args.id !== undefined && args.id !== "") {
-                // A read of an existing resource (`Resource.get`): it must have been put in place, as in a real cluster.
-                const found = existing.get(`${args.type}::${args.id}`);
-                if (!found) {
-                    throw new Error(`resource '${args.id}' does not exist (${args.type})`);
-                }
-                record.id = args.id;
-                record.state = found;
-                return { id: args.id, state: found };
-            }
-            const generator = STAND_INS[args.type];
-            let state: Record<string, any> = inputs;
-            let id: string | undefined = record.id;
-            if (generator && preview) {
-                // The real providers report computed attributes of new resources as unknown during preview.
-                id = undefined;
-            } else if (generator) {
-                let outputs: Record<string, any>;
-                try {
-                    outputs = await generator.outputs(inputs);
-                } catch (err) {
-                    const reason = err instanceof Error ? err.message : String(err);
-                    throw new Error(`mock ${args.type} '${args.name}': ${reason}`);
-                }
-                const { _serial, ...visible } = outputs;
-                state = { ...inputs, ...visible };
-                id = generator.id({ ...state, _serial }, args.name);
-                record.state = state;
-                record.id = id;
-            }
+            const index = resources.length;
+            const answer = standIns.newResource(args);
+            // The stand-in mocks record the registration before their first await.
+            resources[index]!.urn = `urn:pulumi:${stack}::${project}::${args.type}::${args.name}`;
+            const { id, state } = await answer;
             return { id, state: markSecrets(state, secretKeys) };
         },
-        call(args: pulumi.runtime.MockCallArgs): Record<string, any> {
-            return plain(args.inputs ?? {});
-        },
+        call: standIns.call,
     };
 
     void pulumi.runtime.setMocks(mocks, project, stack, preview);
@@ -157,10 +116,12 @@ export function installRealisticMocks(opts: RealisticMockOptions = {}): Realisti
             resources.length = 0;
         },
         setExisting(type, id, state) {
-            existing.set(`${type}::${id}`, state);
+            existing[`${type}::${id}`] = state;
         },
         clearExisting() {
-            existing.clear();
+            for (const key of Object.keys(existing)) {
+                delete existing[key];
+            }
         },
     };
 }
