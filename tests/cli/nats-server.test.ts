@@ -132,7 +132,7 @@ test("the hosts launcher runs its binary with the given file as /etc/hosts", { s
     const dir = cleanupAfter(t).tempDir("nats-server-hosts");
     const hostsPath = path.join(dir, "hosts");
     fs.writeFileSync(hostsPath, "127.0.0.1 eventbus-default-js-0.eventbus-default-js-svc.argo-events.svc\n");
-    const launcher = writeHostsLauncher(dir, "/bin/cat", hostsPath);
+    const launcher = writeHostsLauncher(dir, "cat", hostsPath);
     assert.equal(execFileSync(launcher, ["/etc/hosts"], { encoding: "utf8" }), fs.readFileSync(hostsPath, "utf8"));
     // Only inside: this process still sees the machine's own file.
     assert.notEqual(fs.readFileSync("/etc/hosts", "utf8"), fs.readFileSync(hostsPath, "utf8"));
