@@ -117,11 +117,11 @@ async function main(task: ProgramTask): Promise<void> {
     const serialization = task.kind === "baseline" ? undefined : instrumentSerialization();
     const pulumi = require("@pulumi/pulumi") as typeof import("@pulumi/pulumi");
     const settings = require("@pulumi/pulumi/runtime/settings") as { waitForRPCs(): Promise<void> };
-    const { standInMocks } = require("../../components/local/capture") as typeof import("../../components/local/capture");
+    const { standInMocks } = require("../../cli/capture") as typeof import("../../cli/capture");
 
     const material: Record<string, Record<string, any>> = task.kind === "eventbus-reuse" ? JSON.parse(fs.readFileSync(task.input!, "utf8")) : {};
     const generated: Record<string, Record<string, any>> = {};
-    const resources: { type: string; name: string; inputs: Record<string, any>; state: Record<string, any>; read: boolean }[] = [];
+    const resources: import("../../cli/capture").CapturedResource[] = [];
     await pulumi.runtime.setMocks(standInMocks({ reuse: material }, resources, generated), "jetstream-eventbus", "bench", false);
 
     const failures: unknown[] = [];
@@ -178,7 +178,7 @@ async function main(task: ProgramTask): Promise<void> {
         result.serialization = serialization;
     }
     if (task.render) {
-        const { renderFiles } = require("../../components/local/render") as typeof import("../../components/local/render");
+        const { renderFiles } = require("../../cli/render") as typeof import("../../cli/render");
         const begun = performance.now();
         const files = renderFiles(resources);
         const done = performance.now();

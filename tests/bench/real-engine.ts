@@ -17,7 +17,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { performance } from "node:perf_hooks";
-import { canUsePrivateHosts } from "../support/cluster";
+import { privateHostsProblem } from "../support/cluster";
 import { createNamespace, findControlPlaneTools, startControlPlane, type ControlPlaneTools } from "../support/control-plane";
 import { findNatsServers, withCleanup } from "../support/nats";
 import { startPodServers } from "../support/pod-servers";
@@ -89,7 +89,7 @@ function findTools(): { engine: EngineTools; plane: ControlPlaneTools } | string
     const plane = findControlPlaneTools();
     if (typeof plane === "string") return plane;
     if (!findNatsServers().some((s) => s.version === NATS_VERSION)) return `no nats-server ${NATS_VERSION} found`;
-    return canUsePrivateHosts() ?? { engine, plane };
+    return privateHostsProblem() ?? { engine, plane };
 }
 
 /** Replaces every secret of an exported state by its plain value. */

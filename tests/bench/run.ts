@@ -182,7 +182,7 @@ function renderGroup(quick: boolean, tmp: string, programs: Record<string, Progr
         const out = fs.mkdtempSync(path.join(tmp, "render-"));
         fs.rmSync(out, { recursive: true });
         const begun = performance.now();
-        execFileSync(process.execPath, ["--no-warnings", path.join(ROOT, "dist", "components", "cli.js"), "render", "--out", out], { cwd: ROOT, stdio: "pipe" });
+        execFileSync(process.execPath, ["--no-warnings", path.join(ROOT, "dist", "cli", "cli.js"), "render", "--out", out], { cwd: ROOT, stdio: "pipe" });
         cliMs.push(performance.now() - begun);
     }
     rows.push(row(G, "1 bus: `jetstream-eventbus render` process", "ms", cliMs, { detail: true }));

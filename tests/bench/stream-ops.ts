@@ -21,7 +21,7 @@ import { specOfStored } from "../../components/stream/view";
 import { streamProvider } from "../../components/stream/provider";
 import { tlsOptions } from "../../components/stream/connection";
 import { openTunnel } from "../../components/stream/tunnel";
-import { canUsePrivateHosts, fakePodsOf, LocalCluster, startCluster } from "../support/cluster";
+import { privateHostsProblem, fakePodsOf, LocalCluster, startCluster } from "../support/cluster";
 import { FakeKubeApi, startFakeKubeApi } from "../support/kube-api";
 import { Cleanup, findNatsServers } from "../support/nats";
 import { versionEntryFor } from "../support/local-layout";
@@ -49,7 +49,7 @@ interface Sample {
 
 async function main(task: { runs: number; result: string }): Promise<void> {
     const server = findNatsServers().filter((s) => versionEntryFor(s.version)).pop();
-    const cannot = server ? canUsePrivateHosts() : "no nats-server with a version map entry on PATH";
+    const cannot = server ? privateHostsProblem() : "no nats-server with a version map entry on PATH";
     if (!server || cannot) {
         fs.writeFileSync(task.result, JSON.stringify({ skipped: cannot, rows: [], subjects: {} } satisfies StreamOpsResult));
         return;

@@ -10,12 +10,12 @@ import { connect, NatsConnection } from "@nats-io/transport-node";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { parse } from "yaml";
 import { renderServerConfig } from "../../components/config/render";
-import { canUsePrivateHosts, LocalCluster, monitor, startCluster } from "../support/cluster";
+import { privateHostsProblem, LocalCluster, monitor, startCluster } from "../support/cluster";
 import { Cleanup, liveSuiteServers } from "../support/nats";
 import { localLayout } from "../support/local-layout";
 
 const servers = liveSuiteServers();
-const noNamespaces = canUsePrivateHosts();
+const noNamespaces = privateHostsProblem();
 
 for (const server of servers) {
     describe(`3-node TLS cluster from the rendered configuration, nats-server ${server.version}`, { skip: noNamespaces }, () => {

@@ -12,13 +12,13 @@ import { jetstreamManager } from "@nats-io/jetstream";
 import { resolveStreamSpec } from "../../components/stream/model";
 import { createStream, StreamProps } from "../../components/stream/provider-impl";
 import { streamProvider } from "../../components/stream/provider";
-import { canUsePrivateHosts, fakePodsOf, LocalCluster, startCluster } from "../support/cluster";
+import { privateHostsProblem, fakePodsOf, LocalCluster, startCluster } from "../support/cluster";
 import { FakeKubeApi, startFakeKubeApi } from "../support/kube-api";
 import { Cleanup, findNatsServers } from "../support/nats";
 import { versionEntryFor } from "../support/local-layout";
 
 const server = findNatsServers().filter((s) => versionEntryFor(s.version)).pop();
-const cannotRun = server ? canUsePrivateHosts() : "no nats-server available";
+const cannotRun = server ? privateHostsProblem() : "no nats-server available";
 
 
 describe("creating the stream through a port-forward", { skip: cannotRun }, () => {

@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import "../../components/local/reflect-metadata";
+import "../../cli/reflect-metadata";
 import * as x509 from "@peculiar/x509";
 import { Cleanup } from "../support/nats";
 import { createProgramFolder, EngineTools, findEngineTools, previewJson, ProgramFolder, stepType, typescriptProject } from "../support/real-engine";

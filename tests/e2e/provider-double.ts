@@ -8,10 +8,10 @@
  * It is a double: tests only. Run as `node provider-double.js <tls|random> <version> [engine address]`
  * by the `pulumi-resource-tls` / `pulumi-resource-random` wrappers the end-to-end tests write.
  */
-import "../../components/local/reflect-metadata";
+import "../../cli/reflect-metadata";
 import { isDeepStrictEqual } from "node:util";
 import * as provider from "@pulumi/pulumi/provider";
-import { plain, SECRET_SIG, SPECIAL_SIG_KEY, STAND_INS } from "../../components/local/stand-ins";
+import { plain, SECRET_SIG, SPECIAL_SIG_KEY, STAND_INS } from "../../cli/stand-ins";
 
 /** Inputs either provider updates in place; every other input change replaces, as the real providers' schemas say. */
 const UPDATABLE_INPUTS = new Set(["earlyRenewalHours"]);

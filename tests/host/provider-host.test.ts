@@ -24,7 +24,7 @@ import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { jetstream, jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
 import * as provproto from "@pulumi/pulumi/proto/provider_pb";
 import { renderBus, type RenderedBus } from "../support/bus";
-import { canUsePrivateHosts, startCluster, type LocalCluster } from "../support/cluster";
+import { privateHostsProblem, startCluster, type LocalCluster } from "../support/cluster";
 import { versionEntryFor } from "../support/local-layout";
 import { Cleanup, findNatsServers } from "../support/nats";
 import { call, fromStruct, secret, SECRET_SIG_KEY, startFakeEngine, startProviderHost, toStruct, type FakeEngine, type ProviderHost } from "./engine";
@@ -69,7 +69,7 @@ async function configure(host: ProviderHost): Promise<provproto.ConfigureRespons
 const server = findNatsServers()
     .filter((s) => versionEntryFor(s.version))
     .at(-1);
-const noNamespaces = canUsePrivateHosts();
+const noNamespaces = privateHostsProblem();
 const skipCluster = server ? noNamespaces : "no nats-server of a release line in the version map";
 
 describe("the serialized stream provider (__provider)", () => {

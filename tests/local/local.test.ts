@@ -9,12 +9,12 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { connect, NatsConnection } from "@nats-io/transport-node";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
-import { privateHostsProblem } from "../../components/local/servers";
+import { privateHostsProblem } from "../../cli/nats-server";
 import { findNatsServers, freePort } from "../support/nats";
 
 // The repository: this file runs from dist/tests/local.
 const ROOT = path.resolve(__dirname, "../../..");
-const CLI = path.join(ROOT, "dist/components/cli.js");
+const CLI = path.join(ROOT, "dist/cli/cli.js");
 const cannotRun = findNatsServers().length === 0 ? "no nats-server" : privateHostsProblem();
 
 /** Base port with the client (n), route (n+2000) and monitoring (n+4000) ranges of 3 servers free. */

@@ -15,7 +15,7 @@ import { BAD_INPUTS, BadInput, stackConfigOf } from "../support/bad-inputs";
 
 // The repository: this file runs from dist/tests/local.
 const ROOT = path.resolve(__dirname, "../../..");
-const CLI = path.join(ROOT, "dist/components/cli.js");
+const CLI = path.join(ROOT, "dist/cli/cli.js");
 
 interface Run {
     status: number | null;

@@ -9,12 +9,12 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { parse, parseAllDocuments } from "yaml";
-import { SECRET_MARKER } from "../../components/local/render";
+import { SECRET_MARKER } from "../../cli/render";
 import { renderBus } from "../support/bus";
 
 // The repository: this file runs from dist/tests/local.
 const ROOT = path.resolve(__dirname, "../../..");
-const CLI = path.join(ROOT, "dist/components/cli.js");
+const CLI = path.join(ROOT, "dist/cli/cli.js");
 
 function render(args: string[], cwd = ROOT) {
     return spawnSync(process.execPath, [CLI, "render", ...args], { cwd, encoding: "utf8", timeout: 120_000 });
@@ -108,8 +108,8 @@ describe("npm run render", () => {
             process.execPath,
             [
                 "-e",
-                `const { captureEventBus } = require(${JSON.stringify(path.join(ROOT, "dist/components/local/capture.js"))});
-                 const { renderFiles } = require(${JSON.stringify(path.join(ROOT, "dist/components/local/render.js"))});
+                `const { captureEventBus } = require(${JSON.stringify(path.join(ROOT, "dist/cli/capture.js"))});
+                 const { renderFiles } = require(${JSON.stringify(path.join(ROOT, "dist/cli/render.js"))});
                  captureEventBus("default", { namespace: "argo-events", jetstream: { version: "latest" }, argoEvents: undefined }).then(({ resources, generated }) => {
                      const secrets = [];
                      for (const outputs of Object.values(generated)) for (const key of ["result", "bcryptHash", "privateKeyPem", "privateKeyPemPkcs8", "certPem"]) if (typeof outputs[key] === "string") secrets.push(outputs[key]);

@@ -9,7 +9,7 @@ import { jetstream, jetstreamManager, JetStreamManager } from "@nats-io/jetstrea
 import { resolveStreamSpec, StreamSettingsInput } from "../../components/stream/model";
 import { toServerStreamConfig } from "../../components/stream/server-format";
 import { createStream, deleteStream, planDiff, readStream, StreamOutputs, StreamProps, updateStream } from "../../components/stream/provider-impl";
-import { canUsePrivateHosts, connectClient, LocalCluster, restartServerLeftOut, startCluster, streamPropsFor, watchStreamWrites } from "../support/cluster";
+import { privateHostsProblem, connectClient, LocalCluster, restartServerLeftOut, startCluster, streamPropsFor, watchStreamWrites } from "../support/cluster";
 import { Cleanup, liveSuiteServers, freePort, NatsServerBinary } from "../support/nats";
 import { atLeast } from "../../components/versions";
 import { losesEncryptedStreamKey } from "../../components/stream/rules";
@@ -36,7 +36,7 @@ async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs = 
 }
 
 const servers = liveSuiteServers();
-const cannotRun = canUsePrivateHosts();
+const cannotRun = privateHostsProblem();
 
 for (const server of servers) {
     for (const replicas of [1, 3]) {

@@ -14,14 +14,14 @@ import type { NatsConnection } from "@nats-io/transport-node";
 import { jetstream, jetstreamManager, JetStreamManager } from "@nats-io/jetstream";
 import { losesEncryptedStreamKey } from "../../components/stream/rules";
 import { createStream, StreamOutputs, updateStream } from "../../components/stream/provider-impl";
-import { canUsePrivateHosts, connectClient, LocalCluster, startCluster, streamPropsFor, watchStreamWrites } from "../support/cluster";
+import { privateHostsProblem, connectClient, LocalCluster, startCluster, streamPropsFor, watchStreamWrites } from "../support/cluster";
 import { Cleanup, liveSuiteServers } from "../support/nats";
 
 const servers = liveSuiteServers();
 const FROM = servers.find((s) => s.version.startsWith("2.9."));
 const TO = servers.find((s) => losesEncryptedStreamKey(s.version));
 const SKIP =
-    canUsePrivateHosts() ??
+    privateHostsProblem() ??
     (FROM ? undefined : "no nats-server 2.9 installed (apt-get install nats-server)") ??
     (TO ? undefined : "no nats-server 2.10.x installed (go install github.com/nats-io/nats-server/v2@v2.10.29 into ~/.cache/jetstream-eventbus/nats/v2.10.29/)");
 if (SKIP) console.log(`# stream upgrade tests skipped: ${SKIP}`);

@@ -4,7 +4,6 @@
  * /etc/hosts maps the pod and service DNS names to 127.0.0.1. Routes dial the same names as in
  * Kubernetes and TLS checks the same SANs; only file paths, ports and the bind address move.
  */
-import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
@@ -16,36 +15,15 @@ import { renderBus, RenderedBus } from "./bus";
 import type { FakePod } from "./kube-api";
 import { Cleanup, freePorts, NatsServerBinary, NatsServerHandle, startNatsServer, waitFor } from "./nats";
 import { hostsFile, LocalPorts, localLayout, podEnv, versionEntryFor } from "./local-layout";
+import { writeHostsLauncher } from "../../cli/nats-server";
 
-/** Whether this machine lets us give a process its own /etc/hosts (root and util-linux `unshare`). */
-export function canUsePrivateHosts(): string | undefined {
-    try {
-        execFileSync("unshare", ["-m", "--", "sh", "-c", "mount --bind /etc/hosts /etc/hosts"], { stdio: "pipe", timeout: 10_000 });
-        return undefined;
-    } catch (err) {
-        return `cannot create a mount namespace here (${(err as Error).message.split("\n")[0]})`;
-    }
-}
+export { privateHostsProblem } from "../../cli/nats-server";
 
 /** A launcher that runs nats-server with `hosts` bind-mounted over /etc/hosts in a private mount namespace. */
 function writeLauncher(dir: string, binary: string, hosts: string): string {
     const hostsPath = path.join(dir, "hosts");
     fs.writeFileSync(hostsPath, hosts);
     return writeHostsLauncher(dir, binary, hostsPath);
-}
-
-/**
- * A launcher that runs `binary` with the file `hostsPath` bind-mounted over /etc/hosts in a private
- * mount namespace. The file may be rewritten in place later (the mount follows its inode).
- */
-export function writeHostsLauncher(dir: string, binary: string, hostsPath: string): string {
-    const launcher = path.join(dir, "nats-server-with-hosts");
-    fs.writeFileSync(
-        launcher,
-        `#!/bin/sh\nexec unshare -m -- sh -c 'hosts="$0"; binary="$1"; shift; mount --bind "$hosts" /etc/hosts && exec "$binary" "$@"' ${JSON.stringify(hostsPath)} ${JSON.stringify(binary)} "$@"\n`,
-        { mode: 0o755 },
-    );
-    return launcher;
 }
 
 export interface LocalCluster {

@@ -3,7 +3,7 @@
  * and collect what it registered (or how the program failed), and make a small PKI for nats-server
  * processes configured by hand.
  */
-import "../../components/local/reflect-metadata";
+import "../../cli/reflect-metadata";
 import * as crypto from "node:crypto";
 import * as x509 from "@peculiar/x509";
 import * as pulumi from "@pulumi/pulumi";

@@ -26,7 +26,7 @@
  * observable to a client (status codes, Status bodies, framing, sub-protocol
  * choice). Everything the double opens is tracked and torn down by close().
  */
-import "../../components/local/reflect-metadata";
+import "../../cli/reflect-metadata";
 import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as https from "node:https";

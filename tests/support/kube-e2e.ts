@@ -6,7 +6,7 @@
 import { jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { parse as parseYaml } from "yaml";
-import { canUsePrivateHosts } from "./cluster";
+import { privateHostsProblem } from "./cluster";
 import { ControlPlane, ControlPlaneTools, createNamespace, findControlPlaneTools, startControlPlane } from "./control-plane";
 import { Cleanup, findNatsServers } from "./nats";
 import { PodServerEvent, PodServers, startPodServers } from "./pod-servers";
@@ -18,7 +18,7 @@ export function kubernetesSkipReason(): string | false {
     if (typeof engine === "string") return engine;
     const plane = findControlPlaneTools();
     if (typeof plane === "string") return plane;
-    return canUsePrivateHosts() ?? (findNatsServers().length > 0 ? false : "no nats-server");
+    return privateHostsProblem() ?? (findNatsServers().length > 0 ? false : "no nats-server");
 }
 
 /** A control plane, real nats-servers behind its pods, and a program folder deploying to it. */

@@ -1,2 +1,2 @@
 /** The layout of a bus on this machine; the package's own, re-exported for the tests. */
-export * from "../../components/local/layout";
+export * from "../../cli/layout";

@@ -1,36 +1,31 @@
 /**
- * Pulumi runtime mocks that behave like the real `tls` and `random` providers.
+ * Pulumi runtime mocks for the tests: the stand-in mocks of the commands
+ * (cli/capture.ts), plus what only an engine does: each registration's URN
+ * with its parent type chain, and outputs kept secret.
  *
  * `pulumi.runtime.setMocks` never runs providers, but several tests render the
  * component's output and boot real nats-server clusters from it. Placeholder
  * strings would make those servers fail for reasons unrelated to the code under
- * test, so these mocks generate genuine keys, certificates, CSRs, passwords and
+ * test, so the stand-ins generate genuine keys, certificates, CSRs, passwords and
  * bcrypt hashes from the same inputs the providers would receive, following
  * the Terraform providers' semantics (defaults, key-usage mapping, extension
  * layout) closely enough that a misconfiguration shows up in the material.
  */
-import "../../components/local/reflect-metadata";
+import "../../cli/reflect-metadata";
 import * as pulumi from "@pulumi/pulumi";
 import * as x509 from "@peculiar/x509";
 import * as crypto from "node:crypto";
-import { curveByOpenssl, OID_NAMES, plain, providerAlgorithmOf, SECRET_SIG, SPECIAL_SIG_KEY, STAND_INS } from "../../components/local/stand-ins";
+import { CapturedResource, standInMocks } from "../../cli/capture";
+import { OID_NAMES, SECRET_SIG, SPECIAL_SIG_KEY } from "../../cli/stand-ins";
 
-/** One resource registration seen by the mocks. */
-export interface RecordedResource {
-    /** Resource type token, e.g. `tls:index/privateKey:PrivateKey`. */
-    type: string;
-    /** Logical name. */
-    name: string;
+/** One resource registration seen by the mocks: what the stand-in mocks record, and its URN. */
+export interface RecordedResource extends CapturedResource {
     /** Inputs as the engine received them (secrets already unwrapped). */
     inputs: any;
     /** State returned by the mock: inputs merged with computed outputs. */
     state: any;
     /** URN assigned by the mock monitor (includes the parent type chain). */
     urn: string;
-    /** Physical id returned by the mock. */
-    id: string;
-    /** Whether this is a custom (provider-managed) resource rather than a component. */
-    custom: boolean;
 }
 
 /** Handle returned by {@link installRealisticMocks}. */
@@ -70,17 +65,20 @@ export interface RealisticMockOptions {
  * Installs Pulumi mocks whose tls/random resources carry real cryptographic
  * material, and records every registration for assertions.
  *
- * Computed outputs follow the providers: e.g. an ECDSA key without
- * `ecdsaCurve` is P-224, certificates get exactly the key usages listed in
- * `allowedUses`. Any other resource type echoes its inputs as state with id
- * `<name>_id`; invokes/calls echo their inputs.
+ * Computed outputs follow the providers for the resources the component
+ * creates: e.g. certificates get exactly the key usages listed in
+ * `allowedUses`; what the stand-ins do not implement is refused. Any other
+ * resource type echoes its inputs as state with id `<name>_id`; invokes/calls
+ * echo their inputs.
  */
 export function installRealisticMocks(opts: RealisticMockOptions = {}): RealisticMocks {
     const preview = opts.preview ?? false;
     const project = opts.project ?? "project";
     const stack = opts.stack ?? "stack";
     const resources: RecordedResource[] = [];
-    const existing = new Map<string, Record<string, any>>();
+    const existing: Record<string, Record<string, any>> = {};
+    // The generated material is not reused here: every registration gets fresh keys and passwords.
+    const standIns = standInMocks({ existing, preview }, resources as CapturedResource[], {});
     // Set by the monitor wrapper immediately before it synchronously calls newResource.
     let pendingSecretKeys = new Set<string>();
 
@@ -89,52 +87,14 @@ export function installRealisticMocks(opts: RealisticMockOptions = {}): Realisti
             // Everything up to the first await runs inside the wrapper's registerResource call.
             const secretKeys = pendingSecretKeys;
             pendingSecretKeys = new Set();
-            const inputs = plain(args.inputs ?? {});
-            const record: RecordedResource = {
-                type: args.type,
-                name: args.name,
-                inputs,
-                state: inputs,
-                urn: `urn:pulumi:${stack}::${project}::${args.type}::${args.name}`,
-                id: `${args.name}_id`,
-                custom: args.custom ?? true,
-            };
-            resources.push(record);
-            if (args.id !== undefined && args.id !== "") {
-                // A read of an existing resource (`Resource.get`): it must have been put in place, as in a real cluster.
-                const found = existing.get(`${args.type}::${args.id}`);
-                if (!found) {
-                    throw new Error(`resource '${args.id}' does not exist (${args.type})`);
-                }
-                record.id = args.id;
-                record.state = found;
-                return { id: args.id, state: found };
-            }
-            const generator = STAND_INS[args.type];
-            let state: Record<string, any> = inputs;
-            let id: string | undefined = record.id;
-            if (generator && preview) {
-                // The real providers report computed attributes of new resources as unknown during preview.
-                id = undefined;
-            } else if (generator) {
-                let outputs: Record<string, any>;
-                try {
-                    outputs = await generator.outputs(inputs);
-                } catch (err) {
-                    const reason = err instanceof Error ? err.message : String(err);
-                    throw new Error(`mock ${args.type} '${args.name}': ${reason}`);
-                }
-                const { _serial, ...visible } = outputs;
-                state = { ...inputs, ...visible };
-                id = generator.id({ ...state, _serial }, args.name);
-                record.state = state;
-                record.id = id;
-            }
+            const index = resources.length;
+            const answer = standIns.newResource(args);
+            // The stand-in mocks record the registration before their first await.
+            resources[index]!.urn = `urn:pulumi:${stack}::${project}::${args.type}::${args.name}`;
+            const { id, state } = await answer;
             return { id, state: markSecrets(state, secretKeys) };
         },
-        call(args: pulumi.runtime.MockCallArgs): Record<string, any> {
-            return plain(args.inputs ?? {});
-        },
+        call: standIns.call,
     };
 
     void pulumi.runtime.setMocks(mocks, project, stack, preview);
@@ -156,10 +116,12 @@ export function installRealisticMocks(opts: RealisticMockOptions = {}): Realisti
             resources.length = 0;
         },
         setExisting(type, id, state) {
-            existing.set(`${type}::${id}`, state);
+            existing[`${type}::${id}`] = state;
         },
         clearExisting() {
-            existing.clear();
+            for (const key of Object.keys(existing)) {
+                delete existing[key];
+            }
         },
     };
 }
@@ -273,7 +235,6 @@ export interface CertificateFacts {
     publicKeyAlgorithm: string;
     /** Provider spelling (`P256`, `P224`, ...) for ECDSA keys. */
     namedCurve?: string;
-    rsaBits?: number;
     /** Digest of the signature algorithm, e.g. `SHA-256` (absent for Ed25519). */
     signatureHash?: string;
 }
@@ -290,6 +251,10 @@ const KEY_USAGE_NAMES: [x509.KeyUsageFlags, string][] = [
     [x509.KeyUsageFlags.decipherOnly, "decipherOnly"],
 ];
 
+/** The provider's names of key types and curves, from node's. */
+const KEY_ALGORITHMS: Record<string, string> = { ec: "ECDSA", rsa: "RSA", ed25519: "ED25519" };
+const CURVES: Record<string, string> = { secp224r1: "P224", prime256v1: "P256", secp384r1: "P384", secp521r1: "P521" };
+
 /** Parses a PEM certificate (the first one, if given a bundle) into {@link CertificateFacts}. */
 export function certificateFacts(pem: string): CertificateFacts {
     const first = pem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/);
@@ -305,7 +270,7 @@ export function certificateFacts(pem: string): CertificateFacts {
     const ski = cert.getExtension(x509.SubjectKeyIdentifierExtension);
     const aki = cert.getExtension(x509.AuthorityKeyIdentifierExtension);
     const key = crypto.createPublicKey({ key: Buffer.from(cert.publicKey.rawData), format: "der", type: "spki" });
-    const algorithm = providerAlgorithmOf(key);
+    const algorithm = KEY_ALGORITHMS[key.asymmetricKeyType ?? ""] ?? String(key.asymmetricKeyType);
     const cn = cert.subjectName.getField("CN");
     return {
         subject: cert.subject,
@@ -326,8 +291,7 @@ export function certificateFacts(pem: string): CertificateFacts {
         notBefore: cert.notBefore,
         notAfter: cert.notAfter,
         publicKeyAlgorithm: algorithm,
-        namedCurve: algorithm === "ECDSA" ? curveByOpenssl(key.asymmetricKeyDetails?.namedCurve).id : undefined,
-        rsaBits: algorithm === "RSA" ? key.asymmetricKeyDetails?.modulusLength : undefined,
+        namedCurve: algorithm === "ECDSA" ? (CURVES[key.asymmetricKeyDetails?.namedCurve ?? ""] ?? key.asymmetricKeyDetails?.namedCurve) : undefined,
         signatureHash: (cert.signatureAlgorithm as { hash?: { name?: string } }).hash?.name,
     };
 }

@@ -17,7 +17,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { execFile } from "node:child_process";
-import { writeHostsLauncher } from "./cluster";
+import { writeHostsLauncher } from "../../cli/nats-server";
 import { POD_IP_ANNOTATION, PROVISIONER, STARTED_ANNOTATION, STOPPED_ANNOTATION, STORAGE_CLASS, type ControlPlane } from "./control-plane";
 import { Cleanup, NatsServerBinary, NatsServerHandle, startNatsServer, waitFor } from "./nats";
 

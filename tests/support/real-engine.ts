@@ -10,7 +10,7 @@ import { execFileSync, spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
-import { canUsePrivateHosts, connectClient, LocalCluster, startCluster } from "./cluster";
+import { privateHostsProblem, connectClient, LocalCluster, startCluster } from "./cluster";
 import { STREAM_TYPE } from "./exotic";
 import { cacheDir, Cleanup, findNatsServers, killAtExit } from "./nats";
 
@@ -341,7 +341,7 @@ export function stepType(step: PreviewStep): string {
 export function exoticTargetSkipReason(): string | false {
     const tools = findEngineTools();
     if (typeof tools === "string") return tools;
-    return canUsePrivateHosts() ?? (findNatsServers().length > 0 ? false : "no nats-server");
+    return privateHostsProblem() ?? (findNatsServers().length > 0 ? false : "no nats-server");
 }
 
 /** A 3-node TLS cluster on the newest nats-server found, the settings an exotic bus needs to reach it, and a client of the test's own. */

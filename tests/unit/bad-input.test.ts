@@ -129,7 +129,7 @@ describe("Argo inputs that work in Argo", () => {
 describe("a wrong value only known at deploy time", () => {
     it("makes the render of the bus fail with the field named, instead of ending silently", () => {
         // captureEventBus installs process-wide mocks, so it runs in a process of its own.
-        const capture = path.resolve(__dirname, "../../components/local/capture.js");
+        const capture = path.resolve(__dirname, "../../cli/capture.js");
         const pulumiPath = require.resolve("@pulumi/pulumi");
         const script = `
             const pulumi = require(${JSON.stringify(pulumiPath)});

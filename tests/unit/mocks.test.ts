@@ -4,6 +4,7 @@ import * as crypto from "node:crypto";
 import * as tls from "node:tls";
 import { once } from "node:events";
 import bcrypt from "bcryptjs";
+import { STAND_INS } from "../../cli/stand-ins";
 import { certificateFacts, installRealisticMocks, isSecretOutput, resolve } from "../support/mocks";
 
 const mocks = installRealisticMocks({ project: "mocks-test", stack: "dev" });
@@ -145,53 +146,24 @@ test("tls mocks produce a real CA and a leaf signed by it", async () => {
     }
 });
 
-test("PrivateKey without ecdsaCurve uses the provider default P224", async () => {
-    const key = new ptls.PrivateKey("default-curve", { algorithm: "ECDSA" });
-    const pem = await resolve(key.privateKeyPem);
-    assert.equal(crypto.createPrivateKey(pem).asymmetricKeyDetails?.namedCurve, "secp224r1");
-    assert.equal(await resolve(key.ecdsaCurve), "P224");
-    assert.equal(await resolve(key.publicKeyOpenssh), "", "OpenSSH has no P-224 encoding");
-
-    // The provider can still self-sign with it; the facts expose the curve.
-    const cert = new ptls.SelfSignedCert("default-curve", {
-        privateKeyPem: key.privateKeyPem,
-        subject: { commonName: "p224" },
-        validityPeriodHours: 1,
-        allowedUses: ["server_auth"],
-    });
-    const certPem = await resolve(cert.certPem);
-    const facts = certificateFacts(certPem);
-    assert.equal(facts.namedCurve, "P224");
-    assert.deepEqual(facts.keyUsages, []);
-    assert.ok(new crypto.X509Certificate(certPem).verify(crypto.createPublicKey(pem)));
-});
-
-test("RSA and ED25519 keys use the provider's PEM encodings", async () => {
-    const rsa = new ptls.PrivateKey("rsa", { algorithm: "RSA" });
-    const ed = new ptls.PrivateKey("ed", { algorithm: "ED25519" });
-    const [rsaPem, rsaPkcs8, rsaPub, edPem, edFp] = await Promise.all([
-        resolve(rsa.privateKeyPem),
-        resolve(rsa.privateKeyPemPkcs8),
-        resolve(rsa.publicKeyPem),
-        resolve(ed.privateKeyPem),
-        resolve(ed.publicKeyFingerprintSha256),
+test("the stand-ins refuse what the component does not use", async () => {
+    const key = STAND_INS["tls:index/privateKey:PrivateKey"]!;
+    await assert.rejects(async () => key.outputs({ algorithm: "RSA" }), /ECDSA P256 keys only, not RSA/);
+    await assert.rejects(async () => key.outputs({ algorithm: "ECDSA" }), /ECDSA P256 keys only, not ECDSA P224/);
+    const caKey = await key.outputs({ algorithm: "ECDSA", ecdsaCurve: "P256" });
+    const selfSigned = STAND_INS["tls:index/selfSignedCert:SelfSignedCert"]!;
+    const ca = { privateKeyPem: caKey.privateKeyPem, subject: { commonName: "ca" }, validityPeriodHours: 1 };
+    await assert.rejects(async () => selfSigned.outputs({ ...ca, allowedUses: ["code_signing"] }), /does not implement the use code_signing/);
+    await assert.rejects(async () => selfSigned.outputs({ ...ca, allowedUses: ["cert_signing"], subject: { commonName: "ca", country: "NL" } }), /does not implement country/);
+    await assert.rejects(async () => selfSigned.outputs({ ...ca, allowedUses: ["cert_signing"], uris: ["spiffe://ca"] }), /does not implement uris/);
+    await assert.rejects(async () => selfSigned.outputs({ ...ca, allowedUses: ["cert_signing"], setSubjectKeyId: true }), /does not implement setSubjectKeyId/);
+    assert.deepEqual(Object.keys(STAND_INS).sort(), [
+        "random:index/randomPassword:RandomPassword",
+        "tls:index/certRequest:CertRequest",
+        "tls:index/locallySignedCert:LocallySignedCert",
+        "tls:index/privateKey:PrivateKey",
+        "tls:index/selfSignedCert:SelfSignedCert",
     ]);
-    assert.match(rsaPem, /^-----BEGIN RSA PRIVATE KEY-----\n/);
-    assert.match(rsaPkcs8, /^-----BEGIN PRIVATE KEY-----\n/);
-    assert.match(rsaPub, /^-----BEGIN PUBLIC KEY-----\n/);
-    assert.equal(crypto.createPrivateKey(rsaPem).asymmetricKeyDetails?.modulusLength, 2048);
-    assert.match(edPem, /^-----BEGIN PRIVATE KEY-----\n/);
-    assert.match(edFp, /^SHA256:[A-Za-z0-9+/]{43}$/);
-
-    const cert = new ptls.SelfSignedCert("rsa", {
-        privateKeyPem: rsa.privateKeyPem,
-        subject: { commonName: "rsa" },
-        validityPeriodHours: 1,
-        allowedUses: ["key_encipherment"],
-    });
-    const facts = certificateFacts(await resolve(cert.certPem));
-    assert.equal(facts.publicKeyAlgorithm, "RSA");
-    assert.equal(facts.rsaBits, 2048);
 });
 
 test("random mocks honour alphabet and minimums and return a matching bcrypt hash", async () => {
@@ -206,14 +178,8 @@ test("random mocks honour alphabet and minimums and return a matching bcrypt has
     assert.ok(bcrypt.compareSync(result, hash));
     assert.equal(bcrypt.compareSync(result + "x", hash), false);
 
-    const custom = new random.RandomString("custom", { length: 40, upper: false, numeric: false, overrideSpecial: "_-" });
+    const custom = new random.RandomPassword("custom", { length: 40, upper: false, numeric: false, overrideSpecial: "_-" });
     assert.match(await resolve(custom.result), /^[a-z_-]{40}$/);
-
-    const id = new random.RandomId("id", { byteLength: 8 });
-    const [hex, b64Url, dec] = await Promise.all([resolve(id.hex), resolve(id.b64Url), resolve(id.dec)]);
-    assert.match(hex, /^[0-9a-f]{16}$/);
-    assert.equal(Buffer.from(b64Url, "base64url").toString("hex"), hex);
-    assert.equal(BigInt(dec), BigInt("0x" + hex));
 });
 
 test("preview leaves computed provider outputs unknown", async () => {

@@ -4,11 +4,11 @@
  * lame duck) is exactly what the pods get.
  */
 import * as path from "node:path";
-import { podLayout, ServerLayout } from "../config/render";
-import { PATHS } from "../defaults";
-import { serviceDns } from "../kube/names";
-import type { BusSpec } from "../validate";
-import { atLeast, VERSIONS, VersionEntry } from "../versions";
+import { podLayout, ServerLayout } from "../components/config/render";
+import { PATHS } from "../components/defaults";
+import { serviceDns } from "../components/kube/names";
+import type { BusSpec } from "../components/validate";
+import { atLeast, VERSIONS, VersionEntry } from "../components/versions";
 
 /** The pod's config text with its file paths moved under `dir` (ports and hosts unchanged). */
 export function localizePaths(configText: string, dir: string): string {

@@ -7,11 +7,11 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { parse } from "yaml";
-import { didYouMean, InputError } from "./check";
-import { captureEventBus } from "./local/capture";
-import { renderFiles, renderMultiDocument } from "./local/render";
-import { LocalError, runLocalBus } from "./local/run";
-import { busFromStackConfig, STACK_CONFIG_KEYS, StackConfig } from "./stack-config";
+import { didYouMean, InputError } from "../components/check";
+import { captureEventBus } from "./capture";
+import { renderFiles, renderMultiDocument } from "./render";
+import { LocalError, runLocalBus } from "./run";
+import { busFromStackConfig, STACK_CONFIG_KEYS, StackConfig } from "../components/stack-config";
 
 const USAGE = `usage:
   jetstream-eventbus local  [--manifest FILE | --stack FILE] [--project FILE] [--dir DIR] [--keep] [--port N]
@@ -181,7 +181,8 @@ async function main(argv: string[]): Promise<number> {
     return 0;
 }
 
-if (require.main === module) {
+/** Runs a command and ends the process with its status; `bin.js` of the CLI package calls this. */
+export function cli(argv: string[]): void {
     let settled = false;
     // Never end with status 0 when the work stopped half-way: a run that has nothing left to wait
     // for but never finished is a failure too.
@@ -191,7 +192,7 @@ if (require.main === module) {
             process.exit(1);
         }
     });
-    main(process.argv.slice(2)).then(
+    main(argv).then(
         (code) => {
             settled = true;
             process.exit(code);
@@ -206,4 +207,8 @@ if (require.main === module) {
             process.exit(known ? 2 : 1);
         },
     );
+}
+
+if (require.main === module) {
+    cli(process.argv.slice(2));
 }

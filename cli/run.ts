@@ -6,15 +6,15 @@
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import type { EventBusArgs } from "../args";
-import { renderServerConfig } from "../config/render";
-import { CLIENT_SECRET_KEYS, SERVER_SECRET_ENV_KEYS, SERVER_SECRET_KEYS } from "../kube/objects";
-import { createStream, StreamProps } from "../stream/provider-impl";
-import { BusSpec, resolveBusSpec } from "../validate";
+import type { EventBusArgs } from "../components/args";
+import { renderServerConfig } from "../components/config/render";
+import { CLIENT_SECRET_KEYS, SERVER_SECRET_ENV_KEYS, SERVER_SECRET_KEYS } from "../components/kube/objects";
+import { createStream, StreamProps } from "../components/stream/provider-impl";
+import { BusSpec, resolveBusSpec } from "../components/validate";
 import { captureEventBus, CapturedResource, GeneratedMaterial } from "./capture";
 import { hostsFile, LocalPorts, localLayout, podEnv } from "./layout";
-import { findNatsServer, INSTALL_HINT, LocalServer, privateHostsProblem, startServer, stopServer, waitHealthy } from "./servers";
-import { healthPaths } from "../versions";
+import { findNatsServer, INSTALL_HINT, NatsServerHandle, privateHostsProblem, startNatsServer, stopLameDuck, writeHostsLauncher } from "./nats-server";
+import { healthPaths } from "../components/versions";
 
 /** Options of {@link runLocalBus}. */
 export interface LocalOptions {
@@ -105,15 +105,19 @@ export async function runLocalBus(options: LocalOptions): Promise<LocalBus> {
     const ports: LocalPorts[] = Array.from({ length: spec.replicas }, (_, i) => ({ client: base + i, cluster: base + 2000 + i, monitor: base + 4000 + i }));
     const hostsPath = path.join(dir, "hosts");
     fs.writeFileSync(hostsPath, hostsFile(spec));
-    const servers: (LocalServer & { pidFile: string })[] = [];
-    const kill = () => servers.forEach((s) => s.process.kill("SIGKILL"));
+    const launcher = writeHostsLauncher(dir, binary.path, hostsPath);
+    // Each server as soon as it is spawned, so that a failed start stops the others too.
+    const servers: { handle: NatsServerHandle; pidFile: string }[] = [];
+    const kill = () => servers.forEach((s) => s.handle.process.kill("SIGKILL"));
     const stop = async () => {
         step(`stopping: lame duck mode on every server (up to ${spec.lameDuckDuration} plus its grace period; Ctrl-C again to stop at once)`);
-        await Promise.all(servers.map((s) => stopServer(s, binary.path, s.pidFile, 60_000)));
+        await Promise.all(servers.map((s) => stopLameDuck(s.handle, binary.path, s.pidFile, 60_000)));
         removeDir();
         step(options.keep ? `stopped; data and credentials kept in ${dir}` : "stopped; removed the temporary folder");
     };
     try {
+        const ready = healthPaths(binary.version).startup;
+        const starts: Promise<NatsServerHandle>[] = [];
         for (let i = 0; i < spec.replicas; i++) {
             const podDir = path.join(dir, `${spec.names.statefulSet}-${i}`);
             fs.mkdirSync(path.join(podDir, "store"), { recursive: true });
@@ -123,10 +127,22 @@ export async function runLocalBus(options: LocalOptions): Promise<LocalBus> {
             }
             const env = podEnv(spec, i, serverSecret[SERVER_SECRET_ENV_KEYS.encryption], ports[i].cluster);
             step(`starting ${env.POD_NAME}: client port ${ports[i].client}, route port ${ports[i].cluster}, monitoring http://127.0.0.1:${ports[i].monitor}`);
-            servers.push({ ...startServer(env.POD_NAME, binary.path, path.join(podDir, "nats-js.conf"), hostsPath, env), pidFile: path.join(podDir, "nats.pid") });
+            const pidFile = path.join(podDir, "nats.pid");
+            starts.push(
+                startNatsServer({
+                    binary: launcher,
+                    configPath: path.join(podDir, "nats-js.conf"),
+                    env,
+                    name: env.POD_NAME,
+                    monitorPort: ports[i].monitor,
+                    readyPath: ready,
+                    timeoutMs: 120_000,
+                    cleanup: { track: (handle) => servers.push({ handle, pidFile }) },
+                }),
+            );
         }
-        const ready = healthPaths(binary.version).startup;
-        await Promise.all(servers.map((s, i) => waitHealthy(s, `http://127.0.0.1:${ports[i].monitor}${ready}`, 120_000)));
+        // Together: a cluster's servers are ready only once they have formed it.
+        await Promise.all(starts);
         step(spec.replicas > 1 ? "cluster formed: a meta leader is elected and every server is current" : "server ready");
 
         const urls = ports.map((p) => `nats://127.0.0.1:${p.client}`);
@@ -155,7 +171,7 @@ export async function runLocalBus(options: LocalOptions): Promise<LocalBus> {
         log("");
         return bus;
     } catch (err) {
-        await Promise.all(servers.map((s) => stopServer(s, binary.path, s.pidFile, 5_000)));
+        await Promise.all(servers.map((s) => stopLameDuck(s.handle, binary.path, s.pidFile, 5_000)));
         removeDir();
         throw err;
     }
