@@ -80,7 +80,7 @@ export function standInMocks(options: CaptureOptions, resources: CapturedResourc
             try {
                 outputs = options.reuse?.[mock.name] ?? (await standIn.outputs(inputs));
             } catch (err) {
-                throw new Error(`${mock.type} '${mock.name}': ${err instanceof Error ? err.message : String(err)}`);
+                throw new Error(`${mock.type} '${mock.name}': ${err instanceof Error ? err.message : String(err)}`, { cause: err });
             }
             generated[mock.name] = outputs;
             const { _serial, ...visible } = outputs;

@@ -338,7 +338,7 @@ export async function startNatsServer(opts: StartNatsServerOptions): Promise<Nat
     };
 
     const deadline = Date.now() + timeoutMs;
-    let lastProblem = "no response yet";
+    let lastProblem: string;
     for (;;) {
         if (spawnError && child.pid === undefined) {
             return fail(`could not be started (${binary}): ${spawnError.message}`);

@@ -62,7 +62,7 @@ function child<T>(script: string, task: Record<string, unknown>, tmp: string): T
         });
     } catch (err) {
         const e = err as { stderr?: Buffer; stdout?: Buffer; message: string };
-        throw new Error(`${script} ${JSON.stringify(task)} failed: ${e.message}\n${e.stderr?.toString() ?? ""}${e.stdout?.toString() ?? ""}`);
+        throw new Error(`${script} ${JSON.stringify(task)} failed: ${e.message}\n${e.stderr?.toString() ?? ""}${e.stdout?.toString() ?? ""}`, { cause: err });
     }
     return JSON.parse(fs.readFileSync(result, "utf8")) as T;
 }

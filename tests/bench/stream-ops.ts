@@ -22,7 +22,7 @@ import { streamProvider } from "../../components/stream/provider";
 import { tlsOptions } from "../../components/stream/connection";
 import { openTunnel } from "../../components/stream/tunnel";
 import { privateHostsProblem, fakePodsOf, LocalCluster, startCluster } from "../support/cluster";
-import { FakeKubeApi, startFakeKubeApi } from "../support/kube-api";
+import { startFakeKubeApi } from "../support/kube-api";
 import { Cleanup, findNatsServers } from "../support/nats";
 import { versionEntryFor } from "../support/local-layout";
 import { ratioOf, row, Row, summarize } from "./stats";

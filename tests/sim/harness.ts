@@ -712,7 +712,7 @@ export async function localStreamState(cluster: SimCluster, index: number, strea
 export async function waitCaughtUp(cluster: SimCluster, jsm: JetStreamManager, index: number, stream: string, timeoutMs = 60_000): Promise<number> {
     const t0 = Date.now();
     const name = cluster.pods[index].name;
-    let last = "nothing yet";
+    let last: string;
     for (;;) {
         try {
             const c = await streamCluster(jsm, stream);
@@ -738,7 +738,7 @@ export async function waitCaughtUp(cluster: SimCluster, jsm: JetStreamManager, i
 /** Waits until every pod that holds `stream` has the leader's last sequence in its own store (after the writes stopped). */
 export async function waitCopiesEqual(cluster: SimCluster, jsm: JetStreamManager, stream: string, timeoutMs = 30_000): Promise<{ lastSeq: number; copies: number }> {
     const t0 = Date.now();
-    let last = "";
+    let last: string;
     for (;;) {
         const c = await streamCluster(jsm, stream).catch(() => undefined);
         const states = await Promise.all(cluster.pods.map((p) => localStreamState(cluster, p.index, stream).catch(() => undefined)));

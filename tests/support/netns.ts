@@ -216,7 +216,7 @@ export class NetLab {
             ip("link", "set", lab.uplink, "up");
         } catch (err) {
             lab.destroy();
-            throw new Error(`could not create the simulation network: ${firstLine(err)}`);
+            throw new Error(`could not create the simulation network: ${firstLine(err)}`, { cause: err });
         }
         return lab;
     }
