@@ -133,6 +133,8 @@ async function main(task: ProgramTask): Promise<void> {
         const classes: Record<string, new (name: string, args: any) => import("@pulumi/pulumi").CustomResource> = {
             "kubernetes:core/v1:Secret": k8s.core.v1.Secret,
             "kubernetes:core/v1:ConfigMap": k8s.core.v1.ConfigMap,
+            "kubernetes:core/v1:SecretPatch": k8s.core.v1.SecretPatch,
+            "kubernetes:core/v1:ConfigMapPatch": k8s.core.v1.ConfigMapPatch,
             "kubernetes:core/v1:Service": k8s.core.v1.Service,
             "kubernetes:apps/v1:StatefulSet": k8s.apps.v1.StatefulSet,
             "kubernetes:policy/v1:PodDisruptionBudget": k8s.policy.v1.PodDisruptionBudget,
@@ -192,7 +194,7 @@ async function main(task: ProgramTask): Promise<void> {
     if (task.dump) {
         const objects = resources
             .filter((r) => r.type.startsWith("kubernetes:"))
-            .map((r) => ({ type: r.type, name: r.name, inputs: r.type === "kubernetes:core/v1:Secret" ? fixedSecretValues(r.inputs) : r.inputs }));
+            .map((r) => ({ type: r.type, name: r.name, inputs: r.type === "kubernetes:core/v1:Secret" || r.type === "kubernetes:core/v1:SecretPatch" ? fixedSecretValues(r.inputs) : r.inputs }));
         fs.writeFileSync(task.dump.objects, JSON.stringify(objects));
         fs.writeFileSync(task.dump.material, JSON.stringify(generated));
     }
