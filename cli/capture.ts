@@ -52,11 +52,23 @@ const settings = require("@pulumi/pulumi/runtime/settings") as { waitForRPCs(): 
  * order of registration) and `generated`. The commands, the tests and the benchmarks all run the
  * component under these.
  */
-export function standInMocks(options: CaptureOptions, resources: CapturedResource[], generated: GeneratedMaterial): pulumi.runtime.Mocks {
+export function standInMocks(
+    options: CaptureOptions,
+    resources: CapturedResource[],
+    generated: GeneratedMaterial,
+): pulumi.runtime.Mocks {
     return {
         async newResource(mock) {
             const inputs = plain(mock.inputs ?? {});
-            const record: CapturedResource = { type: mock.type, name: mock.name, inputs, state: inputs, id: `${mock.name}_id`, read: false, custom: mock.custom ?? true };
+            const record: CapturedResource = {
+                type: mock.type,
+                name: mock.name,
+                inputs,
+                state: inputs,
+                id: `${mock.name}_id`,
+                read: false,
+                custom: mock.custom ?? true,
+            };
             // Before the first await, so the order is that of registration.
             resources.push(record);
             if (mock.id !== undefined && mock.id !== "") {
@@ -80,7 +92,9 @@ export function standInMocks(options: CaptureOptions, resources: CapturedResourc
             try {
                 outputs = options.reuse?.[mock.name] ?? (await standIn.outputs(inputs));
             } catch (err) {
-                throw new Error(`${mock.type} '${mock.name}': ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+                throw new Error(`${mock.type} '${mock.name}': ${err instanceof Error ? err.message : String(err)}`, {
+                    cause: err,
+                });
             }
             generated[mock.name] = outputs;
             const { _serial, ...visible } = outputs;
@@ -96,7 +110,11 @@ export function standInMocks(options: CaptureOptions, resources: CapturedResourc
  * Builds `new EventBus(name, args)` under mocks and returns every registration once all are done.
  * Installs process-wide mocks: call it once per process, as the commands do.
  */
-export async function captureEventBus(name: string, args: EventBusArgs, options: CaptureOptions = {}): Promise<CapturedBus> {
+export async function captureEventBus(
+    name: string,
+    args: EventBusArgs,
+    options: CaptureOptions = {},
+): Promise<CapturedBus> {
     const resources: CapturedResource[] = [];
     const generated: GeneratedMaterial = {};
     const failures: unknown[] = [];
@@ -111,7 +129,11 @@ export async function captureEventBus(name: string, args: EventBusArgs, options:
         await new Promise<void>((resolve, reject) => {
             // An output that fails leaves the ones depending on it unresolved for good; once nothing else
             // is left to run, report the failure instead of letting the process end as if all went well.
-            onIdle = () => reject(failures[0] ?? new Error(`EventBus ${name} did not finish registering its resources, and reported no error`));
+            onIdle = () =>
+                reject(
+                    failures[0] ??
+                        new Error(`EventBus ${name} did not finish registering its resources, and reported no error`),
+                );
             process.once("beforeExit", onIdle);
             bus.url.apply(() => resolve());
         });

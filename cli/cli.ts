@@ -48,7 +48,12 @@ interface Options {
 export function parseArgs(argv: string[]): Options {
     const [command, ...rest] = argv;
     if (command !== "local" && command !== "render") {
-        throw new InputError("command", command === undefined ? "missing; use local or render" : `"${command}" is not a command; use local or render`);
+        throw new InputError(
+            "command",
+            command === undefined
+                ? "missing; use local or render"
+                : `"${command}" is not a command; use local or render`,
+        );
     }
     const options: Options = { command, keep: false };
     for (let i = 0; i < rest.length; i++) {
@@ -59,25 +64,47 @@ export function parseArgs(argv: string[]): Options {
             return v;
         };
         switch (flag) {
-            case "--manifest": options.manifest = value(); break;
-            case "--stack": options.stack = value(); break;
-            case "--project": options.project = value(); break;
-            case "--dir": options.dir = value(); break;
-            case "--out": options.out = value(); break;
-            case "--format": options.format = value(); break;
-            case "--keep": options.keep = true; break;
+            case "--manifest":
+                options.manifest = value();
+                break;
+            case "--stack":
+                options.stack = value();
+                break;
+            case "--project":
+                options.project = value();
+                break;
+            case "--dir":
+                options.dir = value();
+                break;
+            case "--out":
+                options.out = value();
+                break;
+            case "--format":
+                options.format = value();
+                break;
+            case "--keep":
+                options.keep = true;
+                break;
             case "--port": {
                 const port = Number(value());
-                if (!Number.isInteger(port) || port < 1 || port > 65535 - 4010) throw new InputError("--port", "must be a port number below 61525");
+                if (!Number.isInteger(port) || port < 1 || port > 65535 - 4010)
+                    throw new InputError("--port", "must be a port number below 61525");
                 options.port = port;
                 break;
             }
             default:
-                throw new InputError(flag, `unknown option${didYouMean(flag, OPTIONS[command].map((option) => option.split(" ")[0]))}; ${command} takes ${OPTIONS[command].join(", ")}`);
+                throw new InputError(
+                    flag,
+                    `unknown option${didYouMean(
+                        flag,
+                        OPTIONS[command].map((option) => option.split(" ")[0]),
+                    )}; ${command} takes ${OPTIONS[command].join(", ")}`,
+                );
         }
     }
     if (options.manifest && options.stack) throw new InputError("--manifest", "cannot be combined with --stack");
-    if (options.format !== undefined && options.format !== "yaml") throw new InputError("--format", `"${options.format}" is not supported; use yaml`);
+    if (options.format !== undefined && options.format !== "yaml")
+        throw new InputError("--format", `"${options.format}" is not supported; use yaml`);
     return options;
 }
 
@@ -92,7 +119,10 @@ function configEntries(map: Record<string, any> | undefined, file: string): Part
         if (!(STACK_CONFIG_KEYS as readonly string[]).includes(key)) {
             throw new InputError(`${file}: ${fullKey}`, `unknown key; allowed: ${STACK_CONFIG_KEYS.join(", ")}`);
         }
-        const value = raw !== null && typeof raw === "object" && !Array.isArray(raw) && ("value" in raw || "default" in raw) ? (raw.value ?? raw.default) : raw;
+        const value =
+            raw !== null && typeof raw === "object" && !Array.isArray(raw) && ("value" in raw || "default" in raw)
+                ? (raw.value ?? raw.default)
+                : raw;
         if (value !== null && typeof value === "object" && "secure" in value) {
             throw new InputError(`${file}: ${fullKey}`, "is an encrypted value, which only pulumi can read");
         }
@@ -116,7 +146,10 @@ export function busFromOptions(options: Options, cwd = process.cwd()) {
     }
     const projectFile = path.resolve(cwd, options.project ?? "Pulumi.yaml");
     if (!fs.existsSync(projectFile)) {
-        throw new InputError("--project", `${projectFile} does not exist; run in the project folder, or pass --manifest or --project`);
+        throw new InputError(
+            "--project",
+            `${projectFile} does not exist; run in the project folder, or pass --manifest or --project`,
+        );
     }
     const config: StackConfig = { ...configEntries(readYaml(projectFile)?.config, projectFile) };
     if (options.stack) {
@@ -139,7 +172,10 @@ function writeRender(out: string, files: { path: string; content: string }[]): v
     }
     try {
         fs.mkdirSync(out, { recursive: true });
-        fs.writeFileSync(path.join(out, MARKER_FILE), "Written by `jetstream-eventbus render`; the folder is replaced on the next render.\n");
+        fs.writeFileSync(
+            path.join(out, MARKER_FILE),
+            "Written by `jetstream-eventbus render`; the folder is replaced on the next render.\n",
+        );
         for (const file of files) {
             fs.mkdirSync(path.dirname(path.join(out, file.path)), { recursive: true });
             fs.writeFileSync(path.join(out, file.path), file.content);

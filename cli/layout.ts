@@ -13,13 +13,21 @@ import { atLeast, VERSIONS, VersionEntry } from "../components/versions";
 /** The pod's config text with its file paths moved under `dir` (ports and hosts unchanged). */
 export function localizePaths(configText: string, dir: string): string {
     return configText
-        .split(`${PATHS.configDir}/`).join(`${dir}/`)
-        .split(PATHS.storeDir).join(path.join(dir, "store"))
-        .split(PATHS.pidFile).join(path.join(dir, "nats.pid"));
+        .split(`${PATHS.configDir}/`)
+        .join(`${dir}/`)
+        .split(PATHS.storeDir)
+        .join(path.join(dir, "store"))
+        .split(PATHS.pidFile)
+        .join(path.join(dir, "nats.pid"));
 }
 
 /** The environment Kubernetes gives pod `index` (StatefulSet env, Argo §2.6). */
-export function podEnv(spec: BusSpec, index: number, encryptionKey: string, clusterPort?: number): Record<string, string> {
+export function podEnv(
+    spec: BusSpec,
+    index: number,
+    encryptionKey: string,
+    clusterPort?: number,
+): Record<string, string> {
     const podName = `${spec.names.statefulSet}-${index}`;
     const advertise = `${podName}.${spec.names.service}.${spec.namespace}.svc`;
     return {
@@ -61,7 +69,9 @@ export function localLayout(spec: BusSpec, index: number, ports: LocalPorts[], d
 /** A hosts file resolving every pod name and the service name of the bus to 127.0.0.1. */
 export function hostsFile(spec: BusSpec): string {
     const dns = serviceDns(spec.busName, spec.namespace, spec.replicas, 0, 0);
-    return ["127.0.0.1 localhost", ...[...dns.podHosts, dns.serviceHost].map((host) => `127.0.0.1 ${host}`), ""].join("\n");
+    return ["127.0.0.1 localhost", ...[...dns.podHosts, dns.serviceHost].map((host) => `127.0.0.1 ${host}`), ""].join(
+        "\n",
+    );
 }
 
 /**
@@ -70,6 +80,11 @@ export function hostsFile(spec: BusSpec): string {
  */
 export function versionEntryFor(binaryVersion: string): VersionEntry | undefined {
     const [major, minor] = binaryVersion.split(".");
-    const sameLine = VERSIONS.filter((v) => v.version !== "latest" && !v.version.endsWith("-alpine") && v.serverVersion.startsWith(`${major}.${minor}.`));
+    const sameLine = VERSIONS.filter(
+        (v) =>
+            v.version !== "latest" &&
+            !v.version.endsWith("-alpine") &&
+            v.serverVersion.startsWith(`${major}.${minor}.`),
+    );
     return sameLine.sort((a, b) => (atLeast(a.serverVersion, b.serverVersion) ? -1 : 1))[0];
 }

@@ -57,7 +57,11 @@ function isExecutable(file: string): boolean {
 
 function binaryVersion(file: string): string | undefined {
     try {
-        const out = execFileSync(file, ["--version"], { encoding: "utf8", timeout: 10_000, stdio: ["ignore", "pipe", "pipe"] });
+        const out = execFileSync(file, ["--version"], {
+            encoding: "utf8",
+            timeout: 10_000,
+            stdio: ["ignore", "pipe", "pipe"],
+        });
         return /v?(\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?)/.exec(out)?.[1];
     } catch {
         // Missing, not executable, or still being written by a concurrent build.
@@ -88,7 +92,10 @@ function candidates(env: Record<string, string | undefined>, extraDirs: string[]
     return found;
 }
 
-/** The nats-server of `$NATS_SERVER`, else the first on PATH; undefined when there is none. Its version is the release, without a pre-release suffix. */
+/**
+ * The nats-server of `$NATS_SERVER`, else the first on PATH; undefined when there is none. Its version is the release,
+ * without a pre-release suffix.
+ */
 export function findNatsServer(env: Record<string, string | undefined> = process.env): NatsServerBinary | undefined {
     for (const candidate of candidates(env, [])) {
         const version = isExecutable(candidate) ? binaryVersion(candidate) : undefined;
@@ -101,7 +108,10 @@ export function findNatsServer(env: Record<string, string | undefined> = process
  * Every usable nats-server: `$NATS_SERVER`, `nats-server` on PATH, and `<dir>/<any>/nats-server` of
  * `extraDirs`. One entry per version (first location wins, in that order), sorted oldest first.
  */
-export function findNatsServers(extraDirs: string[] = [], env: Record<string, string | undefined> = process.env): NatsServerBinary[] {
+export function findNatsServers(
+    extraDirs: string[] = [],
+    env: Record<string, string | undefined> = process.env,
+): NatsServerBinary[] {
     const byVersion = new Map<string, NatsServerBinary>();
     const seen = new Set<string>();
     for (const candidate of candidates(env, extraDirs)) {
@@ -127,10 +137,16 @@ export function findNatsServers(extraDirs: string[] = [], env: Record<string, st
 // The pods' host names
 // ---------------------------------------------------------------------------
 
-/** Why this machine cannot give a process its own /etc/hosts (Linux user and mount namespaces), or undefined when it can. */
+/**
+ * Why this machine cannot give a process its own /etc/hosts (Linux user and mount namespaces), or undefined when it
+ * can.
+ */
 export function privateHostsProblem(): string | undefined {
     try {
-        execFileSync("unshare", ["-rm", "--", "sh", "-c", "mount --bind /etc/hosts /etc/hosts"], { stdio: "pipe", timeout: 10_000 });
+        execFileSync("unshare", ["-rm", "--", "sh", "-c", "mount --bind /etc/hosts /etc/hosts"], {
+            stdio: "pipe",
+            timeout: 10_000,
+        });
         return undefined;
     } catch (err) {
         return `cannot map the bus's DNS names to 127.0.0.1 here: this needs Linux user and mount namespaces (unshare -rm): ${String((err as Error).message).split("\n")[0]}`;
@@ -302,7 +318,11 @@ export async function startNatsServer(opts: StartNatsServerOptions): Promise<Nat
             return new Promise<string>((resolve, reject) => {
                 const timer = setTimeout(() => {
                     lineListeners.delete(listener);
-                    reject(new Error(`${name}: no log line matching ${pattern} within ${ms}ms\n${ring.slice(-30).join("\n")}`));
+                    reject(
+                        new Error(
+                            `${name}: no log line matching ${pattern} within ${ms}ms\n${ring.slice(-30).join("\n")}`,
+                        ),
+                    );
                 }, ms);
                 const listener = (line: string) => {
                     if (pattern.test(line)) {
@@ -353,7 +373,8 @@ export async function startNatsServer(opts: StartNatsServerOptions): Promise<Nat
             }
             lastProblem = `HTTP ${status}`;
         } catch (err) {
-            lastProblem = err instanceof Error ? (err.cause instanceof Error ? err.cause.message : err.message) : String(err);
+            lastProblem =
+                err instanceof Error ? (err.cause instanceof Error ? err.cause.message : err.message) : String(err);
         }
         if (Date.now() >= deadline) {
             return fail(`not ready at ${monitorUrl}${readyPath} within ${timeoutMs}ms (${lastProblem})`);
@@ -366,14 +387,22 @@ export async function startNatsServer(opts: StartNatsServerOptions): Promise<Nat
  * Stops a server as a pod's preStop does: lame duck mode through its pid file, then SIGTERM if it has
  * not exited after `graceMs`, then SIGKILL.
  */
-export async function stopLameDuck(server: NatsServerHandle, binary: string, pidFile: string, graceMs: number): Promise<void> {
+export async function stopLameDuck(
+    server: NatsServerHandle,
+    binary: string,
+    pidFile: string,
+    graceMs: number,
+): Promise<void> {
     if (!server.isRunning()) return;
     try {
         execFileSync(binary, [`--signal`, `ldm=${pidFile}`], { stdio: "pipe", timeout: 10_000 });
     } catch {
         server.process.kill("SIGTERM");
     }
-    const exited = await Promise.race([server.exited().then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), graceMs))]);
+    const exited = await Promise.race([
+        server.exited().then(() => true),
+        new Promise<boolean>((r) => setTimeout(() => r(false), graceMs)),
+    ]);
     if (!exited) {
         server.process.kill("SIGKILL");
         await server.exited();

@@ -47,7 +47,9 @@ if (typeof reflect.getMetadata !== "function") {
         }
         return undefined;
     };
-    const hasMetadata = (key: unknown, target: object, property?: Key) => getMetadata(key, target, property) !== undefined;
-    const metadata = (key: unknown, value: unknown) => (target: object, property?: Key) => defineMetadata(key, value, target, property);
+    const hasMetadata = (key: unknown, target: object, property?: Key) =>
+        getMetadata(key, target, property) !== undefined;
+    const metadata = (key: unknown, value: unknown) => (target: object, property?: Key) =>
+        defineMetadata(key, value, target, property);
     Object.assign(reflect, { defineMetadata, getOwnMetadata, getMetadata, hasMetadata, metadata });
 }

@@ -48,7 +48,11 @@ export function kubernetesObject(resource: CapturedResource): Record<string, any
     // A Patch updates the data of an object rendered in full already (ConfigMap, Secrets).
     if (!kind || resource.read || kind.kind.endsWith("Patch")) return undefined;
     const { apiVersion: _a, kind: _k, ...body } = resource.inputs;
-    const object: Record<string, any> = { apiVersion: resource.inputs.apiVersion ?? kind.apiVersion, kind: resource.inputs.kind ?? kind.kind, ...body };
+    const object: Record<string, any> = {
+        apiVersion: resource.inputs.apiVersion ?? kind.apiVersion,
+        kind: resource.inputs.kind ?? kind.kind,
+        ...body,
+    };
     if (object.kind === "Secret") {
         object.stringData = redactValues(object.stringData);
         object.data = redactValues(object.data);
@@ -63,7 +67,10 @@ export function kubernetesObject(resource: CapturedResource): Record<string, any
 export function streamDocument(resource: CapturedResource): Record<string, any> {
     const { config, serverVersion, deletionPolicy, allowDataLoss, createTimeout, connection } = resource.inputs;
     const { password, caCert, clientCert, clientKey, kubernetes, ...reach } = connection ?? {};
-    const target = kubernetes === undefined ? undefined : { ...kubernetes, kubeconfig: kubernetes.kubeconfig === undefined ? undefined : SECRET_MARKER };
+    const target =
+        kubernetes === undefined
+            ? undefined
+            : { ...kubernetes, kubeconfig: kubernetes.kubeconfig === undefined ? undefined : SECRET_MARKER };
     return sortKeys({
         resource: resource.name,
         config,
@@ -93,7 +100,10 @@ export function renderFiles(resources: CapturedResource[]): RenderedFile[] {
         const object = kubernetesObject(resource);
         if (object) {
             const namespace = object.metadata?.namespace ?? "_cluster";
-            files.push({ path: `${namespace}/${object.kind.toLowerCase()}-${object.metadata?.name}.yaml`, content: yaml(object) });
+            files.push({
+                path: `${namespace}/${object.kind.toLowerCase()}-${object.metadata?.name}.yaml`,
+                content: yaml(object),
+            });
             const config = object.kind === "ConfigMap" ? object.data?.["nats-js"] : undefined;
             if (typeof config === "string") {
                 files.push({ path: `${namespace}/${object.metadata.name}.nats-js.conf`, content: config });

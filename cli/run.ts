@@ -13,7 +13,15 @@ import { createStream, StreamProps } from "../components/stream/provider-impl";
 import { BusSpec, resolveBusSpec } from "../components/validate";
 import { captureEventBus, CapturedResource, GeneratedMaterial } from "./capture";
 import { hostsFile, LocalPorts, localLayout, podEnv } from "./layout";
-import { findNatsServer, INSTALL_HINT, NatsServerHandle, privateHostsProblem, startNatsServer, stopLameDuck, writeHostsLauncher } from "./nats-server";
+import {
+    findNatsServer,
+    INSTALL_HINT,
+    NatsServerHandle,
+    privateHostsProblem,
+    startNatsServer,
+    stopLameDuck,
+    writeHostsLauncher,
+} from "./nats-server";
 import { healthPaths } from "../components/versions";
 
 /** Options of {@link runLocalBus}. */
@@ -67,7 +75,9 @@ export async function runLocalBus(options: LocalOptions): Promise<LocalBus> {
     const step = (text: string) => log(`[${((Date.now() - started) / 1000).toFixed(1).padStart(5)}s] ${text}`);
 
     if (options.args.jetstreamExotic !== undefined) {
-        throw new LocalError("a jetstreamExotic bus runs on a server of yours; local runs managed buses (jetstream) only");
+        throw new LocalError(
+            "a jetstreamExotic bus runs on a server of yours; local runs managed buses (jetstream) only",
+        );
     }
     const spec: BusSpec = resolveBusSpec(options.name, options.args);
     const binary = findNatsServer();
@@ -78,7 +88,9 @@ export async function runLocalBus(options: LocalOptions): Promise<LocalBus> {
     if (namespaces) {
         throw new LocalError(namespaces);
     }
-    const dir = options.dir ? path.resolve(options.dir) : fs.mkdtempSync(path.join(os.tmpdir(), "jetstream-eventbus-local-"));
+    const dir = options.dir
+        ? path.resolve(options.dir)
+        : fs.mkdtempSync(path.join(os.tmpdir(), "jetstream-eventbus-local-"));
     try {
         fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
         fs.accessSync(dir, fs.constants.W_OK);
@@ -89,9 +101,12 @@ export async function runLocalBus(options: LocalOptions): Promise<LocalBus> {
         if (!options.keep) fs.rmSync(dir, { recursive: true, force: true });
     };
 
-    step(`rendering bus "${spec.busName}" in namespace ${spec.namespace}: ${spec.replicas} server(s), nats-server ${binary.version} at ${binary.path}${spec.version.serverVersion === binary.version ? "" : ` (the bus runs ${spec.version.serverVersion} in Kubernetes)`}`);
+    step(
+        `rendering bus "${spec.busName}" in namespace ${spec.namespace}: ${spec.replicas} server(s), nats-server ${binary.version} at ${binary.path}${spec.version.serverVersion === binary.version ? "" : ` (the bus runs ${spec.version.serverVersion} in Kubernetes)`}`,
+    );
     const materialPath = path.join(dir, MATERIAL_FILE);
-    const reuse: GeneratedMaterial | undefined = options.keep && fs.existsSync(materialPath) ? JSON.parse(fs.readFileSync(materialPath, "utf8")) : undefined;
+    const reuse: GeneratedMaterial | undefined =
+        options.keep && fs.existsSync(materialPath) ? JSON.parse(fs.readFileSync(materialPath, "utf8")) : undefined;
     const { resources, generated } = await captureEventBus(options.name, options.args, { reuse });
     if (options.keep) {
         // Same keys, passwords and encryption key next time, so the kept data stays readable.
@@ -102,7 +117,11 @@ export async function runLocalBus(options: LocalOptions): Promise<LocalBus> {
     const streamInputs = object(resources, "pulumi-nodejs:dynamic/jetstream:Stream").inputs;
 
     const base = options.basePort ?? 4222;
-    const ports: LocalPorts[] = Array.from({ length: spec.replicas }, (_, i) => ({ client: base + i, cluster: base + 2000 + i, monitor: base + 4000 + i }));
+    const ports: LocalPorts[] = Array.from({ length: spec.replicas }, (_, i) => ({
+        client: base + i,
+        cluster: base + 2000 + i,
+        monitor: base + 4000 + i,
+    }));
     const hostsPath = path.join(dir, "hosts");
     fs.writeFileSync(hostsPath, hostsFile(spec));
     const launcher = writeHostsLauncher(dir, binary.path, hostsPath);
@@ -110,7 +129,9 @@ export async function runLocalBus(options: LocalOptions): Promise<LocalBus> {
     const servers: { handle: NatsServerHandle; pidFile: string }[] = [];
     const kill = () => servers.forEach((s) => s.handle.process.kill("SIGKILL"));
     const stop = async () => {
-        step(`stopping: lame duck mode on every server (up to ${spec.lameDuckDuration} plus its grace period; Ctrl-C again to stop at once)`);
+        step(
+            `stopping: lame duck mode on every server (up to ${spec.lameDuckDuration} plus its grace period; Ctrl-C again to stop at once)`,
+        );
         await Promise.all(servers.map((s) => stopLameDuck(s.handle, binary.path, s.pidFile, 60_000)));
         removeDir();
         step(options.keep ? `stopped; data and credentials kept in ${dir}` : "stopped; removed the temporary folder");
@@ -121,12 +142,17 @@ export async function runLocalBus(options: LocalOptions): Promise<LocalBus> {
         for (let i = 0; i < spec.replicas; i++) {
             const podDir = path.join(dir, `${spec.names.statefulSet}-${i}`);
             fs.mkdirSync(path.join(podDir, "store"), { recursive: true });
-            fs.writeFileSync(path.join(podDir, "nats-js.conf"), renderServerConfig(spec, binary.version, localLayout(spec, i, ports, podDir)));
+            fs.writeFileSync(
+                path.join(podDir, "nats-js.conf"),
+                renderServerConfig(spec, binary.version, localLayout(spec, i, ports, podDir)),
+            );
             for (const { key, file } of Object.values(SERVER_SECRET_KEYS)) {
                 fs.writeFileSync(path.join(podDir, file), serverSecret[key], { mode: 0o600 });
             }
             const env = podEnv(spec, i, serverSecret[SERVER_SECRET_ENV_KEYS.encryption], ports[i].cluster);
-            step(`starting ${env.POD_NAME}: client port ${ports[i].client}, route port ${ports[i].cluster}, monitoring http://127.0.0.1:${ports[i].monitor}`);
+            step(
+                `starting ${env.POD_NAME}: client port ${ports[i].client}, route port ${ports[i].cluster}, monitoring http://127.0.0.1:${ports[i].monitor}`,
+            );
             const pidFile = path.join(podDir, "nats.pid");
             starts.push(
                 startNatsServer({
@@ -143,7 +169,9 @@ export async function runLocalBus(options: LocalOptions): Promise<LocalBus> {
         }
         // Together: a cluster's servers are ready only once they have formed it.
         await Promise.all(starts);
-        step(spec.replicas > 1 ? "cluster formed: a meta leader is elected and every server is current" : "server ready");
+        step(
+            spec.replicas > 1 ? "cluster formed: a meta leader is elected and every server is current" : "server ready",
+        );
 
         const urls = ports.map((p) => `nats://127.0.0.1:${p.client}`);
         const props: StreamProps = {
@@ -155,13 +183,24 @@ export async function runLocalBus(options: LocalOptions): Promise<LocalBus> {
             createTimeout: streamInputs.createTimeout,
         };
         const { outs } = await createStream(props);
-        step(`stream "${outs.config.name}" ready: subjects ${outs.config.subjects.join(", ")}, ${outs.config.replicas} replica(s)`);
+        step(
+            `stream "${outs.config.name}" ready: subjects ${outs.config.subjects.join(", ")}, ${outs.config.replicas} replica(s)`,
+        );
 
         const caFile = path.join(dir, "ca.crt");
         const passwordFile = path.join(dir, "password");
         fs.writeFileSync(caFile, clientSecret[CLIENT_SECRET_KEYS.caCert]);
         fs.writeFileSync(passwordFile, streamInputs.connection.password, { mode: 0o600 });
-        const bus: LocalBus = { urls, serverName: streamInputs.connection.serverName, caFile, username: streamInputs.connection.username, passwordFile, dir, stop, kill };
+        const bus: LocalBus = {
+            urls,
+            serverName: streamInputs.connection.serverName,
+            caFile,
+            username: streamInputs.connection.username,
+            passwordFile,
+            dir,
+            stop,
+            kill,
+        };
         log("");
         log(`  URL:         ${urls.join(",")}`);
         log(`  TLS name:    ${bus.serverName}  (the certificate names the in-cluster service; verify against it)`);

@@ -67,7 +67,13 @@ function required<T>(inputs: Record<string, any>, ...keys: string[]): T {
 function unsupported(type: string, inputs: Record<string, any>, keys: string[]): void {
     const set = keys.filter((key) => {
         const value = inputs[key];
-        return value !== undefined && value !== null && value !== false && value !== "" && !(Array.isArray(value) && value.length === 0);
+        return (
+            value !== undefined &&
+            value !== null &&
+            value !== false &&
+            value !== "" &&
+            !(Array.isArray(value) && value.length === 0)
+        );
     });
     if (set.length > 0) {
         throw new Error(`the ${type} stand-in does not implement ${set.join(", ")} (the component does not use it)`);
@@ -85,7 +91,9 @@ function privateKeyOutputs(inputs: Record<string, any>): Record<string, any> {
     // The provider's default curve is P224; the component always asks for P256.
     const ecdsaCurve: string = inputs.ecdsaCurve ?? "P224";
     if (algorithm !== "ECDSA" || ecdsaCurve !== "P256") {
-        throw new Error(`the PrivateKey stand-in makes ECDSA P256 keys only, not ${algorithm}${algorithm === "ECDSA" ? ` ${ecdsaCurve}` : ""}`);
+        throw new Error(
+            `the PrivateKey stand-in makes ECDSA P256 keys only, not ${algorithm}${algorithm === "ECDSA" ? ` ${ecdsaCurve}` : ""}`,
+        );
     }
     const pair = crypto.generateKeyPairSync("ec", { namedCurve: "prime256v1" });
     return {
@@ -103,7 +111,9 @@ function privateKeyOutputs(inputs: Record<string, any>): Record<string, any> {
 function p256Point(spki: Buffer): Buffer {
     const key = crypto.createPublicKey({ key: spki, format: "der", type: "spki" });
     if (key.asymmetricKeyType !== "ec" || key.asymmetricKeyDetails?.namedCurve !== "prime256v1") {
-        throw new Error(`the stand-ins handle ECDSA P256 keys only, not ${key.asymmetricKeyType} ${key.asymmetricKeyDetails?.namedCurve ?? ""}`.trim());
+        throw new Error(
+            `the stand-ins handle ECDSA P256 keys only, not ${key.asymmetricKeyType} ${key.asymmetricKeyDetails?.namedCurve ?? ""}`.trim(),
+        );
     }
     return spki.subarray(spki.length - 65);
 }
@@ -145,7 +155,9 @@ const EXT_KEY_USAGES: Record<string, { oid: string; name: string }> = {
     client_auth: { oid: "1.3.6.1.5.5.7.3.2", name: "clientAuth" },
 };
 
-export const OID_NAMES: Record<string, string> = Object.fromEntries(Object.values(EXT_KEY_USAGES).map((e) => [e.oid, e.name]));
+export const OID_NAMES: Record<string, string> = Object.fromEntries(
+    Object.values(EXT_KEY_USAGES).map((e) => [e.oid, e.name]),
+);
 
 const NAME_OIDS = {
     organization: "2.5.4.10",
@@ -160,7 +172,11 @@ function nameValue(oid: string, value: string): x509.JsonAttributeObject {
 /** The subject (organization and common name) in Go's pkix.Name RDN order. */
 function subjectName(type: string, subject: Record<string, any> | undefined): x509.Name {
     const s = subject ?? {};
-    unsupported(type, s, Object.keys(s).filter((key) => key !== "commonName" && key !== "organization"));
+    unsupported(
+        type,
+        s,
+        Object.keys(s).filter((key) => key !== "commonName" && key !== "organization"),
+    );
     const rdns: x509.JsonAttributeAndObjectValue[] = [];
     const add = (oid: string, value: unknown) => {
         if (value !== undefined && value !== null && value !== "") {
@@ -215,7 +231,9 @@ async function createCertificate(inputs: Record<string, any>, plan: CertificateP
     const extKeyUsages: string[] = [];
     for (const use of allowedUses) {
         if (KEY_USAGES[use] === undefined && !EXT_KEY_USAGES[use]) {
-            throw new Error(`the ${plan.type} stand-in does not implement the use ${use} (the component does not use it)`);
+            throw new Error(
+                `the ${plan.type} stand-in does not implement the use ${use} (the component does not use it)`,
+            );
         }
         if (KEY_USAGES[use] !== undefined) {
             keyUsage |= KEY_USAGES[use]!;
@@ -300,7 +318,8 @@ async function certRequestOutputs(inputs: Record<string, any>): Promise<Record<s
         name: subject,
         keys: { privateKey: key.privateKey, publicKey: key.publicKey },
         signingAlgorithm: SIGNING_ALGORITHM,
-        extensions: sans.length > 0 ? [new x509.SubjectAlternativeNameExtension(sans, subject.toJSON().length === 0)] : [],
+        extensions:
+            sans.length > 0 ? [new x509.SubjectAlternativeNameExtension(sans, subject.toJSON().length === 0)] : [],
     });
     return { certRequestPem: csr.toString("pem") + "\n", keyAlgorithm: "ECDSA" };
 }
@@ -399,7 +418,10 @@ function randomPasswordOutputs(inputs: Record<string, any>): Record<string, any>
 }
 
 /** The stand-in for each provider resource type the component creates: its computed outputs and its id. */
-export const STAND_INS: Record<string, { outputs: Generator; id: (state: Record<string, any>, name: string) => string }> = {
+export const STAND_INS: Record<
+    string,
+    { outputs: Generator; id: (state: Record<string, any>, name: string) => string }
+> = {
     "tls:index/privateKey:PrivateKey": {
         outputs: privateKeyOutputs,
         id: (s) => crypto.createHash("sha1").update(s.publicKeyPem).digest("hex"),

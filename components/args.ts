@@ -143,7 +143,9 @@ export interface JetStreamBusArgs {
     networkPolicy?: {
         /** Namespaces allowed on the client port; unset: every namespace. */
         clientNamespaces?: string[];
-        /** Namespaces allowed on the monitoring (8222) and metrics (7777) ports, e.g. your Prometheus's. Default none. */
+        /**
+         * Namespaces allowed on the monitoring (8222) and metrics (7777) ports, e.g. your Prometheus's. Default none.
+         */
         monitoringNamespaces?: string[];
     };
     /**
@@ -168,7 +170,10 @@ export interface SecretKeySelector {
     key: string;
 }
 
-/** Argo's `TLSConfig`: Secrets holding the TLS material for the server you run (https://argoproj.github.io/argo-events/eventbus/jetstream/). */
+/**
+ * Argo's `TLSConfig`: Secrets holding the TLS material for the server you run
+ * (https://argoproj.github.io/argo-events/eventbus/jetstream/).
+ */
 export interface ExoticTlsArgs {
     /** CA certificate the server certificate is verified against. */
     caCertSecret?: SecretKeySelector;
@@ -212,13 +217,17 @@ export interface JetStreamExoticArgs {
     stream?: StreamSettingsInput;
     /** Deletion policy, data-loss permission and create timeout of the stream. */
     streamLifecycle?: StreamLifecycleArgs;
-    /** The server's nats-server release, for the stream's update rules until it reports its own. Default: the latest of the version map. */
+    /**
+     * The server's nats-server release, for the stream's update rules until it reports its own. Default: the latest of
+     * the version map.
+     */
     serverVersion?: string;
 }
 
 /**
  * Argo Events interop: an `argoproj.io/v1alpha1` EventBus of kind `jetstreamExotic` in each namespace,
- * pointing at this bus, so EventSources and Sensors there use it (https://argoproj.github.io/argo-events/eventbus/jetstream/).
+ * pointing at this bus, so EventSources and Sensors there use it
+ * (https://argoproj.github.io/argo-events/eventbus/jetstream/).
  */
 export interface ArgoEventsArgs {
     /** Name of the EventBus objects. Default `default`, the one EventSources and Sensors use unless told otherwise. */

@@ -31,11 +31,7 @@ export function editDistance(a: string, b: string): number {
         previous[0] = i;
         for (let j = 1; j <= b.length; j++) {
             const above = previous[j];
-            previous[j] = Math.min(
-                previous[j] + 1,
-                previous[j - 1] + 1,
-                diagonal + (a[i - 1] === b[j - 1] ? 0 : 1),
-            );
+            previous[j] = Math.min(previous[j] + 1, previous[j - 1] + 1, diagonal + (a[i - 1] === b[j - 1] ? 0 : 1));
             diagonal = above;
         }
     }
@@ -100,11 +96,17 @@ export function rejectUnknownKeys(value: object | undefined, known: readonly str
     }
     if (typeof value !== "object" || Array.isArray(value)) {
         // Name the type only: the value may be a credential given in the wrong place.
-        throw new InputError(field || "args", `must be an object, got ${Array.isArray(value) ? "a list" : `a ${typeof value}`}`);
+        throw new InputError(
+            field || "args",
+            `must be an object, got ${Array.isArray(value) ? "a list" : `a ${typeof value}`}`,
+        );
     }
     for (const key of Object.keys(value)) {
         if (!known.includes(key)) {
-            throw new InputError(field === "" ? key : `${field}.${key}`, `unknown field${didYouMean(key, known)}; allowed fields: ${known.join(", ")}`);
+            throw new InputError(
+                field === "" ? key : `${field}.${key}`,
+                `unknown field${didYouMean(key, known)}; allowed fields: ${known.join(", ")}`,
+            );
         }
     }
 }
@@ -116,7 +118,8 @@ export function rejectUnknownKeys(value: object | undefined, known: readonly str
  */
 export function keysOf<T>() {
     return <const K extends readonly (keyof T & string)[]>(
-        keys: K & ([Exclude<keyof T, K[number]>] extends [never] ? unknown : { missingKeys: Exclude<keyof T, K[number]> }),
+        keys: K &
+            ([Exclude<keyof T, K[number]>] extends [never] ? unknown : { missingKeys: Exclude<keyof T, K[number]> }),
     ): readonly (keyof T & string)[] => keys;
 }
 
@@ -138,17 +141,25 @@ export function checkBoolean(value: unknown, field: string): boolean {
 
 /** A DNS-1123 subdomain: names of Secrets, service accounts, priority and storage classes, most objects. */
 export const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
-export const DNS_SUBDOMAIN_RULE = "use at most 253 lowercase letters, digits, '-' and '.', starting and ending with a letter or digit";
+export const DNS_SUBDOMAIN_RULE =
+    "use at most 253 lowercase letters, digits, '-' and '.', starting and ending with a letter or digit";
 /** A DNS-1123 label: namespace names. */
 export const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
-export const DNS_LABEL_RULE = "use at most 63 lowercase letters, digits and '-', starting and ending with a letter or digit";
+export const DNS_LABEL_RULE =
+    "use at most 63 lowercase letters, digits and '-', starting and ending with a letter or digit";
 
-/** A DNS-1123 label of at most `maxLength` characters (https://kubernetes.io/docs/concepts/overview/working-with-objects/names/). */
+/**
+ * A DNS-1123 label of at most `maxLength` characters
+ * (https://kubernetes.io/docs/concepts/overview/working-with-objects/names/).
+ */
 export function isDnsLabel(value: unknown, maxLength = 63): value is string {
     return typeof value === "string" && value.length <= maxLength && DNS_LABEL.test(value);
 }
 
-/** A DNS-1123 subdomain of at most 253 characters (https://kubernetes.io/docs/concepts/overview/working-with-objects/names/). */
+/**
+ * A DNS-1123 subdomain of at most 253 characters
+ * (https://kubernetes.io/docs/concepts/overview/working-with-objects/names/).
+ */
 export function isDnsSubdomain(value: unknown): value is string {
     return typeof value === "string" && value.length <= 253 && DNS_SUBDOMAIN.test(value);
 }

@@ -20,9 +20,15 @@ export const DEFAULTS = {
     pvcRetention: "Retain",
     /** JetStream memory limit: -1 lets the server use 75% of memory (Argo Events' default). */
     maxMemoryStore: "-1",
-    /** JetStream file limit without persistence (Argo Events' default); with persistence the volume size (as the NATS Helm chart). */
+    /**
+     * JetStream file limit without persistence (Argo Events' default); with persistence the volume size (as the NATS
+     * Helm chart).
+     */
     maxFileStoreWithoutPersistence: "1TB",
-    /** Lame duck mode (Argo Events since https://github.com/argoproj/argo-events/pull/3959, and the NATS Helm chart; the server's minimum is 30s; https://docs.nats.io/running-a-nats-service/configuration). */
+    /**
+     * Lame duck mode (Argo Events since https://github.com/argoproj/argo-events/pull/3959, and the NATS Helm chart; the
+     * server's minimum is 30s; https://docs.nats.io/running-a-nats-service/configuration).
+     */
     lameDuckDuration: "30s",
     /** Lame duck grace period (the NATS Helm chart's; must be below the duration). */
     lameDuckGracePeriod: "10s",

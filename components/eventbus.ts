@@ -6,11 +6,27 @@ import { ARGO_CLIENT_SECRET_KEYS, ARGO_EVENTBUS_CRD, ArgoEventsSpec, argoEventBu
 import { renderAuthConfig, renderServerConfig } from "./config/render";
 import { PORTS } from "./defaults";
 import { commonLabels, objectNames, selectorLabels, serviceDns } from "./kube/names";
-import { clientSecretArgs, configMapArgs, configMapDataPatchArgs, DATA_OWNED_BY_PATCH, headlessServiceArgs, podDisruptionBudgetArgs, secretDataPatchArgs, serverSecretArgs } from "./kube/objects";
+import {
+    clientSecretArgs,
+    configMapArgs,
+    configMapDataPatchArgs,
+    DATA_OWNED_BY_PATCH,
+    headlessServiceArgs,
+    podDisruptionBudgetArgs,
+    secretDataPatchArgs,
+    serverSecretArgs,
+} from "./kube/objects";
 import { networkPolicyArgs } from "./kube/network-policy";
 import { POD_MONITOR_CRD, podMonitorArgs } from "./kube/pod-monitor";
 import { statefulSetArgs } from "./kube/statefulset";
-import { apiServerCluster, ClusterSource, defaultProviderConfig, explicitKubernetesProvider, portForwardCluster, PortForwardCluster } from "./kube/target-cluster";
+import {
+    apiServerCluster,
+    ClusterSource,
+    defaultProviderConfig,
+    explicitKubernetesProvider,
+    portForwardCluster,
+    PortForwardCluster,
+} from "./kube/target-cluster";
 import { Servers, ServersArgs } from "./kube/servers-resource";
 import { createCertificates } from "./security/certificates";
 import { clientAuthYaml, createCredentials } from "./security/credentials";
@@ -72,15 +88,35 @@ export class EventBus extends pulumi.ComponentResource {
         // Validate first, so bad input fails the preview with nothing registered. The stream must
         // reach the cluster the objects go to: that too is decided before anything is registered.
         const spec = resolveBus(name, args);
-        const managed = spec.kind === "managed" ? { spec, serverConfig: renderServerConfig(spec, spec.version.serverVersion), clusters: busClusters(spec, opts) } : undefined;
+        const managed =
+            spec.kind === "managed"
+                ? {
+                      spec,
+                      serverConfig: renderServerConfig(spec, spec.version.serverVersion),
+                      clusters: busClusters(spec, opts),
+                  }
+                : undefined;
         super(EVENTBUS_TYPE, name, {}, opts);
 
-        const bus = managed ? deployManagedBus(name, managed.spec, managed.serverConfig, managed.clusters, this) : connectExoticBus(name, spec as ExoticSpec, this);
+        const bus = managed
+            ? deployManagedBus(name, managed.spec, managed.serverConfig, managed.clusters, this)
+            : connectExoticBus(name, spec as ExoticSpec, this);
         // For a managed bus, after the StatefulSet: Pulumi waits for its pods to be ready first.
-        const stream = new BusStream(`${name}-stream`, spec.stream, bus.streamConnection, { parent: this, dependsOn: bus.streamDependsOn });
+        const stream = new BusStream(`${name}-stream`, spec.stream, bus.streamConnection, {
+            parent: this,
+            dependsOn: bus.streamDependsOn,
+        });
         if (spec.argoEvents) {
             // A managed bus has its client Secret in its own namespace already.
-            exposeToArgoEvents(name, spec.argoEvents, spec.stream.spec, bus, managed ? spec.namespace : undefined, spec.busName, this);
+            exposeToArgoEvents(
+                name,
+                spec.argoEvents,
+                spec.stream.spec,
+                bus,
+                managed ? spec.namespace : undefined,
+                spec.busName,
+                this,
+            );
         }
 
         this.url = bus.url;
@@ -134,7 +170,13 @@ function busClusters(spec: BusSpec, opts: pulumi.ComponentResourceOptions | unde
 }
 
 /** The managed cluster: certificates, credentials, Secrets, ConfigMap, Service, StatefulSet, PDB. */
-function deployManagedBus(name: string, spec: BusSpec, serverConfig: string, clusters: BusClusters, parent: pulumi.Resource): Reachable {
+function deployManagedBus(
+    name: string,
+    spec: BusSpec,
+    serverConfig: string,
+    clusters: BusClusters,
+    parent: pulumi.Resource,
+): Reachable {
     const cluster = clusters.portForward;
     // Objects have fixed names (DNS names and SANs depend on them): a replacement must delete first.
     const childOpts: pulumi.CustomResourceOptions = { parent, deleteBeforeReplace: true };
@@ -143,27 +185,46 @@ function deployManagedBus(name: string, spec: BusSpec, serverConfig: string, clu
     const credentials = createCredentials(name, { parent }, spec.persistence?.encryptionKey);
 
     const serverSecretInputs = serverSecretArgs(spec, {
-            authConfig: pulumi
-                .all([credentials.passwordHash, credentials.systemPasswordHash])
-                .apply(([passwordHash, systemPasswordHash]) => renderAuthConfig({ username: credentials.username, passwordHash, systemPasswordHash })),
-            encryptionKey: credentials.encryptionKey,
-            systemPassword: credentials.systemPassword,
-            caCertPem: certificates.caCertPem,
-            serverKeyPem: certificates.serverKeyPem,
-            serverCertPem: certificates.serverCertPem,
-            routeKeyPem: certificates.routeKeyPem,
-            routeCertPem: certificates.routeCertPem,
+        authConfig: pulumi
+            .all([credentials.passwordHash, credentials.systemPasswordHash])
+            .apply(([passwordHash, systemPasswordHash]) =>
+                renderAuthConfig({ username: credentials.username, passwordHash, systemPasswordHash }),
+            ),
+        encryptionKey: credentials.encryptionKey,
+        systemPassword: credentials.systemPassword,
+        caCertPem: certificates.caCertPem,
+        serverKeyPem: certificates.serverKeyPem,
+        serverCertPem: certificates.serverCertPem,
+        routeKeyPem: certificates.routeKeyPem,
+        routeCertPem: certificates.routeCertPem,
     });
-    const clientSecretInputs = clientSecretArgs(spec, credentials.password.apply((password) => clientAuthYaml(credentials.username, password)), certificates.caCertPem, dns.url);
+    const clientSecretInputs = clientSecretArgs(
+        spec,
+        credentials.password.apply((password) => clientAuthYaml(credentials.username, password)),
+        certificates.caCertPem,
+        dns.url,
+    );
     const configMapInputs = configMapArgs(spec, serverConfig);
-    // Created by the object resources, their data then updated in place by a Patch each: never deleted under running pods.
+    // Created by the object resources, their data then updated in place by a Patch each: never deleted under running
+    // pods.
     const createOnly = { ...childOpts, ignoreChanges: DATA_OWNED_BY_PATCH };
     const serverSecret = new k8s.core.v1.Secret(`${name}-server`, serverSecretInputs, createOnly);
     const clientSecret = new k8s.core.v1.Secret(`${name}-client-auth`, clientSecretInputs, createOnly);
     const configMap = new k8s.core.v1.ConfigMap(`${name}-config`, configMapInputs, createOnly);
-    const serverSecretData = new k8s.core.v1.SecretPatch(`${name}-server-data`, secretDataPatchArgs(serverSecretInputs), { parent, dependsOn: [serverSecret] });
-    new k8s.core.v1.SecretPatch(`${name}-client-auth-data`, secretDataPatchArgs(clientSecretInputs), { parent, dependsOn: [clientSecret] });
-    const configMapData = new k8s.core.v1.ConfigMapPatch(`${name}-config-data`, configMapDataPatchArgs(configMapInputs), { parent, dependsOn: [configMap] });
+    const serverSecretData = new k8s.core.v1.SecretPatch(
+        `${name}-server-data`,
+        secretDataPatchArgs(serverSecretInputs),
+        { parent, dependsOn: [serverSecret] },
+    );
+    new k8s.core.v1.SecretPatch(`${name}-client-auth-data`, secretDataPatchArgs(clientSecretInputs), {
+        parent,
+        dependsOn: [clientSecret],
+    });
+    const configMapData = new k8s.core.v1.ConfigMapPatch(
+        `${name}-config-data`,
+        configMapDataPatchArgs(configMapInputs),
+        { parent, dependsOn: [configMap] },
+    );
     const service = new k8s.core.v1.Service(`${name}-svc`, headlessServiceArgs(spec), childOpts);
     // Before the StatefulSet: volumes grow (or the change is refused) before the pods roll.
     const servers = new Servers(
@@ -200,8 +261,15 @@ function deployManagedBus(name: string, spec: BusSpec, serverConfig: string, clu
     }
     if (spec.podMonitor) {
         // Read first: without the Prometheus Operator's CRD the preview fails here, naming it.
-        const crd = k8s.apiextensions.v1.CustomResourceDefinition.get(`${name}-prometheus-operator-podmonitor-crd`, POD_MONITOR_CRD, { parent });
-        new k8s.apiextensions.CustomResource(`${name}-podmonitor`, podMonitorArgs(spec, spec.podMonitor), { ...childOpts, dependsOn: [crd] });
+        const crd = k8s.apiextensions.v1.CustomResourceDefinition.get(
+            `${name}-prometheus-operator-podmonitor-crd`,
+            POD_MONITOR_CRD,
+            { parent },
+        );
+        new k8s.apiextensions.CustomResource(`${name}-podmonitor`, podMonitorArgs(spec, spec.podMonitor), {
+            ...childOpts,
+            dependsOn: [crd],
+        });
     }
     return {
         url: pulumi.all([service.metadata.name, statefulSet.metadata.name]).apply(() => dns.url),
@@ -240,9 +308,17 @@ function deployManagedBus(name: string, spec: BusSpec, serverConfig: string, clu
 }
 
 /** The text of one key of an existing Secret in the bus's namespace, read through the Kubernetes provider. */
-function existingSecretText(name: string, namespace: string, selector: SecretKeySelector, field: string, parent: pulumi.Resource): pulumi.Output<string> {
+function existingSecretText(
+    name: string,
+    namespace: string,
+    selector: SecretKeySelector,
+    field: string,
+    parent: pulumi.Resource,
+): pulumi.Output<string> {
     const secret = k8s.core.v1.Secret.get(name, `${namespace}/${selector.name}`, { parent });
-    return pulumi.secret(secret.data.apply((data) => secretText(data, selector.key, `${field}: Secret ${namespace}/${selector.name}`)));
+    return pulumi.secret(
+        secret.data.apply((data) => secretText(data, selector.key, `${field}: Secret ${namespace}/${selector.name}`)),
+    );
 }
 
 /** A server run elsewhere (Argo's `jetstreamExotic`): nothing is deployed, only the stream is managed. */
@@ -254,13 +330,25 @@ function connectExoticBus(name: string, spec: ExoticSpec, parent: pulumi.Resourc
     } else if ("accessSecret" in credentials) {
         const selector = credentials.accessSecret;
         const where = `jetstreamExotic.accessSecret: Secret ${spec.namespace}/${selector.name} key ${selector.key}`;
-        auth = existingSecretText(`${name}-access-secret`, spec.namespace, selector, "jetstreamExotic.accessSecret", parent).apply((text) => parseClientAuth(text, where));
+        auth = existingSecretText(
+            `${name}-access-secret`,
+            spec.namespace,
+            selector,
+            "jetstreamExotic.accessSecret",
+            parent,
+        ).apply((text) => parseClientAuth(text, where));
     } else {
-        auth = pulumi.all([credentials.username, credentials.password]).apply(([username, password]) => ({ username, password }));
+        auth = pulumi
+            .all([credentials.username, credentials.password])
+            .apply(([username, password]) => ({ username, password }));
     }
     /** The PEM text of `source`: inline, or read from its Secret (named in errors by `secretField`). */
     const pem = (source: PemSource | undefined, suffix: string, secretField: string) =>
-        source === undefined ? undefined : "secret" in source ? existingSecretText(`${name}-${suffix}`, spec.namespace, source.secret, secretField, parent) : pulumi.output(source.text);
+        source === undefined
+            ? undefined
+            : "secret" in source
+              ? existingSecretText(`${name}-${suffix}`, spec.namespace, source.secret, secretField, parent)
+              : pulumi.output(source.text);
     const caCert = pem(spec.caCert, "ca-cert", "jetstreamExotic.tls.caCertSecret");
     const clientCert = pem(spec.clientCert, "client-cert", "jetstreamExotic.tls.clientCertSecret");
     const clientKeyText = pem(spec.clientKey, "client-key", "jetstreamExotic.tls.clientKeySecret");
@@ -273,7 +361,9 @@ function connectExoticBus(name: string, spec: ExoticSpec, parent: pulumi.Resourc
         clientCert: pulumi.output(clientCert),
         clientKey: pulumi.secret(pulumi.output(clientKey)),
         insecureSkipVerify: spec.insecureSkipVerify,
-        clientSecretName: pulumi.output(credentials !== undefined && "accessSecret" in credentials ? credentials.accessSecret.name : undefined),
+        clientSecretName: pulumi.output(
+            credentials !== undefined && "accessSecret" in credentials ? credentials.accessSecret.name : undefined,
+        ),
         serviceName: pulumi.output(undefined),
         statefulSetName: pulumi.output(undefined),
         streamConnection: {
@@ -297,15 +387,29 @@ function connectExoticBus(name: string, spec: ExoticSpec, parent: pulumi.Resourc
  * `EventBus` of kind `jetstreamExotic` pointing at this bus. The Argo CRD is read first, so a cluster
  * without Argo Events fails the preview on it rather than on the first EventBus.
  */
-function exposeToArgoEvents(name: string, argo: ArgoEventsSpec, stream: StreamSpec, bus: Reachable, secretNamespace: string | undefined, busName: string, parent: pulumi.Resource): void {
-    const crd = k8s.apiextensions.v1.CustomResourceDefinition.get(`${name}-argo-events-eventbus-crd`, ARGO_EVENTBUS_CRD, { parent });
+function exposeToArgoEvents(
+    name: string,
+    argo: ArgoEventsSpec,
+    stream: StreamSpec,
+    bus: Reachable,
+    secretNamespace: string | undefined,
+    busName: string,
+    parent: pulumi.Resource,
+): void {
+    const crd = k8s.apiextensions.v1.CustomResourceDefinition.get(
+        `${name}-argo-events-eventbus-crd`,
+        ARGO_EVENTBUS_CRD,
+        { parent },
+    );
     const secretName = objectNames(busName).clientSecret;
     const keys = ARGO_CLIENT_SECRET_KEYS;
-    const secretData = pulumi.all([bus.username, bus.password, bus.caCert, bus.clientCert, bus.clientKey]).apply(([username, password, ca, cert, key]) => ({
-        ...(username !== undefined ? { [keys.auth]: clientAuthYaml(username, password ?? "") } : {}),
-        ...(ca !== undefined ? { [keys.caCert]: ca } : {}),
-        ...(cert !== undefined && key !== undefined ? { [keys.clientCert]: cert, [keys.clientKey]: key } : {}),
-    }));
+    const secretData = pulumi
+        .all([bus.username, bus.password, bus.caCert, bus.clientCert, bus.clientKey])
+        .apply(([username, password, ca, cert, key]) => ({
+            ...(username !== undefined ? { [keys.auth]: clientAuthYaml(username, password ?? "") } : {}),
+            ...(ca !== undefined ? { [keys.caCert]: ca } : {}),
+            ...(cert !== undefined && key !== undefined ? { [keys.clientCert]: cert, [keys.clientKey]: key } : {}),
+        }));
     const material = pulumi.all([bus.url, secretData]).apply(([url, data]) => ({
         url,
         withAuth: keys.auth in data,
@@ -319,7 +423,11 @@ function exposeToArgoEvents(name: string, argo: ArgoEventsSpec, stream: StreamSp
             dependsOn.push(
                 new k8s.core.v1.Secret(
                     `${name}-argo-${ns}-client-auth`,
-                    { metadata: { name: secretName, namespace: ns, labels: commonLabels(busName) }, type: "Opaque", stringData: secretData },
+                    {
+                        metadata: { name: secretName, namespace: ns, labels: commonLabels(busName) },
+                        type: "Opaque",
+                        stringData: secretData,
+                    },
                     // Credentials go nowhere until the Argo CRD is known to exist.
                     { parent, deleteBeforeReplace: true, dependsOn: [crd] },
                 ),

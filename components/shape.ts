@@ -26,7 +26,9 @@ export type FieldShapes<T> = { readonly [K in keyof T]-?: Shape };
 
 /** Shape constructors. */
 export const shapes = {
-    string: (options: { choices?: readonly string[]; pattern?: RegExp; rule?: string; maxLength?: number } = {}): Shape => ({ kind: "string", ...options }),
+    string: (
+        options: { choices?: readonly string[]; pattern?: RegExp; rule?: string; maxLength?: number } = {},
+    ): Shape => ({ kind: "string", ...options }),
     int32: (min = -(2 ** 31), max = 2 ** 31 - 1): Shape => ({ kind: "integer", min, max }),
     int64: (min = Number.MIN_SAFE_INTEGER, max = Number.MAX_SAFE_INTEGER): Shape => ({ kind: "integer", min, max }),
     boolean: (): Shape => ({ kind: "boolean" }),
@@ -46,7 +48,8 @@ export function isDeployTimeValue(value: unknown): boolean {
     return (
         typeof value === "object" &&
         value !== null &&
-        (typeof (value as { then?: unknown }).then === "function" || (value as { __pulumiOutput?: unknown }).__pulumiOutput === true)
+        (typeof (value as { then?: unknown }).then === "function" ||
+            (value as { __pulumiOutput?: unknown }).__pulumiOutput === true)
     );
 }
 
@@ -56,7 +59,9 @@ function join(field: string, key: string): string {
 
 /** A string for a message: the value when it is short and plain, its length otherwise. */
 function quoteShort(value: string): string {
-    return value.length <= 100 && !/[\r\n]/.test(value) ? JSON.stringify(value) : `a string of ${value.length} characters`;
+    return value.length <= 100 && !/[\r\n]/.test(value)
+        ? JSON.stringify(value)
+        : `a string of ${value.length} characters`;
 }
 
 function expectation(shape: Shape): string {
@@ -95,10 +100,14 @@ export function checkShape(value: unknown, shape: Shape, field: string): void {
         case "string": {
             if (typeof value !== "string") return wrongType();
             if (shape.choices && !shape.choices.includes(value)) {
-                fail(`${quoteShort(value)} is not allowed${didYouMean(value, shape.choices)}; use one of ${shape.choices.join(", ")}`);
+                fail(
+                    `${quoteShort(value)} is not allowed${didYouMean(value, shape.choices)}; use one of ${shape.choices.join(", ")}`,
+                );
             }
             if (shape.maxLength !== undefined && value.length > shape.maxLength) {
-                fail(`${quoteShort(value)} is longer than ${shape.maxLength} characters${shape.rule ? `; ${shape.rule}` : ""}`);
+                fail(
+                    `${quoteShort(value)} is longer than ${shape.maxLength} characters${shape.rule ? `; ${shape.rule}` : ""}`,
+                );
             }
             if (shape.pattern && !shape.pattern.test(value)) {
                 fail(`${quoteShort(value)} is not valid: ${shape.rule ?? `it must match ${shape.pattern}`}`);
@@ -107,7 +116,9 @@ export function checkShape(value: unknown, shape: Shape, field: string): void {
         }
         case "integer":
             if (typeof value !== "number" || !Number.isInteger(value)) {
-                return fail(`must be ${expectation(shape)}, got ${describeType(value)}${typeof value === "string" && /^-?\d+$/.test(value) ? " (write the number without quotes)" : ""}`);
+                return fail(
+                    `must be ${expectation(shape)}, got ${describeType(value)}${typeof value === "string" && /^-?\d+$/.test(value) ? " (write the number without quotes)" : ""}`,
+                );
             }
             if (value < shape.min || value > shape.max) fail(`${value} is out of range: use ${expectation(shape)}`);
             return;
@@ -130,7 +141,10 @@ export function checkShape(value: unknown, shape: Shape, field: string): void {
             const known = Object.keys(shape.fields);
             for (const key of Object.keys(record)) {
                 if (!known.includes(key)) {
-                    throw new InputError(join(field, key), `unknown field of a ${shape.name}${didYouMean(key, known)}; allowed fields: ${known.join(", ")}`);
+                    throw new InputError(
+                        join(field, key),
+                        `unknown field of a ${shape.name}${didYouMean(key, known)}; allowed fields: ${known.join(", ")}`,
+                    );
                 }
             }
             for (const key of shape.required) {

@@ -24,14 +24,25 @@ export interface StackConfig {
 }
 
 /** The keys a stack may set; others are refused so that a typo is not ignored. */
-export const STACK_CONFIG_KEYS = ["name", "namespace", "busName", "clusterDomain", "labels", "spec", "manifest"] as const;
+export const STACK_CONFIG_KEYS = [
+    "name",
+    "namespace",
+    "busName",
+    "clusterDomain",
+    "labels",
+    "spec",
+    "manifest",
+] as const;
 
 /** The component name and arguments for `config`; `baseDir` anchors a relative manifest path. */
 export function busFromStackConfig(config: StackConfig, baseDir: string): { name: string; args: EventBusArgs } {
     let imported: { name: string; args: EventBusArgs } | undefined;
     if (config.manifest !== undefined) {
         if (config.spec !== undefined) {
-            throw new InputError("manifest", "cannot be combined with `spec`: the bus comes either from an Argo EventBus manifest file or from `spec`; remove one of them from the stack configuration");
+            throw new InputError(
+                "manifest",
+                "cannot be combined with `spec`: the bus comes either from an Argo EventBus manifest file or from `spec`; remove one of them from the stack configuration",
+            );
         }
         const file = path.resolve(baseDir, config.manifest);
         let text: string;
@@ -44,7 +55,10 @@ export function busFromStackConfig(config: StackConfig, baseDir: string): { name
     }
     const spec = imported?.args ?? config.spec;
     if (spec === undefined) {
-        throw new InputError("spec", "is required: set `spec` (an Argo EventBus spec, e.g. {jetstream: {version: latest}}) or `manifest` (a path to an Argo EventBus manifest)");
+        throw new InputError(
+            "spec",
+            "is required: set `spec` (an Argo EventBus spec, e.g. {jetstream: {version: latest}}) or `manifest` (a path to an Argo EventBus manifest)",
+        );
     }
     return {
         name: config.name ?? imported?.name ?? "default",

@@ -46,19 +46,24 @@ const NATS_SIZE_MULTIPLIERS: ReadonlyMap<string, bigint> = new Map([
     ["t", 1000n ** 4n],
     ...["k", "m", "g", "t"].flatMap((letter, index): [string, bigint][] => {
         const power = 1024n ** BigInt(index + 1);
-        return [[`${letter}b`, power], [`${letter}i`, power], [`${letter}ib`, power]];
+        return [
+            [`${letter}b`, power],
+            [`${letter}i`, power],
+            [`${letter}ib`, power],
+        ];
     }),
 ]);
 
 const NATS_SIZE_FORMS =
-    'an integer number of bytes, -1 for unlimited, or a number with a suffix: ' +
+    "an integer number of bytes, -1 for unlimited, or a number with a suffix: " +
     "k, m, g, t (powers of 1000) or KB/Ki/KiB, MB/Mi/MiB, GB/Gi/GiB, TB/Ti/TiB (powers of 1024), " +
     'e.g. "512MB" or "1.5GB"';
 
 const NATS_SIZE_PATTERN = /^(\d*)(?:\.(\d*))?([a-z]*)$/i;
 
 /**
- * Parses a size written the way nats-server's configuration writes it into bytes (https://docs.nats.io/running-a-nats-service/configuration).
+ * Parses a size written the way nats-server's configuration writes it into bytes
+ * (https://docs.nats.io/running-a-nats-service/configuration).
  *
  * Accepted: a safe integer (`1048576`), `-1` meaning unlimited (returned as -1), or a decimal number
  * with a case-insensitive suffix (`1GB`, `512mi`, `1.5g`). Outer whitespace is ignored; a space between
@@ -177,7 +182,7 @@ const KUBERNETES_MULTIPLIERS: ReadonlyMap<string, bigint> = new Map([
 ]);
 
 const KUBERNETES_FORMS =
-    'a Kubernetes quantity: an integer, a number with a binary suffix Ki, Mi, Gi, Ti, Pi, Ei or a decimal suffix ' +
+    "a Kubernetes quantity: an integer, a number with a binary suffix Ki, Mi, Gi, Ti, Pi, Ei or a decimal suffix " +
     'k, M, G, T, P, E, or an exponent like "1e9", e.g. "20Gi"';
 
 const KUBERNETES_PATTERN = /^\+?(\d*)(?:\.(\d*))?(?:[eE]([+-]?\d+)|([A-Za-z]*))$/;
@@ -208,9 +213,10 @@ export function parseKubernetesQuantity(value: string, field: string): number {
     }
     const [, integerPart, fractionPart = "", exponent, suffix = ""] = match;
     const digits = toDecimalDigits(integerPart, fractionPart);
-    const bytes = exponent === undefined
-        ? bytesWithSuffix(digits, suffix, value, field)
-        : bytesWithExponent(digits, Number(exponent), value, field);
+    const bytes =
+        exponent === undefined
+            ? bytesWithSuffix(digits, suffix, value, field)
+            : bytesWithExponent(digits, Number(exponent), value, field);
     if (bytes > SAFE_MAX) {
         throw new InputError(field, `"${value}" is too large (more than ${Number.MAX_SAFE_INTEGER} bytes)`);
     }
@@ -240,7 +246,10 @@ export function kubernetesQuantityProblem(value: string): string | undefined {
 function bytesWithSuffix(digits: DecimalDigits, suffix: string, value: string, field: string): bigint {
     const multiplier = KUBERNETES_MULTIPLIERS.get(suffix);
     if (multiplier === undefined) {
-        throw new InputError(field, `"${value}" has an unknown suffix "${suffix}"${kubernetesSuffixHint(suffix)}; use ${KUBERNETES_FORMS}`);
+        throw new InputError(
+            field,
+            `"${value}" has an unknown suffix "${suffix}"${kubernetesSuffixHint(suffix)}; use ${KUBERNETES_FORMS}`,
+        );
     }
     return ceilScaled(digits, multiplier, 1n);
 }
@@ -284,7 +293,8 @@ const NS_PER_MS = 1_000_000n;
 
 /**
  * Units of Go's `time.ParseDuration`, plus `d` and `w` because users write "7d" and Go turns it into
- * an error that Argo's viper reads as 0 (Argo Events, https://github.com/argoproj/argo-events). Case-sensitive, as in Go.
+ * an error that Argo's viper reads as 0 (Argo Events, https://github.com/argoproj/argo-events). Case-sensitive, as in
+ * Go.
  */
 const DURATION_UNITS_NS: ReadonlyMap<string, bigint> = new Map([
     ["ns", 1n],
@@ -327,8 +337,12 @@ export function parseDurationMs(value: string | number, field: string): number {
         if (value === 0) {
             return 0;
         }
-        // A bare number is ambiguous: Argo and Go read it as nanoseconds (Argo Events, https://github.com/argoproj/argo-events).
-        throw new InputError(field, `the number ${value} has no unit (Argo would read it as nanoseconds); use ${DURATION_FORMS}, like "24h"`);
+        // A bare number is ambiguous: Argo and Go read it as nanoseconds (Argo Events,
+        // https://github.com/argoproj/argo-events).
+        throw new InputError(
+            field,
+            `the number ${value} has no unit (Argo would read it as nanoseconds); use ${DURATION_FORMS}, like "24h"`,
+        );
     }
     if (typeof value !== "string") {
         throw new InputError(field, `expected ${DURATION_FORMS}, got ${describeType(value)}`);
@@ -430,4 +444,3 @@ export function formatDuration(ms: number): string {
     }
     return text;
 }
-

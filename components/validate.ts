@@ -16,6 +16,7 @@ import type {
     SecretKeySelector,
 } from "./args";
 import { ArgoEventsSpec, resolveArgoEvents } from "./argo/export";
+import { ARGO_JETSTREAM_KEYS } from "./argo/import";
 import {
     checkBoolean,
     checkChoice,
@@ -66,22 +67,22 @@ export interface PersistenceSpec {
 }
 
 /** The Kubernetes fields a managed bus passes to its pods as given (checked against their shapes). */
-export type PodSettings = Pick<
-    JetStreamBusArgs,
-    | "containerTemplate"
-    | "reloaderContainerTemplate"
-    | "metricsContainerTemplate"
-    | "metadata"
-    | "nodeSelector"
-    | "tolerations"
-    | "securityContext"
-    | "imagePullSecrets"
-    | "priorityClassName"
-    | "priority"
-    | "affinity"
-    | "serviceAccountName"
-    | "topologySpreadConstraints"
->;
+const POD_SETTINGS_KEYS = [
+    "containerTemplate",
+    "reloaderContainerTemplate",
+    "metricsContainerTemplate",
+    "metadata",
+    "nodeSelector",
+    "tolerations",
+    "securityContext",
+    "imagePullSecrets",
+    "priorityClassName",
+    "priority",
+    "affinity",
+    "serviceAccountName",
+    "topologySpreadConstraints",
+] as const satisfies readonly (keyof JetStreamBusArgs)[];
+export type PodSettings = Pick<JetStreamBusArgs, (typeof POD_SETTINGS_KEYS)[number]>;
 
 /** What both kinds of bus carry after validation. */
 interface ResolvedBusBase {
@@ -122,30 +123,83 @@ export interface BusSpec extends ResolvedBusBase {
 
 // Keys of the argument objects, so a typo in an untyped object (stack config, pasted YAML) is caught;
 // each list is checked against its Args type by the compiler.
-const EVENTBUS_KEYS = keysOf<EventBusArgs>()(["namespace", "busName", "clusterDomain", "labels", "jetstream", "jetstreamExotic", "connection", "argoEvents"]);
+const EVENTBUS_KEYS = keysOf<EventBusArgs>()([
+    "namespace",
+    "busName",
+    "clusterDomain",
+    "labels",
+    "jetstream",
+    "jetstreamExotic",
+    "connection",
+    "argoEvents",
+]);
 const EXOTIC_KEYS = keysOf<JetStreamExoticArgs>()([
-    "url", "accessSecret", "username", "password", "tls", "caCert", "clientCert", "clientKey", "serverName",
-    "streamConfig", "stream", "streamLifecycle", "serverVersion",
+    "url",
+    "accessSecret",
+    "username",
+    "password",
+    "tls",
+    "caCert",
+    "clientCert",
+    "clientKey",
+    "serverName",
+    "streamConfig",
+    "stream",
+    "streamLifecycle",
+    "serverVersion",
 ]);
-const EXOTIC_TLS_KEYS = keysOf<ExoticTlsArgs>()(["caCertSecret", "clientCertSecret", "clientKeySecret", "insecureSkipVerify", "enabled"]);
+const EXOTIC_TLS_KEYS = keysOf<ExoticTlsArgs>()([
+    "caCertSecret",
+    "clientCertSecret",
+    "clientKeySecret",
+    "insecureSkipVerify",
+    "enabled",
+]);
 const CONNECTION_KEYS = keysOf<BusConnectionArgs>()(["mode", "servers", "serverName", "kubeconfig", "context"]);
+// Argo's fields first, then this package's own.
 const JETSTREAM_KEYS = keysOf<JetStreamBusArgs>()([
-    "version", "replicas", "containerTemplate", "reloaderContainerTemplate", "metricsContainerTemplate",
-    "persistence", "metadata", "nodeSelector", "tolerations", "securityContext", "imagePullSecrets",
-    "priorityClassName", "priority", "affinity", "serviceAccountName", "settings", "jetstreamSettings",
-    "startArgs", "streamConfig", "stream", "streamLifecycle", "maxPayload", "images", "topologySpreadConstraints",
-    "podDisruptionBudget", "networkPolicy", "podMonitor", "lameDuckDuration", "lameDuckGracePeriod", "terminationGracePeriodSeconds",
+    ...ARGO_JETSTREAM_KEYS,
+    "jetstreamSettings",
+    "stream",
+    "streamLifecycle",
+    "images",
+    "topologySpreadConstraints",
+    "podDisruptionBudget",
+    "networkPolicy",
+    "podMonitor",
+    "lameDuckDuration",
+    "lameDuckGracePeriod",
+    "terminationGracePeriodSeconds",
 ]);
-const PERSISTENCE_KEYS = keysOf<PersistenceArgs>()(["storageClassName", "accessMode", "volumeSize", "retentionPolicy", "encryptionKey"]);
+const PERSISTENCE_KEYS = keysOf<PersistenceArgs>()([
+    "storageClassName",
+    "accessMode",
+    "volumeSize",
+    "retentionPolicy",
+    "encryptionKey",
+]);
 const RETENTION_POLICY_KEYS = keysOf<NonNullable<PersistenceArgs["retentionPolicy"]>>()(["whenDeleted", "whenScaled"]);
-const JETSTREAM_SETTINGS_KEYS = keysOf<NonNullable<JetStreamBusArgs["jetstreamSettings"]>>()(["maxMemoryStore", "maxFileStore"]);
-const NETWORK_POLICY_KEYS = keysOf<NonNullable<JetStreamBusArgs["networkPolicy"]>>()(["clientNamespaces", "monitoringNamespaces"]);
+const JETSTREAM_SETTINGS_KEYS = keysOf<NonNullable<JetStreamBusArgs["jetstreamSettings"]>>()([
+    "maxMemoryStore",
+    "maxFileStore",
+]);
+const NETWORK_POLICY_KEYS = keysOf<NonNullable<JetStreamBusArgs["networkPolicy"]>>()([
+    "clientNamespaces",
+    "monitoringNamespaces",
+]);
 const IMAGE_KEYS = keysOf<ImageOverrides>()(["registry", "nats", "reloader", "metricsExporter", "startCommand"]);
 const SECRET_KEY_SELECTOR_KEYS = keysOf<SecretKeySelector>()(["name", "key"]);
-const ACCESS_MODES: readonly NonNullable<PersistenceArgs["accessMode"]>[] = ["ReadWriteOnce", "ReadWriteOncePod", "ReadWriteMany"];
+const ACCESS_MODES: readonly NonNullable<PersistenceArgs["accessMode"]>[] = [
+    "ReadWriteOnce",
+    "ReadWriteOncePod",
+    "ReadWriteMany",
+];
 const RETENTION_CHOICES: readonly ("Retain" | "Delete")[] = ["Retain", "Delete"];
 
-/** nats-server refuses `max_payload` above `max_pending`, 64MB by default (https://docs.nats.io/running-a-nats-service/configuration). */
+/**
+ * nats-server refuses `max_payload` above `max_pending`, 64MB by default
+ * (https://docs.nats.io/running-a-nats-service/configuration).
+ */
 const MAX_PAYLOAD_LIMIT = 64 * 1024 * 1024;
 
 /** Kubernetes' StatefulSet name limit for its pods' `controller-revision-hash` label: 63 - 11. */
@@ -154,7 +208,10 @@ const MAX_STATEFULSET_NAME = 52;
 /** A Kubernetes namespace name: a DNS-1123 label. */
 export function validateNamespace(namespace: unknown, field = "namespace"): string {
     if (!isDnsLabel(namespace)) {
-        throw new InputError(field, `${typeof namespace === "string" ? JSON.stringify(namespace) : describeType(namespace)} is not a valid Kubernetes namespace: ${DNS_LABEL_RULE}`);
+        throw new InputError(
+            field,
+            `${typeof namespace === "string" ? JSON.stringify(namespace) : describeType(namespace)} is not a valid Kubernetes namespace: ${DNS_LABEL_RULE}`,
+        );
     }
     return namespace;
 }
@@ -166,7 +223,10 @@ export function validateNamespace(namespace: unknown, field = "namespace"): stri
 export function validateBusName(busName: unknown, field = "busName"): string {
     const maxLength = MAX_STATEFULSET_NAME - "eventbus--js".length;
     if (!isDnsLabel(busName, maxLength)) {
-        throw new InputError(field, `${JSON.stringify(busName)} is not a valid bus name: use at most ${maxLength} lowercase letters, digits and '-', starting and ending with a letter or digit (it becomes part of the Kubernetes names eventbus-<busName>-js-svc and eventbus-<busName>-js)`);
+        throw new InputError(
+            field,
+            `${JSON.stringify(busName)} is not a valid bus name: use at most ${maxLength} lowercase letters, digits and '-', starting and ending with a letter or digit (it becomes part of the Kubernetes names eventbus-<busName>-js-svc and eventbus-<busName>-js)`,
+        );
     }
     return busName;
 }
@@ -182,10 +242,16 @@ export function validateClusterDomain(domain: unknown, field = "clusterDomain"):
 /** Server count: 1, or 3 and more, as Argo Events allows: a 2-node JetStream cluster loses quorum with either node. */
 export function validateReplicas(replicas: unknown, field = "jetstream.replicas"): number {
     if (typeof replicas !== "number") {
-        throw new InputError(field, `must be a number, 1 or 3 and more, got ${describeType(replicas)}${typeof replicas === "string" ? " (in YAML, write replicas: 3 without quotes)" : ""}`);
+        throw new InputError(
+            field,
+            `must be a number, 1 or 3 and more, got ${describeType(replicas)}${typeof replicas === "string" ? " (in YAML, write replicas: 3 without quotes)" : ""}`,
+        );
     }
     if (!Number.isInteger(replicas) || replicas === 2 || replicas < 1) {
-        throw new InputError(field, `${JSON.stringify(replicas)} is not allowed: a JetStream bus needs 1 replica or 3 and more (2 servers cannot keep a quorum when one fails)`);
+        throw new InputError(
+            field,
+            `${JSON.stringify(replicas)} is not allowed: a JetStream bus needs 1 replica or 3 and more (2 servers cannot keep a quorum when one fails)`,
+        );
     }
     return replicas;
 }
@@ -197,7 +263,10 @@ export function validateVersion(version: unknown, field = "jetstream.version"): 
     }
     const found = findVersion(version);
     if (!found) {
-        throw new InputError(field, `unsupported version "${version}"; supported versions: ${supportedVersions().join(", ")}`);
+        throw new InputError(
+            field,
+            `unsupported version "${version}"; supported versions: ${supportedVersions().join(", ")}`,
+        );
     }
     return found;
 }
@@ -206,7 +275,10 @@ export function validateVersion(version: unknown, field = "jetstream.version"): 
 export function validateMaxPayload(maxPayload: unknown, field = "jetstream.maxPayload"): number {
     const bytes = parseNatsSize(maxPayload as string, field);
     if (bytes < 1 || bytes > MAX_PAYLOAD_LIMIT) {
-        throw new InputError(field, `${JSON.stringify(maxPayload)} is out of range: use a size from 1 byte to 64MB (nats-server refuses larger payloads than max_pending, and 0 does not mean unlimited)`);
+        throw new InputError(
+            field,
+            `${JSON.stringify(maxPayload)} is out of range: use a size from 1 byte to 64MB (nats-server refuses larger payloads than max_pending, and 0 does not mean unlimited)`,
+        );
     }
     return bytes;
 }
@@ -216,7 +288,11 @@ function applyRegistry(registry: string | undefined, image: string): string {
 }
 
 /** Images of the three containers, with the overrides for private registries applied (Argo #2504). */
-export function resolveImages(version: VersionEntry, overrides: JetStreamBusArgs["images"], field = "jetstream.images"): ImageSpec {
+export function resolveImages(
+    version: VersionEntry,
+    overrides: JetStreamBusArgs["images"],
+    field = "jetstream.images",
+): ImageSpec {
     rejectUnknownKeys(overrides, IMAGE_KEYS, field);
     for (const key of IMAGE_KEYS) {
         const value = (overrides as Record<string, unknown> | undefined)?.[key];
@@ -234,7 +310,10 @@ export function resolveImages(version: VersionEntry, overrides: JetStreamBusArgs
 }
 
 /** Normalized persistence, or undefined for an emptyDir. */
-export function resolvePersistence(persistence: PersistenceArgs | undefined, field = "jetstream.persistence"): PersistenceSpec | undefined {
+export function resolvePersistence(
+    persistence: PersistenceArgs | undefined,
+    field = "jetstream.persistence",
+): PersistenceSpec | undefined {
     if (persistence === undefined || persistence === null) {
         return undefined;
     }
@@ -250,11 +329,17 @@ export function resolvePersistence(persistence: PersistenceArgs | undefined, fie
     for (const key of RETENTION_POLICY_KEYS) {
         const value = retention[key];
         if (value !== undefined && !RETENTION_CHOICES.includes(value as "Retain")) {
-            throw new InputError(`${field}.retentionPolicy.${key}`, `${JSON.stringify(value)} is not allowed; use Retain or Delete`);
+            throw new InputError(
+                `${field}.retentionPolicy.${key}`,
+                `${JSON.stringify(value)} is not allowed; use Retain or Delete`,
+            );
         }
     }
     if (persistence.storageClassName !== undefined && !isDnsSubdomain(persistence.storageClassName)) {
-        throw new InputError(`${field}.storageClassName`, `${typeof persistence.storageClassName === "string" ? JSON.stringify(persistence.storageClassName) : describeType(persistence.storageClassName)} is not a valid storage class name: ${DNS_SUBDOMAIN_RULE}`);
+        throw new InputError(
+            `${field}.storageClassName`,
+            `${typeof persistence.storageClassName === "string" ? JSON.stringify(persistence.storageClassName) : describeType(persistence.storageClassName)} is not a valid storage class name: ${DNS_SUBDOMAIN_RULE}`,
+        );
     }
     // A plain value is checked here; an Output (a secret from config) when it resolves (createCredentials).
     const key = persistence.encryptionKey;
@@ -282,8 +367,14 @@ export const MIN_ENCRYPTION_KEY_LENGTH = 16;
  */
 export function checkEncryptionKey(value: unknown, field: string): string {
     if (typeof value !== "string" || !/^[A-Za-z]+$/.test(value) || value.length < MIN_ENCRYPTION_KEY_LENGTH) {
-        const found = typeof value !== "string" ? describeType(value) : `a value of ${value.length} character(s)${/^[A-Za-z]*$/.test(value) ? "" : " with characters other than letters"}`;
-        throw new InputError(field, `must be at least ${MIN_ENCRYPTION_KEY_LENGTH} letters (A-Z, a-z) and nothing else; got ${found}`);
+        const found =
+            typeof value !== "string"
+                ? describeType(value)
+                : `a value of ${value.length} character(s)${/^[A-Za-z]*$/.test(value) ? "" : " with characters other than letters"}`;
+        throw new InputError(
+            field,
+            `must be at least ${MIN_ENCRYPTION_KEY_LENGTH} letters (A-Z, a-z) and nothing else; got ${found}`,
+        );
     }
     return value;
 }
@@ -303,22 +394,34 @@ export function resolveJetStreamSettings(
     serverVersion: string,
 ): JetStreamSettingsSpec {
     if (settings !== undefined && typed !== undefined) {
-        throw new InputError("jetstream.jetstreamSettings", "cannot be combined with jetstream.settings; use one of them");
+        throw new InputError(
+            "jetstream.jetstreamSettings",
+            "cannot be combined with jetstream.settings; use one of them",
+        );
     }
     let spec: JetStreamSettingsSpec;
     let fileStoreField: string;
     if (settings !== undefined) {
         if (typeof settings !== "string") {
-            throw new InputError("jetstream.settings", `must be NATS configuration text, e.g. "max_file_store: 10GB", got ${describeType(settings)}`);
+            throw new InputError(
+                "jetstream.settings",
+                `must be NATS configuration text, e.g. "max_file_store: 10GB", got ${describeType(settings)}`,
+            );
         }
         spec = checkSettingsText(settings, serverVersion, "jetstream.settings");
         fileStoreField = "jetstream.settings";
     } else {
         rejectUnknownKeys(typed, JETSTREAM_SETTINGS_KEYS, "jetstream.jetstreamSettings");
-        const memory = parseNatsSize(typed?.maxMemoryStore ?? DEFAULTS.maxMemoryStore, "jetstream.jetstreamSettings.maxMemoryStore");
-        const file = typed?.maxFileStore !== undefined
-            ? parseNatsSize(typed.maxFileStore, FILE_STORE_FIELD)
-            : persistence ? undefined : parseNatsSize(DEFAULTS.maxFileStoreWithoutPersistence, FILE_STORE_FIELD);
+        const memory = parseNatsSize(
+            typed?.maxMemoryStore ?? DEFAULTS.maxMemoryStore,
+            "jetstream.jetstreamSettings.maxMemoryStore",
+        );
+        const file =
+            typed?.maxFileStore !== undefined
+                ? parseNatsSize(typed.maxFileStore, FILE_STORE_FIELD)
+                : persistence
+                  ? undefined
+                  : parseNatsSize(DEFAULTS.maxFileStoreWithoutPersistence, FILE_STORE_FIELD);
         // Written as byte counts, as before the settings text was parsed, so that a bus on the defaults
         // keeps its configuration (and its pods) when the package is upgraded.
         spec = {
@@ -338,7 +441,10 @@ export function resolveJetStreamSettings(
             spec.settings.push({ key: "max_file_store", value: String(persistence.volumeSizeBytes) });
             spec.maxFileStoreBytes = persistence.volumeSizeBytes;
         } else if (file > persistence.volumeSizeBytes || file === -1) {
-            throw new InputError(fileStoreField, `max_file_store (${file === -1 ? "automatic" : `${file} bytes`}) must not exceed persistence.volumeSize ${persistence.volumeSize} (${persistence.volumeSizeBytes} bytes): JetStream would fill the volume (Argo Events #1849)`);
+            throw new InputError(
+                fileStoreField,
+                `max_file_store (${file === -1 ? "automatic" : `${file} bytes`}) must not exceed persistence.volumeSize ${persistence.volumeSize} (${persistence.volumeSizeBytes} bytes): JetStream would fill the volume (Argo Events #1849)`,
+            );
         }
     }
     return spec;
@@ -348,7 +454,10 @@ export function resolveJetStreamSettings(
 function checkStreamStorageAllowed(settings: JetStreamSettingsSpec, storage: string, field: string): void {
     const limit = storage === "memory" ? settings.maxMemoryStoreBytes : settings.maxFileStoreBytes;
     if (limit === 0) {
-        throw new InputError(field, `max_${storage === "memory" ? "memory" : "file"}_store is 0, which turns ${storage} storage off, and the bus's stream uses ${storage} storage; use a size, or -1 for the server's automatic limit`);
+        throw new InputError(
+            field,
+            `max_${storage === "memory" ? "memory" : "file"}_store is 0, which turns ${storage} storage off, and the bus's stream uses ${storage} storage; use a size, or -1 for the server's automatic limit`,
+        );
     }
 }
 
@@ -360,21 +469,34 @@ interface LameDuckSpec {
 
 /**
  * Lame duck timing. nats-server needs a duration of at least 30s and a grace period below it
- * (https://docs.nats.io/running-a-nats-service/configuration); the pod must get longer than both to leave Raft cleanly (Argo #3948).
+ * (https://docs.nats.io/running-a-nats-service/configuration); the pod must get longer than both to leave Raft cleanly
+ * (Argo #3948).
  */
 export function resolveLameDuck(js: JetStreamBusArgs): LameDuckSpec {
     const durationMs = parseDurationMs(js.lameDuckDuration ?? DEFAULTS.lameDuckDuration, "jetstream.lameDuckDuration");
-    const graceMs = parseDurationMs(js.lameDuckGracePeriod ?? DEFAULTS.lameDuckGracePeriod, "jetstream.lameDuckGracePeriod");
+    const graceMs = parseDurationMs(
+        js.lameDuckGracePeriod ?? DEFAULTS.lameDuckGracePeriod,
+        "jetstream.lameDuckGracePeriod",
+    );
     if (durationMs < 30_000) {
-        throw new InputError("jetstream.lameDuckDuration", `${formatDuration(durationMs)} is too short: nats-server requires at least 30s`);
+        throw new InputError(
+            "jetstream.lameDuckDuration",
+            `${formatDuration(durationMs)} is too short: nats-server requires at least 30s`,
+        );
     }
     if (graceMs >= durationMs) {
-        throw new InputError("jetstream.lameDuckGracePeriod", `${formatDuration(graceMs)} must be shorter than lameDuckDuration ${formatDuration(durationMs)}`);
+        throw new InputError(
+            "jetstream.lameDuckGracePeriod",
+            `${formatDuration(graceMs)} must be shorter than lameDuckDuration ${formatDuration(durationMs)}`,
+        );
     }
     const minimumGrace = Math.ceil(durationMs / 1000);
     const termination = js.terminationGracePeriodSeconds ?? minimumGrace + DEFAULTS.terminationGraceMarginSeconds;
     if (!Number.isInteger(termination) || termination <= minimumGrace) {
-        throw new InputError("jetstream.terminationGracePeriodSeconds", `${JSON.stringify(termination)} must be a whole number of seconds above lameDuckDuration (${minimumGrace}s), or Kubernetes kills the server before it has handed over its streams (Argo #3948)`);
+        throw new InputError(
+            "jetstream.terminationGracePeriodSeconds",
+            `${JSON.stringify(termination)} must be a whole number of seconds above lameDuckDuration (${minimumGrace}s), or Kubernetes kills the server before it has handed over its streams (Argo #3948)`,
+        );
     }
     return {
         lameDuckDuration: formatDuration(durationMs),
@@ -386,14 +508,18 @@ export function resolveLameDuck(js: JetStreamBusArgs): LameDuckSpec {
 /** The main container's memory limit must be one `GOMEMLIMIT` can be derived from (whole bytes, no milli). */
 function checkMemoryLimit(template: JetStreamBusArgs["containerTemplate"]): void {
     const resources = template?.resources as { limits?: Record<string, unknown> } | undefined;
-    const memory = isDeployTimeValue(resources) || isDeployTimeValue(resources?.limits) ? undefined : resources?.limits?.memory;
+    const memory =
+        isDeployTimeValue(resources) || isDeployTimeValue(resources?.limits) ? undefined : resources?.limits?.memory;
     if (memory !== undefined && !isDeployTimeValue(memory)) {
         goMemLimit(String(memory));
     }
 }
 
 /** Checks `jetstream.networkPolicy`: lists of valid namespace names. */
-export function resolveNetworkPolicy(policy: JetStreamBusArgs["networkPolicy"], field = "jetstream.networkPolicy"): NetworkPolicySpec | undefined {
+export function resolveNetworkPolicy(
+    policy: JetStreamBusArgs["networkPolicy"],
+    field = "jetstream.networkPolicy",
+): NetworkPolicySpec | undefined {
     if (policy === undefined) {
         return undefined;
     }
@@ -404,7 +530,10 @@ export function resolveNetworkPolicy(policy: JetStreamBusArgs["networkPolicy"], 
         list.forEach((ns, i) => validateNamespace(ns, `${field}.${key}[${i}]`));
         return [...list];
     };
-    return { clientNamespaces: check(policy.clientNamespaces, "clientNamespaces"), monitoringNamespaces: check(policy.monitoringNamespaces, "monitoringNamespaces") ?? [] };
+    return {
+        clientNamespaces: check(policy.clientNamespaces, "clientNamespaces"),
+        monitoringNamespaces: check(policy.monitoringNamespaces, "monitoringNamespaces") ?? [],
+    };
 }
 
 /** The connection settings of a bus, checked, with the mode defaulted. */
@@ -418,13 +547,19 @@ export interface BusConnectionSpec {
 }
 
 /** Checks `connection`: a known mode, and URLs exactly when the mode is `direct`. */
-export function resolveBusConnection(connection: BusConnectionArgs | undefined, field = "connection"): BusConnectionSpec {
+export function resolveBusConnection(
+    connection: BusConnectionArgs | undefined,
+    field = "connection",
+): BusConnectionSpec {
     rejectUnknownKeys(connection, CONNECTION_KEYS, field);
     const mode = checkChoice(connection?.mode ?? "auto", CONNECTION_MODES, `${field}.mode`);
     const servers = connection?.servers;
     if (mode === "direct") {
         if (!Array.isArray(servers) || servers.length === 0) {
-            throw new InputError(`${field}.servers`, "mode direct needs at least one server URL, e.g. [\"nats://nats.example.com:4222\"]");
+            throw new InputError(
+                `${field}.servers`,
+                'mode direct needs at least one server URL, e.g. ["nats://nats.example.com:4222"]',
+            );
         }
         servers.forEach((url, i) => {
             const problem = typeof url === "string" ? serverUrlProblem(url) : `${JSON.stringify(url)} is not a URL`;
@@ -434,8 +569,15 @@ export function resolveBusConnection(connection: BusConnectionArgs | undefined, 
         throw new InputError(`${field}.servers`, `is used only with mode direct (mode is ${mode})`);
     }
     const kubeconfig = connection?.kubeconfig;
-    if (kubeconfig !== undefined && !isDeployTimeValue(kubeconfig) && (typeof kubeconfig !== "string" || kubeconfig === "")) {
-        throw new InputError(`${field}.kubeconfig`, `must be the text of a kubeconfig, got ${describeType(kubeconfig)}`);
+    if (
+        kubeconfig !== undefined &&
+        !isDeployTimeValue(kubeconfig) &&
+        (typeof kubeconfig !== "string" || kubeconfig === "")
+    ) {
+        throw new InputError(
+            `${field}.kubeconfig`,
+            `must be the text of a kubeconfig, got ${describeType(kubeconfig)}`,
+        );
     }
     for (const key of ["serverName", "context"] as const) {
         const value = connection?.[key];
@@ -453,9 +595,13 @@ export function resolveBusConnection(connection: BusConnectionArgs | undefined, 
 export function splitServerUrls(url: string, field: string): string[] {
     const servers = url.split(",").map((part) => part.trim());
     servers.forEach((server, index) => {
-        const problem = server === "" ? "is empty (two commas in a row, or a comma at an end)" : serverUrlProblem(server);
+        const problem =
+            server === "" ? "is empty (two commas in a row, or a comma at an end)" : serverUrlProblem(server);
         if (problem) {
-            throw new InputError(field, servers.length > 1 ? `server ${index + 1} of ${servers.length}: ${problem}` : problem);
+            throw new InputError(
+                field,
+                servers.length > 1 ? `server ${index + 1} of ${servers.length}: ${problem}` : problem,
+            );
         }
     });
     return servers;
@@ -468,7 +614,9 @@ export interface BusIdentity {
     clusterDomain: string;
 }
 
-/** A copy of plain objects without their `null` fields, so that an empty key of a stack file or manifest means unset. */
+/**
+ * A copy of plain objects without their `null` fields, so that an empty key of a stack file or manifest means unset.
+ */
 function withoutNulls<T>(value: T): T {
     if (value === null || typeof value !== "object" || Array.isArray(value) || isDeployTimeValue(value)) {
         return value;
@@ -478,7 +626,9 @@ function withoutNulls<T>(value: T): T {
         return value;
     }
     return Object.fromEntries(
-        Object.entries(value as Record<string, unknown>).filter(([, item]) => item !== null).map(([key, item]) => [key, withoutNulls(item)]),
+        Object.entries(value as Record<string, unknown>)
+            .filter(([, item]) => item !== null)
+            .map(([key, item]) => [key, withoutNulls(item)]),
     ) as T;
 }
 
@@ -488,18 +638,27 @@ function withoutNulls<T>(value: T): T {
  */
 export function normalizeArgs(args: unknown): EventBusArgs {
     if (args === undefined || args === null) {
-        throw new InputError("args", "are required: set jetstream (a managed cluster, e.g. { jetstream: { version: \"latest\" } }) or jetstreamExotic (a server you run yourself)");
+        throw new InputError(
+            "args",
+            'are required: set jetstream (a managed cluster, e.g. { jetstream: { version: "latest" } }) or jetstreamExotic (a server you run yourself)',
+        );
     }
     rejectUnknownKeys(args as object, EVENTBUS_KEYS, "");
     return withoutNulls(args as EventBusArgs);
 }
 
 /** Namespace, bus name and cluster domain of a bus, with their defaults, and its labels checked. */
-export function resolveIdentity(componentName: string, args: EventBusArgs): BusIdentity & { labels?: Record<string, string> } {
+export function resolveIdentity(
+    componentName: string,
+    args: EventBusArgs,
+): BusIdentity & { labels?: Record<string, string> } {
     rejectUnknownKeys(args, EVENTBUS_KEYS, "");
     checkShape(args.labels, LABELS, "labels");
     return {
-        busName: validateBusName(args.busName ?? componentName, args.busName === undefined ? "busName (defaults to the component name)" : "busName"),
+        busName: validateBusName(
+            args.busName ?? componentName,
+            args.busName === undefined ? "busName (defaults to the component name)" : "busName",
+        ),
         namespace: validateNamespace(args.namespace ?? DEFAULTS.namespace),
         clusterDomain: validateClusterDomain(args.clusterDomain ?? DEFAULTS.clusterDomain),
         labels: args.labels,
@@ -515,7 +674,9 @@ export type ResolvedBus = BusSpec | ExoticSpec;
  */
 export function resolveBus(componentName: string, rawArgs: EventBusArgs): ResolvedBus {
     const args = normalizeArgs(rawArgs);
-    return args.jetstreamExotic !== undefined && args.jetstream === undefined ? resolveExoticSpec(componentName, args) : resolveBusSpec(componentName, args);
+    return args.jetstreamExotic !== undefined && args.jetstream === undefined
+        ? resolveExoticSpec(componentName, args)
+        : resolveBusSpec(componentName, args);
 }
 
 /**
@@ -531,7 +692,10 @@ export function resolveBusSpec(componentName: string, rawArgs: EventBusArgs): Bu
     }
     const js = args.jetstream;
     if (js === undefined || js === null) {
-        throw new InputError("jetstream", "is required for a managed bus (set jetstream, or jetstreamExotic to use a server you run yourself)");
+        throw new InputError(
+            "jetstream",
+            "is required for a managed bus (set jetstream, or jetstreamExotic to use a server you run yourself)",
+        );
     }
     rejectUnknownKeys(js, JETSTREAM_KEYS, "jetstream");
     checkPodFields(js as unknown as Record<string, unknown>, "jetstream");
@@ -539,7 +703,12 @@ export function resolveBusSpec(componentName: string, rawArgs: EventBusArgs): Bu
     const version = validateVersion(js.version);
     const replicas = validateReplicas(js.replicas ?? DEFAULTS.replicas);
     const persistence = resolvePersistence(js.persistence);
-    const jetstreamSettings = resolveJetStreamSettings(js.settings, js.jetstreamSettings, persistence, version.serverVersion);
+    const jetstreamSettings = resolveJetStreamSettings(
+        js.settings,
+        js.jetstreamSettings,
+        persistence,
+        version.serverVersion,
+    );
     const podDisruptionBudget = checkBoolean(js.podDisruptionBudget ?? replicas >= 3, "jetstream.podDisruptionBudget");
     const stream = resolveStream(
         {
@@ -552,7 +721,11 @@ export function resolveBusSpec(componentName: string, rawArgs: EventBusArgs): Bu
         },
         "jetstream",
     );
-    checkStreamStorageAllowed(jetstreamSettings, stream.spec.storage, js.settings !== undefined ? "jetstream.settings" : "jetstream.jetstreamSettings");
+    checkStreamStorageAllowed(
+        jetstreamSettings,
+        stream.spec.storage,
+        js.settings !== undefined ? "jetstream.settings" : "jetstream.jetstreamSettings",
+    );
     return {
         kind: "managed",
         ...identity,
@@ -578,21 +751,15 @@ export function resolveBusSpec(componentName: string, rawArgs: EventBusArgs): Bu
 
 /** The pass-through pod fields of `jetstream`, already checked by {@link checkPodFields}. */
 function podSettings(js: JetStreamBusArgs): PodSettings {
-    const {
-        containerTemplate, reloaderContainerTemplate, metricsContainerTemplate, metadata, nodeSelector, tolerations,
-        securityContext, imagePullSecrets, priorityClassName, priority, affinity, serviceAccountName, topologySpreadConstraints,
-    } = js;
-    return {
-        containerTemplate, reloaderContainerTemplate, metricsContainerTemplate, metadata, nodeSelector, tolerations,
-        securityContext, imagePullSecrets, priorityClassName, priority, affinity, serviceAccountName, topologySpreadConstraints,
-    };
+    return Object.fromEntries(POD_SETTINGS_KEYS.map((key) => [key, js[key]])) as PodSettings;
 }
 
 /** PEM text given inline or as a key of a Secret in the bus's namespace. */
 export type PemSource = { secret: SecretKeySelector } | { text: pulumi.Input<string> };
 
 /** How a `jetstreamExotic` client authenticates: Argo's client-auth Secret, or a user name and password. */
-export type ExoticCredentials = { accessSecret: SecretKeySelector } | { username: pulumi.Input<string>; password: pulumi.Input<string> };
+export type ExoticCredentials =
+    { accessSecret: SecretKeySelector } | { username: pulumi.Input<string>; password: pulumi.Input<string> };
 
 /** A `jetstreamExotic` bus after validation. */
 export interface ExoticSpec extends ResolvedBusBase {
@@ -622,16 +789,25 @@ function validateSecretKeySelector(selector: unknown, field: string): SecretKeyS
     const { name, key } = selector as Record<string, unknown>;
     // Never repeat the text: a password or a key is sometimes given where a reference belongs.
     if (!isDnsSubdomain(name)) {
-        throw new InputError(`${field}.name`, `must be the name of a Secret (${DNS_SUBDOMAIN_RULE}), got ${typeof name === "string" ? "a string that is not one" : describeType(name, false)}`);
+        throw new InputError(
+            `${field}.name`,
+            `must be the name of a Secret (${DNS_SUBDOMAIN_RULE}), got ${typeof name === "string" ? "a string that is not one" : describeType(name, false)}`,
+        );
     }
     if (typeof key !== "string" || key.length > 253 || !/^[-._a-zA-Z0-9]+$/.test(key)) {
-        throw new InputError(`${field}.key`, `must be a key of the Secret (at most 253 letters, digits, '-', '_' and '.'), got ${typeof key === "string" ? "a string that is not one" : describeType(key, false)}`);
+        throw new InputError(
+            `${field}.key`,
+            `must be a key of the Secret (at most 253 letters, digits, '-', '_' and '.'), got ${typeof key === "string" ? "a string that is not one" : describeType(key, false)}`,
+        );
     }
     return { name, key };
 }
 
 /** PEM from a Secret or given inline; at most one of them is set (checked by the caller). */
-function pemSource(secret: SecretKeySelector | undefined, text: pulumi.Input<string> | undefined): PemSource | undefined {
+function pemSource(
+    secret: SecretKeySelector | undefined,
+    text: pulumi.Input<string> | undefined,
+): PemSource | undefined {
     return secret ? { secret } : text !== undefined ? { text } : undefined;
 }
 
@@ -651,7 +827,10 @@ export function resolveExoticSpec(componentName: string, rawArgs: EventBusArgs):
         throw new InputError("jetstream", "jetstream and jetstreamExotic are both set; set exactly one of them");
     }
     if (args.connection !== undefined) {
-        throw new InputError("connection", "applies to a managed bus; a jetstreamExotic server is reached at jetstreamExotic.url");
+        throw new InputError(
+            "connection",
+            "applies to a managed bus; a jetstreamExotic server is reached at jetstreamExotic.url",
+        );
     }
     rejectUnknownKeys(exotic, EXOTIC_KEYS, "jetstreamExotic");
     if (typeof exotic.url !== "string" || exotic.url === "") {
@@ -661,15 +840,24 @@ export function resolveExoticSpec(componentName: string, rawArgs: EventBusArgs):
     for (const key of ["username", "password", "caCert", "clientCert", "clientKey"] as const) {
         const value = exotic[key];
         if (value !== undefined && !isDeployTimeValue(value) && (typeof value !== "string" || value === "")) {
-            throw new InputError(`jetstreamExotic.${key}`, `must be a non-empty string${key.endsWith("Cert") || key === "clientKey" ? " of PEM text" : ""}, got ${describeType(value, false)}`);
+            throw new InputError(
+                `jetstreamExotic.${key}`,
+                `must be a non-empty string${key.endsWith("Cert") || key === "clientKey" ? " of PEM text" : ""}, got ${describeType(value, false)}`,
+            );
         }
     }
     const accessSecret = validateSecretKeySelector(exotic.accessSecret, "jetstreamExotic.accessSecret");
     if (accessSecret && (exotic.username !== undefined || exotic.password !== undefined)) {
-        throw new InputError("jetstreamExotic.accessSecret", "cannot be combined with username/password; use one of them");
+        throw new InputError(
+            "jetstreamExotic.accessSecret",
+            "cannot be combined with username/password; use one of them",
+        );
     }
     if ((exotic.username === undefined) !== (exotic.password === undefined)) {
-        throw new InputError(exotic.username === undefined ? "jetstreamExotic.username" : "jetstreamExotic.password", "username and password go together");
+        throw new InputError(
+            exotic.username === undefined ? "jetstreamExotic.username" : "jetstreamExotic.password",
+            "username and password go together",
+        );
     }
     const tls = exotic.tls ?? {};
     rejectUnknownKeys(tls, EXOTIC_TLS_KEYS, "jetstreamExotic.tls");
@@ -680,26 +868,42 @@ export function resolveExoticSpec(componentName: string, rawArgs: EventBusArgs):
         throw new InputError("jetstreamExotic.caCert", "cannot be combined with tls.caCertSecret; use one of them");
     }
     if (clientCertSecret && exotic.clientCert !== undefined) {
-        throw new InputError("jetstreamExotic.clientCert", "cannot be combined with tls.clientCertSecret; use one of them");
+        throw new InputError(
+            "jetstreamExotic.clientCert",
+            "cannot be combined with tls.clientCertSecret; use one of them",
+        );
     }
     if (clientKeySecret && exotic.clientKey !== undefined) {
-        throw new InputError("jetstreamExotic.clientKey", "cannot be combined with tls.clientKeySecret; use one of them");
+        throw new InputError(
+            "jetstreamExotic.clientKey",
+            "cannot be combined with tls.clientKeySecret; use one of them",
+        );
     }
     const hasClientCert = clientCertSecret !== undefined || exotic.clientCert !== undefined;
     const hasClientKey = clientKeySecret !== undefined || exotic.clientKey !== undefined;
     if (hasClientCert !== hasClientKey) {
         // Name the missing half in the same form as the half that was given.
         const missing = hasClientCert
-            ? clientCertSecret ? "jetstreamExotic.tls.clientKeySecret" : "jetstreamExotic.clientKey"
-            : clientKeySecret ? "jetstreamExotic.tls.clientCertSecret" : "jetstreamExotic.clientCert";
-        throw new InputError(missing, "a client certificate and its key go together: the server checks the certificate with the key that signed the handshake");
+            ? clientCertSecret
+                ? "jetstreamExotic.tls.clientKeySecret"
+                : "jetstreamExotic.clientKey"
+            : clientKeySecret
+              ? "jetstreamExotic.tls.clientCertSecret"
+              : "jetstreamExotic.clientCert";
+        throw new InputError(
+            missing,
+            "a client certificate and its key go together: the server checks the certificate with the key that signed the handshake",
+        );
     }
     for (const key of ["insecureSkipVerify", "enabled"] as const) {
         if (tls[key] !== undefined) {
             checkBoolean(tls[key], `jetstreamExotic.tls.${key}`);
         }
     }
-    const serverVersion = checkServerVersion(exotic.serverVersion ?? LATEST_SERVER_VERSION, "jetstreamExotic.serverVersion");
+    const serverVersion = checkServerVersion(
+        exotic.serverVersion ?? LATEST_SERVER_VERSION,
+        "jetstreamExotic.serverVersion",
+    );
     const stream = resolveStream(
         {
             streamConfig: exotic.streamConfig,
@@ -720,7 +924,11 @@ export function resolveExoticSpec(componentName: string, rawArgs: EventBusArgs):
         labels,
         url: exotic.url,
         servers,
-        credentials: accessSecret ? { accessSecret } : exotic.username !== undefined ? { username: exotic.username, password: exotic.password! } : undefined,
+        credentials: accessSecret
+            ? { accessSecret }
+            : exotic.username !== undefined
+              ? { username: exotic.username, password: exotic.password! }
+              : undefined,
         caCert: pemSource(caCertSecret, exotic.caCert),
         clientCert: pemSource(clientCertSecret, exotic.clientCert),
         clientKey: pemSource(clientKeySecret, exotic.clientKey),

@@ -3,7 +3,8 @@
  *
  * Argo Events keeps the same kind of list in its controller ConfigMap and matches the user's
  * string exactly (Argo Events, https://github.com/argoproj/argo-events). Entries here are never removed
- * silently: Argo's rename of `2.10.10` to `2.10.29` broke pinned buses (https://github.com/argoproj/argo-events/pull/3844).
+ * silently: Argo's rename of `2.10.10` to `2.10.29` broke pinned buses
+ * (https://github.com/argoproj/argo-events/pull/3844).
  */
 
 /** Images and start command for one supported `version` string. */
@@ -102,7 +103,8 @@ export interface HealthPaths {
 }
 
 /**
- * Probe paths for a server release, as the NATS Helm chart sets them (https://github.com/nats-io/k8s/tree/main/helm/charts/nats): startup on the full `/healthz`,
+ * Probe paths for a server release, as the NATS Helm chart sets them
+ * (https://github.com/nats-io/k8s/tree/main/helm/charts/nats): startup on the full `/healthz`,
  * readiness on `js-server-only`, liveness on `js-enabled-only`. Before 2.9.10 the liveness option
  * was called `js-enabled`, and an unknown option silently means the full check, which would
  * restart a node that is merely catching up.

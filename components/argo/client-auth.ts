@@ -22,16 +22,26 @@ export function parseClientAuth(text: string, where: string): ClientAuth {
     } catch {
         parsed = undefined;
     }
-    const record = typeof parsed === "object" && parsed !== null && !Array.isArray(parsed) ? (parsed as Record<string, unknown>) : undefined;
+    const record =
+        typeof parsed === "object" && parsed !== null && !Array.isArray(parsed)
+            ? (parsed as Record<string, unknown>)
+            : undefined;
     if (!record) {
         throw new Error(
             `${where} holds a plain string; Argo Events' clients read YAML with two keys, "username: <user>" and "password: <password>" on separate lines (Argo #2980), and so does this package`,
         );
     }
     const { username, password } = record;
-    if (typeof username !== "string" || username === "" || (typeof password !== "string" && typeof password !== "number") || String(password) === "") {
+    if (
+        typeof username !== "string" ||
+        username === "" ||
+        (typeof password !== "string" && typeof password !== "number") ||
+        String(password) === ""
+    ) {
         const keys = Object.keys(record).join(", ") || "none";
-        throw new Error(`${where} must hold YAML with non-empty "username" and "password" keys (found keys: ${keys}); token authentication is not supported by Argo's JetStream clients`);
+        throw new Error(
+            `${where} must hold YAML with non-empty "username" and "password" keys (found keys: ${keys}); token authentication is not supported by Argo's JetStream clients`,
+        );
     }
     return { username, password: String(password) };
 }

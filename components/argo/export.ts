@@ -3,14 +3,27 @@
  * at a bus of this package (Argo Events, https://github.com/argoproj/argo-events). Pure builders.
  */
 import type { ArgoEventsArgs } from "../args";
-import { DNS_LABEL_RULE, DNS_SUBDOMAIN_RULE, InputError, isDnsLabel, isDnsSubdomain, keysOf, rejectUnknownKeys } from "../check";
+import {
+    DNS_LABEL_RULE,
+    DNS_SUBDOMAIN_RULE,
+    InputError,
+    isDnsLabel,
+    isDnsSubdomain,
+    keysOf,
+    rejectUnknownKeys,
+} from "../check";
 import { StreamSpec, toArgoStreamConfig } from "../stream/model";
 
 /** The Argo EventBus CRD this needs. */
 export const ARGO_EVENTBUS_CRD = "eventbuses.argoproj.io";
 
 /** Keys of the client Secret copied into each namespace, as Argo's clients mount them. */
-export const ARGO_CLIENT_SECRET_KEYS = { auth: "client-auth", caCert: "ca.crt", clientCert: "client.crt", clientKey: "client.key" } as const;
+export const ARGO_CLIENT_SECRET_KEYS = {
+    auth: "client-auth",
+    caCert: "ca.crt",
+    clientCert: "client.crt",
+    clientKey: "client.key",
+} as const;
 
 /** What the bus's clients need, as far as the Argo EventBus spec is concerned. */
 export interface ArgoClientMaterial {
@@ -34,16 +47,24 @@ export interface ArgoEventsSpec {
 
 /**
  * Checks `argoEvents`. Argo's clients use stream `default` and subjects `default.<source>.<event>`
- * whatever the EventBus says (https://github.com/argoproj/argo-events/issues/3549), so a renamed stream cannot serve them.
+ * whatever the EventBus says (https://github.com/argoproj/argo-events/issues/3549), so a renamed stream cannot serve
+ * them.
  */
-export function resolveArgoEvents(argoEvents: { eventBusName?: string; namespaces?: string[] } | undefined, stream: StreamSpec, field = "argoEvents"): ArgoEventsSpec | undefined {
+export function resolveArgoEvents(
+    argoEvents: { eventBusName?: string; namespaces?: string[] } | undefined,
+    stream: StreamSpec,
+    field = "argoEvents",
+): ArgoEventsSpec | undefined {
     if (argoEvents === undefined) {
         return undefined;
     }
     rejectUnknownKeys(argoEvents, ARGO_EVENTS_KEYS, field);
     const eventBusName = argoEvents.eventBusName ?? "default";
     if (!isDnsSubdomain(eventBusName)) {
-        throw new InputError(`${field}.eventBusName`, `${JSON.stringify(eventBusName)} is not a valid Kubernetes object name: ${DNS_SUBDOMAIN_RULE}`);
+        throw new InputError(
+            `${field}.eventBusName`,
+            `${JSON.stringify(eventBusName)} is not a valid Kubernetes object name: ${DNS_SUBDOMAIN_RULE}`,
+        );
     }
     const namespaces = argoEvents.namespaces;
     if (!Array.isArray(namespaces) || namespaces.length === 0) {
@@ -51,14 +72,20 @@ export function resolveArgoEvents(argoEvents: { eventBusName?: string; namespace
     }
     namespaces.forEach((ns, i) => {
         if (!isDnsLabel(ns)) {
-            throw new InputError(`${field}.namespaces[${i}]`, `${JSON.stringify(ns)} is not a valid namespace name: ${DNS_LABEL_RULE}`);
+            throw new InputError(
+                `${field}.namespaces[${i}]`,
+                `${JSON.stringify(ns)} is not a valid namespace name: ${DNS_LABEL_RULE}`,
+            );
         }
         if (namespaces.indexOf(ns) !== i) {
             throw new InputError(`${field}.namespaces[${i}]`, `"${ns}" is listed twice`);
         }
     });
     if (stream.name !== "default" || stream.subjects.length !== 1 || stream.subjects[0] !== "default.*.*") {
-        throw new InputError(field, `Argo Events' clients use stream "default" with subjects "default.*.*"; this bus's stream is "${stream.name}" with ${JSON.stringify(stream.subjects)}`);
+        throw new InputError(
+            field,
+            `Argo Events' clients use stream "default" with subjects "default.*.*"; this bus's stream is "${stream.name}" with ${JSON.stringify(stream.subjects)}`,
+        );
     }
     return { eventBusName, namespaces: [...namespaces] };
 }
@@ -67,14 +94,25 @@ export function resolveArgoEvents(argoEvents: { eventBusName?: string; namespace
  * The `spec` of the Argo EventBus: kind `jetstreamExotic` with the bus's URL, the client Secret in
  * Argo's format, the CA so Argo's clients verify the server (Argo's own bus skips verification), a
  * client certificate when the server needs one, and the complete stream configuration, since Argo
- * applies no defaults in exotic mode (https://github.com/argoproj/argo-events/issues/3549). Any TLS is explicit, so Argo behaves the same before and
+ * applies no defaults in exotic mode (https://github.com/argoproj/argo-events/issues/3549). Any TLS is explicit, so
+ * Argo behaves the same before and
  * after #4114; a plaintext server gets no `tls`.
  */
-export function argoEventBusSpec(url: string, clientSecretName: string, stream: StreamSpec, material: ArgoClientMaterial): Record<string, unknown> {
+export function argoEventBusSpec(
+    url: string,
+    clientSecretName: string,
+    stream: StreamSpec,
+    material: ArgoClientMaterial,
+): Record<string, unknown> {
     const key = (name: string) => ({ name: clientSecretName, key: name });
     const tls = {
         ...(material.withCa ? { caCertSecret: key(ARGO_CLIENT_SECRET_KEYS.caCert) } : {}),
-        ...(material.withClientCert ? { clientCertSecret: key(ARGO_CLIENT_SECRET_KEYS.clientCert), clientKeySecret: key(ARGO_CLIENT_SECRET_KEYS.clientKey) } : {}),
+        ...(material.withClientCert
+            ? {
+                  clientCertSecret: key(ARGO_CLIENT_SECRET_KEYS.clientCert),
+                  clientKeySecret: key(ARGO_CLIENT_SECRET_KEYS.clientKey),
+              }
+            : {}),
         ...(material.insecureSkipVerify ? { insecureSkipVerify: true } : {}),
     };
     return {

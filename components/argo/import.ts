@@ -7,12 +7,7 @@
  * place, by the EventBus itself, and no defaults are applied here.
  */
 import { parseAllDocuments } from "yaml";
-import type {
-    EventBusArgs,
-    JetStreamBusArgs,
-    JetStreamExoticArgs,
-    PersistenceArgs,
-} from "../args";
+import type { EventBusArgs, JetStreamBusArgs, JetStreamExoticArgs, PersistenceArgs } from "../args";
 import { describeType, InputError, isPlainObject, rejectUnknownKeys } from "../check";
 import { checkPodFields, POD_FIELDS } from "../kube/pod-fields";
 
@@ -26,7 +21,7 @@ const TOP_LEVEL_KEYS = ["apiVersion", "kind", "metadata", "spec", "status"] as c
 /** Bus kinds of an Argo EventBus `spec`. */
 const SPEC_KEYS = ["nats", "jetstream", "kafka", "jetstreamExotic"] as const;
 /** The 19 fields of Argo's `JetStreamBus`, each one an argument of ours. */
-const JETSTREAM_KEYS = [
+export const ARGO_JETSTREAM_KEYS = [
     "version",
     "replicas",
     "containerTemplate",
@@ -48,9 +43,18 @@ const JETSTREAM_KEYS = [
     "maxPayload",
 ] as const satisfies readonly (keyof JetStreamBusArgs)[];
 /** Argo's `PersistenceStrategy`. */
-const PERSISTENCE_KEYS = ["storageClassName", "accessMode", "volumeSize"] as const satisfies readonly (keyof PersistenceArgs)[];
+const PERSISTENCE_KEYS = [
+    "storageClassName",
+    "accessMode",
+    "volumeSize",
+] as const satisfies readonly (keyof PersistenceArgs)[];
 /** Argo's `JetStreamConfig` as `spec.jetstreamExotic`. */
-const EXOTIC_KEYS = ["url", "accessSecret", "streamConfig", "tls"] as const satisfies readonly (keyof JetStreamExoticArgs)[];
+const EXOTIC_KEYS = [
+    "url",
+    "accessSecret",
+    "streamConfig",
+    "tls",
+] as const satisfies readonly (keyof JetStreamExoticArgs)[];
 /** Argo's `TLSConfig` (https://github.com/argoproj/argo-events/issues/3381). */
 const TLS_KEYS = ["caCertSecret", "clientCertSecret", "clientKeySecret", "insecureSkipVerify", "enabled"] as const;
 /** Kubernetes `SecretKeySelector` as Argo uses it. */
@@ -112,7 +116,10 @@ function selectEventBus(manifest: string | object): Doc {
     }
     const eventBuses = documents.filter((document) => isPlainObject(document) && document.kind === ARGO_KIND);
     if (eventBuses.length > 1) {
-        throw new InputError("manifest", `holds ${eventBuses.length} EventBus documents; expected exactly one (split the file, one EventBus per stack)`);
+        throw new InputError(
+            "manifest",
+            `holds ${eventBuses.length} EventBus documents; expected exactly one (split the file, one EventBus per stack)`,
+        );
     }
     if (eventBuses.length === 1) {
         return checkDocument(eventBuses[0]);
@@ -120,7 +127,10 @@ function selectEventBus(manifest: string | object): Doc {
     if (documents.length === 1) {
         return checkDocument(documents[0]); // reports what is wrong with its apiVersion or kind
     }
-    throw new InputError("manifest", `holds ${documents.length} documents and none is an EventBus (kind: ${ARGO_KIND}, apiVersion: ${ARGO_API_VERSION})`);
+    throw new InputError(
+        "manifest",
+        `holds ${documents.length} documents and none is an EventBus (kind: ${ARGO_KIND}, apiVersion: ${ARGO_API_VERSION})`,
+    );
 }
 
 function parseYamlDocuments(text: string): unknown[] {
@@ -140,7 +150,12 @@ function parseYamlDocuments(text: string): unknown[] {
 
 /** The items of a `kind: List` (as `kubectl get eventbus -o yaml` prints), or the document itself. */
 function expandList(document: unknown): unknown[] {
-    if (isPlainObject(document) && document.kind === "List" && document.apiVersion === "v1" && Array.isArray(document.items)) {
+    if (
+        isPlainObject(document) &&
+        document.kind === "List" &&
+        document.apiVersion === "v1" &&
+        Array.isArray(document.items)
+    ) {
         return document.items;
     }
     return [document];
@@ -157,7 +172,10 @@ function checkDocument(document: unknown): Doc {
         throw new InputError("manifest", `must be a mapping (an EventBus object), got ${describeType(document)}`);
     }
     if (document.apiVersion !== ARGO_API_VERSION) {
-        throw new InputError("apiVersion", `expected "${ARGO_API_VERSION}" (an Argo Events EventBus), got ${describeTypeName(document.apiVersion)}`);
+        throw new InputError(
+            "apiVersion",
+            `expected "${ARGO_API_VERSION}" (an Argo Events EventBus), got ${describeTypeName(document.apiVersion)}`,
+        );
     }
     if (document.kind !== ARGO_KIND) {
         throw new InputError("kind", `expected "${ARGO_KIND}", got ${describeTypeName(document.kind)}`);
@@ -169,7 +187,12 @@ function checkDocument(document: unknown): Doc {
 function convertEventBus(document: Doc): ImportedEventBus {
     const metadata = document.metadata;
     if (!isPlainObject(metadata)) {
-        throw new InputError("metadata", metadata === undefined || metadata === null ? "is required (with a name)" : `must be a mapping, got ${describeType(metadata)}`);
+        throw new InputError(
+            "metadata",
+            metadata === undefined || metadata === null
+                ? "is required (with a name)"
+                : `must be a mapping, got ${describeType(metadata)}`,
+        );
     }
     // Other metadata (annotations, uid, resourceVersion, managedFields, ...) is what the API server
     // adds or what the EventBus does not use: ignored, so `kubectl get -o yaml` output imports as is.
@@ -192,7 +215,10 @@ function convertEventBus(document: Doc): ImportedEventBus {
 
     const spec = document.spec;
     if (spec === undefined || spec === null) {
-        throw new InputError("spec", "is required: set `jetstream` (a managed cluster) or `jetstreamExotic` (your own server)");
+        throw new InputError(
+            "spec",
+            "is required: set `jetstream` (a managed cluster) or `jetstreamExotic` (your own server)",
+        );
     }
     requireObject(spec, "spec");
     rejectUnknownKeys(spec, SPEC_KEYS, "spec");
@@ -201,14 +227,20 @@ function convertEventBus(document: Doc): ImportedEventBus {
     const exotic = spec.jetstreamExotic ?? undefined;
     if (jetstream !== undefined && exotic !== undefined) {
         // Argo's controller silently prefers jetstream; here the ambiguity is an error.
-        throw new InputError("spec", "sets both `jetstream` and `jetstreamExotic`; keep exactly one (Argo would silently use `jetstream` and ignore `jetstreamExotic`)");
+        throw new InputError(
+            "spec",
+            "sets both `jetstream` and `jetstreamExotic`; keep exactly one (Argo would silently use `jetstream` and ignore `jetstreamExotic`)",
+        );
     }
     if (jetstream !== undefined) {
         args.jetstream = convertJetStream(jetstream, "spec.jetstream");
     } else if (exotic !== undefined) {
         args.jetstreamExotic = convertExotic(exotic, "spec.jetstreamExotic");
     } else {
-        throw new InputError("spec", "has no bus: set `jetstream` (a managed cluster) or `jetstreamExotic` (your own server)");
+        throw new InputError(
+            "spec",
+            "has no bus: set `jetstream` (a managed cluster) or `jetstreamExotic` (your own server)",
+        );
     }
     return { name, args };
 }
@@ -237,13 +269,19 @@ function refuseUnsupportedKinds(spec: Doc): void {
 
 function convertJetStream(value: unknown, field: string): JetStreamBusArgs {
     requireObject(value, field);
-    rejectUnknownKeys(value, JETSTREAM_KEYS, field);
+    rejectUnknownKeys(value, ARGO_JETSTREAM_KEYS, field);
     const at = (key: string) => `${field}.${key}`;
     if (value.version === undefined || value.version === null) {
-        throw new InputError(at("version"), "is required, e.g. `version: latest` or a NATS version such as \"2.10.29\" (Argo requires it too)");
+        throw new InputError(
+            at("version"),
+            'is required, e.g. `version: latest` or a NATS version such as "2.10.29" (Argo requires it too)',
+        );
     }
     if (typeof value.version !== "string") {
-        throw new InputError(at("version"), `must be a string, got ${describeType(value.version)}; quote it in YAML (version: "2.10") so it is not read as a number`);
+        throw new InputError(
+            at("version"),
+            `must be a string, got ${describeType(value.version)}; quote it in YAML (version: "2.10") so it is not read as a number`,
+        );
     }
     const out: JetStreamBusArgs = { version: value.version };
     set(out, "replicas", optionalNumber(value.replicas, at("replicas")));
@@ -258,7 +296,11 @@ function convertJetStream(value: unknown, field: string): JetStreamBusArgs {
     set(out, "settings", optionalText(value.settings, at("settings"), "settings: |"));
     set(out, "startArgs", optionalStringList(value.startArgs, at("startArgs")));
     set(out, "streamConfig", optionalText(value.streamConfig, at("streamConfig"), "streamConfig: |"));
-    set(out, "maxPayload", optionalString(value.maxPayload, at("maxPayload"), 'quote it in YAML, e.g. maxPayload: "1MB"'));
+    set(
+        out,
+        "maxPayload",
+        optionalString(value.maxPayload, at("maxPayload"), 'quote it in YAML, e.g. maxPayload: "1MB"'),
+    );
     return out;
 }
 
@@ -267,12 +309,17 @@ function convertExotic(value: unknown, field: string): JetStreamExoticArgs {
     rejectUnknownKeys(value, EXOTIC_KEYS, field);
     // Argo's controller requires the URL.
     if (value.url === undefined || value.url === null || value.url === "") {
-        throw new InputError(`${field}.url`, "is required: the URL of your JetStream server, e.g. nats://nats.example.svc:4222");
+        throw new InputError(
+            `${field}.url`,
+            "is required: the URL of your JetStream server, e.g. nats://nats.example.svc:4222",
+        );
     }
     if (typeof value.url !== "string") {
         throw new InputError(`${field}.url`, `must be a string, got ${describeType(value.url)}`);
     }
-    const out: { url: string; accessSecret?: ArgoSecretKeyRef; streamConfig?: string; tls?: ArgoExoticTls } = { url: value.url };
+    const out: { url: string; accessSecret?: ArgoSecretKeyRef; streamConfig?: string; tls?: ArgoExoticTls } = {
+        url: value.url,
+    };
     set(out, "accessSecret", optionalSecretKeyRef(value.accessSecret, `${field}.accessSecret`));
     set(out, "streamConfig", optionalText(value.streamConfig, `${field}.streamConfig`, "streamConfig: |"));
     set(out, "tls", optionalTls(value.tls, `${field}.tls`));
@@ -312,7 +359,6 @@ function optionalSecretKeyRef(value: unknown, field: string): ArgoSecretKeyRef |
     return { name: value.name as string, key: value.key as string };
 }
 
-
 function optionalPersistence(value: unknown, field: string): PersistenceArgs | undefined {
     if (value === undefined || value === null) {
         return undefined; // Argo: no persistence, an emptyDir
@@ -332,7 +378,6 @@ function optionalPersistence(value: unknown, field: string): PersistenceArgs | u
     return out;
 }
 
-
 // ---- type checks: absent (undefined or YAML null, which Kubernetes treats as unset) gives undefined ----
 
 function optionalString(value: unknown, field: string, hint?: string): string | undefined {
@@ -348,7 +393,10 @@ function optionalString(value: unknown, field: string, hint?: string): string | 
 /** A text block (`settings`, `streamConfig`), which users sometimes write as a YAML mapping by mistake. */
 function optionalText(value: unknown, field: string, blockScalar: string): string | undefined {
     if (isPlainObject(value) || Array.isArray(value)) {
-        throw new InputError(field, `must be a string, got ${describeType(value)}; Argo takes this as text, written as a YAML block scalar (\`${blockScalar}\` followed by indented lines)`);
+        throw new InputError(
+            field,
+            `must be a string, got ${describeType(value)}; Argo takes this as text, written as a YAML block scalar (\`${blockScalar}\` followed by indented lines)`,
+        );
     }
     return optionalString(value, field);
 }
@@ -401,7 +449,6 @@ function optionalStringList(value: unknown, field: string): string[] | undefined
     return value;
 }
 
-
 function requireObject(value: unknown, field: string): asserts value is Doc {
     if (!isPlainObject(value)) {
         throw new InputError(field, `must be a mapping, got ${describeType(value, false)}`);
@@ -414,4 +461,3 @@ function set<T extends object, K extends keyof T>(target: T, key: K, value: T[K]
         target[key] = value;
     }
 }
-

@@ -68,7 +68,8 @@ const REFUSED_KEYS: Readonly<Record<string, string>> = {
     prev_encryption_key: OWNED_KEY,
     enabled: "JetStream is always enabled on a bus",
     enable: "JetStream is always enabled on a bus",
-    unique_tag: "placing replicas by a unique tag needs server_tags on every server, which the bus does not set: every replicated stream would fail to find peers",
+    unique_tag:
+        "placing replicas by a unique tag needs server_tags on every server, which the bus does not set: every replicated stream would fail to find peers",
     tpm: "it needs a TPM device in the pod",
     extension_hint: "it is an internal hint of nats-server",
     meta_compact: TUNING,
@@ -150,7 +151,12 @@ class SettingsReader {
     private skip(separators: boolean): void {
         for (;;) {
             const char = this.peek();
-            if (char === " " || char === "\t" || char === "\r" || (separators && (char === "\n" || char === ";" || char === ","))) {
+            if (
+                char === " " ||
+                char === "\t" ||
+                char === "\r" ||
+                (separators && (char === "\n" || char === ";" || char === ","))
+            ) {
                 this.advance();
             } else if (char === "#" || (char === "/" && this.peek(1) === "/")) {
                 while (this.position < this.text.length && this.peek() !== "\n") this.advance();
@@ -172,7 +178,9 @@ class SettingsReader {
             }
             if (char === "}") {
                 if (depth === 0) {
-                    this.fail("a closing brace is not allowed: settings are the body of the jetstream {} block and cannot close it or open another block (only limits { ... } is a block)");
+                    this.fail(
+                        "a closing brace is not allowed: settings are the body of the jetstream {} block and cannot close it or open another block (only limits { ... } is a block)",
+                    );
                 }
                 this.advance();
                 return entries;
@@ -223,7 +231,10 @@ class SettingsReader {
         const char = this.peek();
         if (char === "{") {
             if (depth > 0 || key.toLowerCase() !== LIMITS_KEY) {
-                this.fail(`"${key}" cannot hold a block: settings are the body of the jetstream {} block and cannot open another one (only limits { ... } is a block)`, line);
+                this.fail(
+                    `"${key}" cannot hold a block: settings are the body of the jetstream {} block and cannot open another one (only limits { ... } is a block)`,
+                    line,
+                );
             }
             this.advance();
             return { form: "block", entries: this.entries(depth + 1) };
@@ -268,7 +279,9 @@ function findRule(rules: readonly SettingRule[], key: string): SettingRule | und
 }
 
 function allowedKeys(rules: readonly SettingRule[], serverVersion: string): string[] {
-    return rules.filter((rule) => rule.since === undefined || atLeast(serverVersion, rule.since)).map((rule) => rule.key);
+    return rules
+        .filter((rule) => rule.since === undefined || atLeast(serverVersion, rule.since))
+        .map((rule) => rule.key);
 }
 
 /** A size as nats-server reads a quoted string: digits and one of K, M, G, T (powers of 1024). */
@@ -279,7 +292,7 @@ function quotedSizeBytes(text: string): number | undefined {
     return Number.isSafeInteger(bytes) ? bytes : undefined;
 }
 
-const SIZE_HINT = 'write sizes unquoted, e.g. 10GB or 512MB';
+const SIZE_HINT = "write sizes unquoted, e.g. 10GB or 512MB";
 
 /** Runs a unit parser, moving its message under `field` after `where`. */
 function parsedWithin<T>(field: string, where: string, parse: (inner: string) => T): T {
@@ -306,18 +319,31 @@ function readValue(rule: SettingRule, raw: RawValue, where: string, field: strin
     switch (rule.kind) {
         case "size":
         case "autoSize": {
-            const bytes = raw.form === "quoted" ? (quotedSizeBytes(text) ?? fail(`a size; ${SIZE_HINT}`)) : parsedWithin(field, where, (inner) => parseNatsSize(text, inner));
-            if (bytes === -1 && rule.kind !== "autoSize") fail("a size here: -1 (automatic) is allowed only for max_memory_store and max_file_store");
+            const bytes =
+                raw.form === "quoted"
+                    ? (quotedSizeBytes(text) ?? fail(`a size; ${SIZE_HINT}`))
+                    : parsedWithin(field, where, (inner) => parseNatsSize(text, inner));
+            if (bytes === -1 && rule.kind !== "autoSize")
+                fail("a size here: -1 (automatic) is allowed only for max_memory_store and max_file_store");
             return { value: formatNatsSize(bytes), bytes };
         }
         case "count":
-            if (raw.form !== "bare" || !/^\d+$/.test(text) || !Number.isSafeInteger(Number(text))) fail("a whole number, e.g. 10000");
+            if (raw.form !== "bare" || !/^\d+$/.test(text) || !Number.isSafeInteger(Number(text)))
+                fail("a whole number, e.g. 10000");
             return { value: String(Number(text)) };
         case "duration":
-            return { value: JSON.stringify(formatDuration(parsedWithin(field, where, (inner) => parseDurationMs(text, inner)))) };
+            return {
+                value: JSON.stringify(
+                    formatDuration(parsedWithin(field, where, (inner) => parseDurationMs(text, inner))),
+                ),
+            };
         case "syncInterval":
             if (text.toLowerCase() === "always") return { value: '"always"' };
-            return { value: JSON.stringify(formatDuration(parsedWithin(field, where, (inner) => parseDurationMs(text, inner)))) };
+            return {
+                value: JSON.stringify(
+                    formatDuration(parsedWithin(field, where, (inner) => parseDurationMs(text, inner))),
+                ),
+            };
         case "boolean":
             if (raw.form !== "bare" || !/^(true|false)$/i.test(text)) fail("true or false");
             return { value: text.toLowerCase() };
@@ -363,7 +389,10 @@ export function checkSettingsText(text: string, serverVersion: string, field: st
                 const rule = findRule(LIMIT_RULES, limit.key);
                 if (!rule) {
                     const known = LIMIT_RULES.map((r) => r.key);
-                    throw new InputError(field, `${limitWhere} is not a JetStream limit${didYouMean(limit.key, known)}; allowed in limits {}: ${known.join(", ")}`);
+                    throw new InputError(
+                        field,
+                        `${limitWhere} is not a JetStream limit${didYouMean(limit.key, known)}; allowed in limits {}: ${known.join(", ")}`,
+                    );
                 }
                 remember(`limits.${rule.key}`, limit.line);
                 limits.push({ key: rule.key, value: readValue(rule, limit.value, limitWhere, field).value });
@@ -374,15 +403,24 @@ export function checkSettingsText(text: string, serverVersion: string, field: st
         const allowed = allowedKeys(SETTING_RULES, serverVersion);
         if (!rule) {
             const lower = entry.key.toLowerCase();
-            const reason = REFUSED_KEYS[lower]
-                ?? (TOP_LEVEL_HINTS[lower] ? `it is a top-level server option, not a JetStream setting: ${TOP_LEVEL_HINTS[lower]}` : undefined);
+            const reason =
+                REFUSED_KEYS[lower] ??
+                (TOP_LEVEL_HINTS[lower]
+                    ? `it is a top-level server option, not a JetStream setting: ${TOP_LEVEL_HINTS[lower]}`
+                    : undefined);
             if (reason) {
                 throw new InputError(field, `${where} is not allowed: ${reason}`);
             }
-            throw new InputError(field, `${where} is not a setting of the jetstream {} block${didYouMean(entry.key, [...allowed, LIMITS_KEY])}; allowed for nats-server ${serverVersion}: ${allowed.join(", ")}, limits { ${LIMIT_RULES.map((r) => r.key).join(", ")} }`);
+            throw new InputError(
+                field,
+                `${where} is not a setting of the jetstream {} block${didYouMean(entry.key, [...allowed, LIMITS_KEY])}; allowed for nats-server ${serverVersion}: ${allowed.join(", ")}, limits { ${LIMIT_RULES.map((r) => r.key).join(", ")} }`,
+            );
         }
         if (!allowed.includes(rule.key)) {
-            throw new InputError(field, `${where} needs nats-server ${rule.since} or later, and this bus runs ${serverVersion}, which refuses to start on it; allowed for ${serverVersion}: ${allowed.join(", ")}`);
+            throw new InputError(
+                field,
+                `${where} needs nats-server ${rule.since} or later, and this bus runs ${serverVersion}, which refuses to start on it; allowed for ${serverVersion}: ${allowed.join(", ")}`,
+            );
         }
         remember(rule.key, entry.line);
         const { value, bytes } = readValue(rule, entry.value, where, field);

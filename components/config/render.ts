@@ -36,7 +36,10 @@ export function podLayout(spec: BusSpec): ServerLayout {
     };
 }
 
-/** A double-quoted NATS config string; quoting keeps `$` literal (https://docs.nats.io/running-a-nats-service/configuration). */
+/**
+ * A double-quoted NATS config string; quoting keeps `$` literal
+ * (https://docs.nats.io/running-a-nats-service/configuration).
+ */
 export function quote(value: string): string {
     if (/[\\"\n\r]/.test(value)) {
         throw new Error(`value cannot be written into nats.conf: ${JSON.stringify(value)}`);
@@ -78,7 +81,11 @@ function tlsBlock(layout: ServerLayout, cert: string, key: string, ca: string): 
  * environment (`$SERVER_NAME`, `$CLUSTER_ADVERTISE`, `$JS_KEY`), unquoted so that they expand.
  * Secrets are not in it: the password hashes are in the included `auth.conf` (a Secret).
  */
-export function renderServerConfig(spec: BusSpec, serverVersion: string, layout: ServerLayout = podLayout(spec)): string {
+export function renderServerConfig(
+    spec: BusSpec,
+    serverVersion: string,
+    layout: ServerLayout = podLayout(spec),
+): string {
     if (!atLeast(serverVersion, "2.9.0")) {
         throw new Error(`nats-server ${serverVersion} is not supported; the oldest is 2.9.0`);
     }

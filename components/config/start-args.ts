@@ -24,7 +24,11 @@ const ALLOWED_FLAGS: readonly AllowedFlag[] = [
     { names: ["DVV"], form: "boolean", what: "debug and verbose trace" },
     { names: ["T", "logtime"], form: "boolean", what: "timestamps on log lines (default true; -T=false drops them)" },
     { names: ["max_traced_msg_len"], form: "count", what: "longest message payload a trace prints" },
-    { names: ["r", "remote_syslog"], form: "syslogUrl", what: "log to a syslog server, e.g. udp://syslog.example.com:514" },
+    {
+        names: ["r", "remote_syslog"],
+        form: "syslogUrl",
+        what: "log to a syslog server, e.g. udp://syslog.example.com:514",
+    },
 ];
 
 const BUS_OWNS = "the bus sets it itself";
@@ -79,14 +83,19 @@ const REFUSED_FLAGS: Readonly<Record<string, string>> = {
     store_dir: "the store directory is on the bus's volume, which the bus sets itself",
     l: "logs go to the container's output, which Kubernetes collects; a log file would need a writable volume",
     log: "logs go to the container's output, which Kubernetes collects; a log file would need a writable volume",
-    log_size_limit: "logs go to the container's output, which Kubernetes collects; a log file would need a writable volume",
+    log_size_limit:
+        "logs go to the container's output, which Kubernetes collects; a log file would need a writable volume",
     s: "there is no syslog daemon in the container; use --remote_syslog for a syslog server",
     syslog: "there is no syslog daemon in the container; use --remote_syslog for a syslog server",
     profile: "it opens an unauthenticated profiling port on every interface of the pod",
 };
 
 function allowedList(): string {
-    return ALLOWED_FLAGS.map((flag) => flag.names.map((name) => (name.length <= 3 && name.toUpperCase() === name ? `-${name}` : `--${name}`)).join("/")).join(", ");
+    return ALLOWED_FLAGS.map((flag) =>
+        flag.names
+            .map((name) => (name.length <= 3 && name.toUpperCase() === name ? `-${name}` : `--${name}`))
+            .join("/"),
+    ).join(", ");
 }
 
 function findFlag(name: string): AllowedFlag | undefined {
@@ -95,11 +104,18 @@ function findFlag(name: string): AllowedFlag | undefined {
 
 function checkValue(flag: AllowedFlag, value: string, where: string): void {
     const ok =
-        flag.form === "boolean" ? /^(1|0|t|f|T|F|true|false|TRUE|FALSE|True|False)$/.test(value)
-        : flag.form === "count" ? /^\d{1,9}$/.test(value)
-        : /^(udp|tcp|unix):\/\/[^\s@]+$/.test(value);
+        flag.form === "boolean"
+            ? /^(1|0|t|f|T|F|true|false|TRUE|FALSE|True|False)$/.test(value)
+            : flag.form === "count"
+              ? /^\d{1,9}$/.test(value)
+              : /^(udp|tcp|unix):\/\/[^\s@]+$/.test(value);
     if (!ok) {
-        const expected = flag.form === "boolean" ? "true or false" : flag.form === "count" ? "a whole number" : "a syslog address such as udp://syslog.example.com:514";
+        const expected =
+            flag.form === "boolean"
+                ? "true or false"
+                : flag.form === "count"
+                  ? "a whole number"
+                  : "a syslog address such as udp://syslog.example.com:514";
         throw new InputError(where, `the value of ${flag.names.map((n) => `-${n}`).join("/")} must be ${expected}`);
     }
 }
@@ -114,27 +130,36 @@ export function checkStartArgs(startArgs: unknown, field = "jetstream.startArgs"
         return [];
     }
     if (!Array.isArray(startArgs)) {
-        throw new InputError(field, "must be a list of nats-server flags, e.g. [\"-D\"]");
+        throw new InputError(field, 'must be a list of nats-server flags, e.g. ["-D"]');
     }
     for (let i = 0; i < startArgs.length; i++) {
         const arg = startArgs[i];
         const where = `${field}[${i}]`;
         if (typeof arg !== "string") {
-            throw new InputError(where, "must be a string, a nats-server flag such as \"-D\"");
+            throw new InputError(where, 'must be a string, a nats-server flag such as "-D"');
         }
         const match = /^--?([A-Za-z][A-Za-z_]*)(=(.*))?$/.exec(arg);
         if (!match) {
-            throw new InputError(where, `is not a nats-server flag (one flag an item, no spaces or shell syntax; a flag's value goes in the next item); allowed flags: ${allowedList()}`);
+            throw new InputError(
+                where,
+                `is not a nats-server flag (one flag an item, no spaces or shell syntax; a flag's value goes in the next item); allowed flags: ${allowedList()}`,
+            );
         }
         const [, name, withValue, inlineValue] = match;
         const flag = findFlag(name);
         if (!flag) {
             const refusal = REFUSED_FLAGS[name];
             if (refusal) {
-                throw new InputError(where, `the flag -${name} is not allowed: ${refusal}. Allowed flags: ${allowedList()}`);
+                throw new InputError(
+                    where,
+                    `the flag -${name} is not allowed: ${refusal}. Allowed flags: ${allowedList()}`,
+                );
             }
             const known = ALLOWED_FLAGS.flatMap((f) => f.names);
-            throw new InputError(where, `-${name} is not a flag a bus allows${didYouMean(name, known)}; allowed flags: ${allowedList()}`);
+            throw new InputError(
+                where,
+                `-${name} is not a flag a bus allows${didYouMean(name, known)}; allowed flags: ${allowedList()}`,
+            );
         }
         if (withValue !== undefined) {
             checkValue(flag, inlineValue, where);

@@ -71,7 +71,13 @@ export interface ServiceDns {
 }
 
 /** In-cluster DNS names of bus `busName` in `namespace`. */
-export function serviceDns(busName: string, namespace: string, replicas: number, clientPort: number, clusterPort: number): ServiceDns {
+export function serviceDns(
+    busName: string,
+    namespace: string,
+    replicas: number,
+    clientPort: number,
+    clusterPort: number,
+): ServiceDns {
     const names = objectNames(busName);
     const serviceHost = `${names.service}.${namespace}.svc`;
     const podHosts = Array.from({ length: replicas }, (_, i) => `${names.statefulSet}-${i}.${serviceHost}`);
@@ -89,7 +95,12 @@ export function serviceDns(busName: string, namespace: string, replicas: number,
  */
 export function serverCertificateDnsNames(busName: string, namespace: string, clusterDomain: string): string[] {
     const service = objectNames(busName).service;
-    return [service, `${service}.${namespace}`, `${service}.${namespace}.svc`, `${service}.${namespace}.svc.${clusterDomain}`];
+    return [
+        service,
+        `${service}.${namespace}`,
+        `${service}.${namespace}.svc`,
+        `${service}.${namespace}.svc.${clusterDomain}`,
+    ];
 }
 
 /** Subject alternative names of the route certificate: wildcards over the pod names (Argo #2827). */

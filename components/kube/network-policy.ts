@@ -30,7 +30,14 @@ export function networkPolicyArgs(spec: BusSpec, policy: NetworkPolicySpec): k8s
         {
             ports: [{ protocol: "TCP", port: PORTS.client }],
             // The bus's own namespace, where Argo's EventSources and Sensors usually run, is always allowed.
-            ...(policy.clientNamespaces ? { from: fromNamespaces([spec.namespace, ...policy.clientNamespaces.filter((ns) => ns !== spec.namespace)]) } : {}),
+            ...(policy.clientNamespaces
+                ? {
+                      from: fromNamespaces([
+                          spec.namespace,
+                          ...policy.clientNamespaces.filter((ns) => ns !== spec.namespace),
+                      ]),
+                  }
+                : {}),
         },
         { ports: [{ protocol: "TCP", port: PORTS.cluster }], from: [ownPods] },
     ];

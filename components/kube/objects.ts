@@ -67,7 +67,12 @@ export function serverSecretArgs(spec: BusSpec, data: ServerSecretData): k8s.cor
 }
 
 /** Secret `eventbus-<n>-js-client-auth`: Argo Events' YAML credentials plus `ca.crt` and `url`. */
-export function clientSecretArgs(spec: BusSpec, clientAuthYaml: pulumi.Input<string>, caCertPem: pulumi.Input<string>, url: string): k8s.core.v1.SecretArgs {
+export function clientSecretArgs(
+    spec: BusSpec,
+    clientAuthYaml: pulumi.Input<string>,
+    caCertPem: pulumi.Input<string>,
+    url: string,
+): k8s.core.v1.SecretArgs {
     return {
         metadata: metadata(spec, spec.names.clientSecret),
         type: "Opaque",
@@ -142,11 +147,23 @@ export function configMapDataPatchArgs(args: k8s.core.v1.ConfigMapArgs): k8s.cor
     return { metadata: { name: meta.name, namespace: meta.namespace, annotations: PATCH_FORCE }, data: args.data };
 }
 
-/** The data of a Secret, as its Patch applies it in place: base64 `data`, which server-side apply tracks key by key (it does not track `stringData`). */
+/**
+ * The data of a Secret, as its Patch applies it in place: base64 `data`, which server-side apply tracks key by key (it
+ * does not track `stringData`).
+ */
 export function secretDataPatchArgs(args: k8s.core.v1.SecretArgs): k8s.core.v1.SecretPatchArgs {
     const meta = args.metadata as k8s.types.input.meta.v1.ObjectMeta;
     const data = pulumi.secret(
-        pulumi.output(args.stringData ?? {}).apply((values) => Object.fromEntries(Object.entries(values ?? {}).map(([key, value]) => [key, Buffer.from(String(value), "utf8").toString("base64")]))),
+        pulumi
+            .output(args.stringData ?? {})
+            .apply((values) =>
+                Object.fromEntries(
+                    Object.entries(values ?? {}).map(([key, value]) => [
+                        key,
+                        Buffer.from(String(value), "utf8").toString("base64"),
+                    ]),
+                ),
+            ),
     );
     return { metadata: { name: meta.name, namespace: meta.namespace, annotations: PATCH_FORCE }, data };
 }

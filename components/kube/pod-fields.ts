@@ -13,11 +13,15 @@ import Core = k8s.types.input.core.v1;
 import Meta = k8s.types.input.meta.v1;
 
 /** A label or annotation key: an optional DNS-subdomain prefix and `/`, then a name of up to 63 characters. */
-const QUALIFIED_NAME = new RegExp(`^(${DNS_SUBDOMAIN.source.slice(1, -1)}\\/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$`);
-const QUALIFIED_NAME_RULE = "a key is an optional DNS prefix and '/', then at most 63 letters, digits, '-', '_' and '.', starting and ending with a letter or digit (e.g. example.com/team)";
+const QUALIFIED_NAME = new RegExp(
+    `^(${DNS_SUBDOMAIN.source.slice(1, -1)}\\/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$`,
+);
+const QUALIFIED_NAME_RULE =
+    "a key is an optional DNS prefix and '/', then at most 63 letters, digits, '-', '_' and '.', starting and ending with a letter or digit (e.g. example.com/team)";
 /** A label value: empty, or up to 63 characters. */
 const LABEL_VALUE = /^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/;
-const LABEL_VALUE_RULE = "a label value has at most 63 letters, digits, '-', '_' and '.', starting and ending with a letter or digit";
+const LABEL_VALUE_RULE =
+    "a label value has at most 63 letters, digits, '-', '_' and '.', starting and ending with a letter or digit";
 
 const { string, int32, int64, boolean, quantity, object, map, list } = shapes;
 
@@ -32,19 +36,27 @@ export const ANNOTATIONS: Shape = map(string(), labelKey);
 const labelSelector = object<Meta.LabelSelector>("LabelSelector", {
     matchLabels: LABELS,
     matchExpressions: list(
-        object<Meta.LabelSelectorRequirement>("LabelSelectorRequirement", {
-            key: labelKey,
-            operator: string({ choices: ["In", "NotIn", "Exists", "DoesNotExist"] }),
-            values: list(string()),
-        }, ["key", "operator"]),
+        object<Meta.LabelSelectorRequirement>(
+            "LabelSelectorRequirement",
+            {
+                key: labelKey,
+                operator: string({ choices: ["In", "NotIn", "Exists", "DoesNotExist"] }),
+                values: list(string()),
+            },
+            ["key", "operator"],
+        ),
     ),
 });
 
-const nodeSelectorRequirement = object<Core.NodeSelectorRequirement>("NodeSelectorRequirement", {
-    key: string(),
-    operator: string({ choices: ["In", "NotIn", "Exists", "DoesNotExist", "Gt", "Lt"] }),
-    values: list(string()),
-}, ["key", "operator"]);
+const nodeSelectorRequirement = object<Core.NodeSelectorRequirement>(
+    "NodeSelectorRequirement",
+    {
+        key: string(),
+        operator: string({ choices: ["In", "NotIn", "Exists", "DoesNotExist", "Gt", "Lt"] }),
+        values: list(string()),
+    },
+    ["key", "operator"],
+);
 
 const nodeSelectorTerm = object<Core.NodeSelectorTerm>("NodeSelectorTerm", {
     matchExpressions: list(nodeSelectorRequirement),
@@ -53,28 +65,42 @@ const nodeSelectorTerm = object<Core.NodeSelectorTerm>("NodeSelectorTerm", {
 
 const weight = int32(1, 100);
 
-const podAffinityTerm = object<Core.PodAffinityTerm>("PodAffinityTerm", {
-    labelSelector,
-    matchLabelKeys: list(labelKey),
-    mismatchLabelKeys: list(labelKey),
-    namespaceSelector: labelSelector,
-    namespaces: list(string({ pattern: DNS_LABEL, rule: DNS_LABEL_RULE, maxLength: 63 })),
-    topologyKey: labelKey,
-}, ["topologyKey"]);
+const podAffinityTerm = object<Core.PodAffinityTerm>(
+    "PodAffinityTerm",
+    {
+        labelSelector,
+        matchLabelKeys: list(labelKey),
+        mismatchLabelKeys: list(labelKey),
+        namespaceSelector: labelSelector,
+        namespaces: list(string({ pattern: DNS_LABEL, rule: DNS_LABEL_RULE, maxLength: 63 })),
+        topologyKey: labelKey,
+    },
+    ["topologyKey"],
+);
 
 const podAffinityFields = {
     requiredDuringSchedulingIgnoredDuringExecution: list(podAffinityTerm),
     preferredDuringSchedulingIgnoredDuringExecution: list(
-        object<Core.WeightedPodAffinityTerm>("WeightedPodAffinityTerm", { weight, podAffinityTerm }, ["weight", "podAffinityTerm"]),
+        object<Core.WeightedPodAffinityTerm>("WeightedPodAffinityTerm", { weight, podAffinityTerm }, [
+            "weight",
+            "podAffinityTerm",
+        ]),
     ),
 };
 
 /** `affinity` of the pod. */
 export const AFFINITY: Shape = object<Core.Affinity>("Affinity", {
     nodeAffinity: object<Core.NodeAffinity>("NodeAffinity", {
-        requiredDuringSchedulingIgnoredDuringExecution: object<Core.NodeSelector>("NodeSelector", { nodeSelectorTerms: list(nodeSelectorTerm) }, ["nodeSelectorTerms"]),
+        requiredDuringSchedulingIgnoredDuringExecution: object<Core.NodeSelector>(
+            "NodeSelector",
+            { nodeSelectorTerms: list(nodeSelectorTerm) },
+            ["nodeSelectorTerms"],
+        ),
         preferredDuringSchedulingIgnoredDuringExecution: list(
-            object<Core.PreferredSchedulingTerm>("PreferredSchedulingTerm", { weight, preference: nodeSelectorTerm }, ["weight", "preference"]),
+            object<Core.PreferredSchedulingTerm>("PreferredSchedulingTerm", { weight, preference: nodeSelectorTerm }, [
+                "weight",
+                "preference",
+            ]),
         ),
     }),
     podAffinity: object<Core.PodAffinity>("PodAffinity", podAffinityFields),
@@ -94,26 +120,38 @@ export const TOLERATIONS: Shape = list(
 
 /** `topologySpreadConstraints` of the pod. */
 export const TOPOLOGY_SPREAD_CONSTRAINTS: Shape = list(
-    object<Core.TopologySpreadConstraint>("TopologySpreadConstraint", {
-        labelSelector,
-        matchLabelKeys: list(labelKey),
-        maxSkew: int32(1),
-        minDomains: int32(1),
-        nodeAffinityPolicy: string({ choices: ["Honor", "Ignore"] }),
-        nodeTaintsPolicy: string({ choices: ["Honor", "Ignore"] }),
-        topologyKey: labelKey,
-        whenUnsatisfiable: string({ choices: ["DoNotSchedule", "ScheduleAnyway"] }),
-    }, ["maxSkew", "topologyKey", "whenUnsatisfiable"]),
+    object<Core.TopologySpreadConstraint>(
+        "TopologySpreadConstraint",
+        {
+            labelSelector,
+            matchLabelKeys: list(labelKey),
+            maxSkew: int32(1),
+            minDomains: int32(1),
+            nodeAffinityPolicy: string({ choices: ["Honor", "Ignore"] }),
+            nodeTaintsPolicy: string({ choices: ["Honor", "Ignore"] }),
+            topologyKey: labelKey,
+            whenUnsatisfiable: string({ choices: ["DoNotSchedule", "ScheduleAnyway"] }),
+        },
+        ["maxSkew", "topologyKey", "whenUnsatisfiable"],
+    ),
 );
 
 /** `imagePullSecrets` of the pod: references by name, not the names themselves. */
-export const IMAGE_PULL_SECRETS: Shape = list(object<Core.LocalObjectReference>("LocalObjectReference", { name }, ["name"]));
+export const IMAGE_PULL_SECRETS: Shape = list(
+    object<Core.LocalObjectReference>("LocalObjectReference", { name }, ["name"]),
+);
 
 /** `nodeSelector` of the pod. */
-export const NODE_SELECTOR: Shape = map(string({ pattern: LABEL_VALUE, rule: LABEL_VALUE_RULE, maxLength: 63 }), labelKey);
+export const NODE_SELECTOR: Shape = map(
+    string({ pattern: LABEL_VALUE, rule: LABEL_VALUE_RULE, maxLength: 63 }),
+    labelKey,
+);
 
 /** A resource name: cpu, memory, ephemeral-storage, hugepages-<size> or a vendor's `example.com/gpu`. */
-const resourceName = string({ pattern: QUALIFIED_NAME, rule: "a resource name such as cpu, memory or ephemeral-storage" });
+const resourceName = string({
+    pattern: QUALIFIED_NAME,
+    rule: "a resource name such as cpu, memory or ephemeral-storage",
+});
 
 /** `resources` of a container. */
 export const RESOURCES: Shape = object<Core.ResourceRequirements>("ResourceRequirements", {
@@ -122,15 +160,28 @@ export const RESOURCES: Shape = object<Core.ResourceRequirements>("ResourceRequi
     claims: list(object<Core.ResourceClaim>("ResourceClaim", { name: string(), request: string() }, ["name"])),
 });
 
-const seLinuxOptions = object<Core.SELinuxOptions>("SELinuxOptions", { level: string(), role: string(), type: string(), user: string() });
-const seccompProfile = object<Core.SeccompProfile>("SeccompProfile", {
-    type: string({ choices: ["RuntimeDefault", "Unconfined", "Localhost"] }),
-    localhostProfile: string(),
-}, ["type"]);
-const appArmorProfile = object<Core.AppArmorProfile>("AppArmorProfile", {
-    type: string({ choices: ["RuntimeDefault", "Unconfined", "Localhost"] }),
-    localhostProfile: string(),
-}, ["type"]);
+const seLinuxOptions = object<Core.SELinuxOptions>("SELinuxOptions", {
+    level: string(),
+    role: string(),
+    type: string(),
+    user: string(),
+});
+const seccompProfile = object<Core.SeccompProfile>(
+    "SeccompProfile",
+    {
+        type: string({ choices: ["RuntimeDefault", "Unconfined", "Localhost"] }),
+        localhostProfile: string(),
+    },
+    ["type"],
+);
+const appArmorProfile = object<Core.AppArmorProfile>(
+    "AppArmorProfile",
+    {
+        type: string({ choices: ["RuntimeDefault", "Unconfined", "Localhost"] }),
+        localhostProfile: string(),
+    },
+    ["type"],
+);
 const windowsOptions = object<Core.WindowsSecurityContextOptions>("WindowsSecurityContextOptions", {
     gmsaCredentialSpec: string(),
     gmsaCredentialSpecName: string(),
@@ -180,7 +231,10 @@ export const CONTAINER_TEMPLATE: Shape = object<ContainerTemplate>("container te
 });
 
 /** Argo's pod `metadata`. */
-export const POD_METADATA: Shape = object<PodMetadataArgs>("pod metadata", { labels: LABELS, annotations: ANNOTATIONS });
+export const POD_METADATA: Shape = object<PodMetadataArgs>("pod metadata", {
+    labels: LABELS,
+    annotations: ANNOTATIONS,
+});
 
 /** Every pod field a managed bus passes through, by its name in `JetStreamBusArgs`. */
 export const POD_FIELDS = {

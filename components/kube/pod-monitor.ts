@@ -16,7 +16,9 @@ export const POD_MONITOR_CRD = "podmonitors.monitoring.coreos.com";
 
 /** `jetstream.podMonitor`. */
 export interface PodMonitorArgs {
-    /** Labels the Prometheus's `podMonitorSelector` matches, e.g. `{ release: "prometheus" }`. Added to the bus's own. */
+    /**
+     * Labels the Prometheus's `podMonitorSelector` matches, e.g. `{ release: "prometheus" }`. Added to the bus's own.
+     */
     labels?: Record<string, string>;
     /** Scrape interval, a Prometheus duration such as `30s`. Default: the Prometheus's own. */
     interval?: string;
@@ -33,15 +35,29 @@ export interface PodMonitorSpec {
 
 const KEYS = keysOf<PodMonitorArgs>()(["labels", "interval", "scrapeTimeout"]);
 
-/** Prometheus's duration grammar: units y, w, d, h, m, s, ms, largest first (https://prometheus.io/docs/prometheus/latest/configuration/configuration/). */
+/**
+ * Prometheus's duration grammar: units y, w, d, h, m, s, ms, largest first
+ * (https://prometheus.io/docs/prometheus/latest/configuration/configuration/).
+ */
 const PROMETHEUS_DURATION = /^((\d+)y)?((\d+)w)?((\d+)d)?((\d+)h)?((\d+)m)?((\d+)s)?((\d+)ms)?$/;
-const UNIT_MS: Record<string, number> = { y: 365 * 86_400_000, w: 7 * 86_400_000, d: 86_400_000, h: 3_600_000, m: 60_000, s: 1_000, ms: 1 };
+const UNIT_MS: Record<string, number> = {
+    y: 365 * 86_400_000,
+    w: 7 * 86_400_000,
+    d: 86_400_000,
+    h: 3_600_000,
+    m: 60_000,
+    s: 1_000,
+    ms: 1,
+};
 
 /** Milliseconds of a Prometheus duration; throws naming `field`. */
 export function prometheusDurationMs(value: unknown, field: string): number {
     const match = typeof value === "string" && value !== "" ? PROMETHEUS_DURATION.exec(value) : null;
     if (match === null) {
-        throw new InputError(field, `${JSON.stringify(value)} is not a Prometheus duration; use a number and units y, w, d, h, m, s or ms, largest first, e.g. "30s" or "1m30s"`);
+        throw new InputError(
+            field,
+            `${JSON.stringify(value)} is not a Prometheus duration; use a number and units y, w, d, h, m, s or ms, largest first, e.g. "30s" or "1m30s"`,
+        );
     }
     const units = ["y", "w", "d", "h", "m", "s", "ms"];
     const ms = units.reduce((sum, unit, i) => sum + Number(match[2 * i + 2] ?? 0) * UNIT_MS[unit], 0);
@@ -52,7 +68,10 @@ export function prometheusDurationMs(value: unknown, field: string): number {
 }
 
 /** Checks `jetstream.podMonitor`; undefined when not asked for. */
-export function resolvePodMonitor(podMonitor: PodMonitorArgs | undefined | null, field = "jetstream.podMonitor"): PodMonitorSpec | undefined {
+export function resolvePodMonitor(
+    podMonitor: PodMonitorArgs | undefined | null,
+    field = "jetstream.podMonitor",
+): PodMonitorSpec | undefined {
     if (podMonitor === undefined || podMonitor === null) {
         return undefined;
     }
@@ -61,10 +80,17 @@ export function resolvePodMonitor(podMonitor: PodMonitorArgs | undefined | null,
     }
     rejectUnknownKeys(podMonitor, KEYS, field);
     checkShape(podMonitor.labels, LABELS, `${field}.labels`);
-    const interval = podMonitor.interval === undefined ? undefined : prometheusDurationMs(podMonitor.interval, `${field}.interval`);
-    const timeout = podMonitor.scrapeTimeout === undefined ? undefined : prometheusDurationMs(podMonitor.scrapeTimeout, `${field}.scrapeTimeout`);
+    const interval =
+        podMonitor.interval === undefined ? undefined : prometheusDurationMs(podMonitor.interval, `${field}.interval`);
+    const timeout =
+        podMonitor.scrapeTimeout === undefined
+            ? undefined
+            : prometheusDurationMs(podMonitor.scrapeTimeout, `${field}.scrapeTimeout`);
     if (interval !== undefined && timeout !== undefined && timeout > interval) {
-        throw new InputError(`${field}.scrapeTimeout`, `${podMonitor.scrapeTimeout} is longer than interval ${podMonitor.interval}; Prometheus refuses a scrape timeout above the interval`);
+        throw new InputError(
+            `${field}.scrapeTimeout`,
+            `${podMonitor.scrapeTimeout} is longer than interval ${podMonitor.interval}; Prometheus refuses a scrape timeout above the interval`,
+        );
     }
     return { labels: { ...podMonitor.labels }, interval: podMonitor.interval, scrapeTimeout: podMonitor.scrapeTimeout };
 }
@@ -75,7 +101,11 @@ export function podMonitorArgs(spec: BusSpec, podMonitor: PodMonitorSpec): k8s.a
         apiVersion: "monitoring.coreos.com/v1",
         kind: "PodMonitor",
         // The bus's labels win, as on every other object.
-        metadata: { name: spec.names.statefulSet, namespace: spec.namespace, labels: { ...podMonitor.labels, ...commonLabels(spec.busName) } },
+        metadata: {
+            name: spec.names.statefulSet,
+            namespace: spec.namespace,
+            labels: { ...podMonitor.labels, ...commonLabels(spec.busName) },
+        },
         spec: {
             selector: { matchLabels: selectorLabels(spec.busName) },
             podMetricsEndpoints: [

@@ -39,23 +39,31 @@ async function connectApi(kubernetes: ServersProps["kubernetes"]): Promise<{ api
         await kc.applyToHTTPSOptions(options);
         const payload = body === undefined ? undefined : JSON.stringify(body);
         if (payload !== undefined) {
-            options.headers = { ...options.headers, "Content-Type": contentType, "Content-Length": Buffer.byteLength(payload) };
+            options.headers = {
+                ...options.headers,
+                "Content-Type": contentType,
+                "Content-Length": Buffer.byteLength(payload),
+            };
         }
         return new Promise<Response>((resolve, reject) => {
-            const request = (url.protocol === "http:" ? http : https).request(url, { ...options, timeout: 30_000 }, (res) => {
-                const chunks: Buffer[] = [];
-                res.on("data", (chunk) => chunks.push(chunk));
-                res.on("end", () => {
-                    const text = Buffer.concat(chunks).toString("utf8");
-                    let parsed: unknown = text;
-                    try {
-                        parsed = text === "" ? undefined : JSON.parse(text);
-                    } catch {
-                        // Not JSON: kept as text for the message.
-                    }
-                    resolve({ status: res.statusCode ?? 0, body: parsed });
-                });
-            });
+            const request = (url.protocol === "http:" ? http : https).request(
+                url,
+                { ...options, timeout: 30_000 },
+                (res) => {
+                    const chunks: Buffer[] = [];
+                    res.on("data", (chunk) => chunks.push(chunk));
+                    res.on("end", () => {
+                        const text = Buffer.concat(chunks).toString("utf8");
+                        let parsed: unknown = text;
+                        try {
+                            parsed = text === "" ? undefined : JSON.parse(text);
+                        } catch {
+                            // Not JSON: kept as text for the message.
+                        }
+                        resolve({ status: res.statusCode ?? 0, body: parsed });
+                    });
+                },
+            );
             request.on("timeout", () => request.destroy(new Error(`${method} ${url.pathname} timed out`)));
             request.on("error", reject);
             request.end(payload);
@@ -65,7 +73,10 @@ async function connectApi(kubernetes: ServersProps["kubernetes"]): Promise<{ api
 }
 
 function failure(what: string, response: Response): Error {
-    const message = typeof response.body === "object" && response.body?.message ? response.body.message : String(response.body ?? "");
+    const message =
+        typeof response.body === "object" && response.body?.message
+            ? response.body.message
+            : String(response.body ?? "");
     return new Error(`${what}: the API server answered ${response.status}${message ? `: ${message}` : ""}`);
 }
 
@@ -79,7 +90,9 @@ function claimSize(claim: any): number {
 async function serverClaims(api: Api, props: ServersProps, volumes: ServerVolumes): Promise<any[]> {
     const response = await api("GET", `/api/v1/namespaces/${props.namespace}/persistentvolumeclaims`);
     if (response.status !== 200) throw failure(`listing the claims in namespace ${props.namespace}`, response);
-    const pattern = new RegExp(`^${volumes.claimTemplate.replace(/[.]/g, "\\.")}-${props.statefulSet.replace(/[.]/g, "\\.")}-(\\d+)$`);
+    const pattern = new RegExp(
+        `^${volumes.claimTemplate.replace(/[.]/g, "\\.")}-${props.statefulSet.replace(/[.]/g, "\\.")}-(\\d+)$`,
+    );
     return (response.body.items as any[])
         .filter((claim) => pattern.test(claim.metadata.name))
         .sort((a, b) => Number(pattern.exec(a.metadata.name)![1]) - Number(pattern.exec(b.metadata.name)![1]));
@@ -91,11 +104,14 @@ async function checkExpandable(api: Api, claims: any[]): Promise<void> {
     for (const claim of claims) {
         const name = claim.spec.storageClassName;
         if (!name) {
-            throw new Error(`claim ${claim.metadata.name} has no StorageClass, so it cannot be expanded; nothing was changed`);
+            throw new Error(
+                `claim ${claim.metadata.name} has no StorageClass, so it cannot be expanded; nothing was changed`,
+            );
         }
         if (!classes.has(name)) {
             const response = await api("GET", `/apis/storage.k8s.io/v1/storageclasses/${name}`);
-            if (response.status !== 200) throw failure(`reading StorageClass ${name} to expand claim ${claim.metadata.name}`, response);
+            if (response.status !== 200)
+                throw failure(`reading StorageClass ${name} to expand claim ${claim.metadata.name}`, response);
             classes.set(name, response.body.allowVolumeExpansion === true);
         }
         if (!classes.get(name)) {
@@ -107,18 +123,36 @@ async function checkExpandable(api: Api, claims: any[]): Promise<void> {
     }
 }
 
-/** The StatefulSet as it must be created again: the live object with the new claim size, without what the API server owns. */
+/**
+ * The StatefulSet as it must be created again: the live object with the new claim size, without what the API server
+ * owns.
+ */
 export function recreatedStatefulSet(live: any, volumes: ServerVolumes, sizeAnnotation: string): any {
     const { name, namespace, labels, annotations, ownerReferences } = live.metadata;
     const templates = (live.spec.volumeClaimTemplates ?? []).map((template: any) =>
         template.metadata?.name === volumes.claimTemplate
-            ? { ...template, spec: { ...template.spec, resources: { ...template.spec.resources, requests: { ...template.spec.resources?.requests, storage: volumes.size } } } }
+            ? {
+                  ...template,
+                  spec: {
+                      ...template.spec,
+                      resources: {
+                          ...template.spec.resources,
+                          requests: { ...template.spec.resources?.requests, storage: volumes.size },
+                      },
+                  },
+              }
             : template,
     );
     return {
         apiVersion: "apps/v1",
         kind: "StatefulSet",
-        metadata: { name, namespace, labels, annotations: { ...annotations, [sizeAnnotation]: volumes.size }, ...(ownerReferences ? { ownerReferences } : {}) },
+        metadata: {
+            name,
+            namespace,
+            labels,
+            annotations: { ...annotations, [sizeAnnotation]: volumes.size },
+            ...(ownerReferences ? { ownerReferences } : {}),
+        },
         spec: { ...live.spec, volumeClaimTemplates: templates },
     };
 }
@@ -129,7 +163,9 @@ export function recreatedStatefulSet(live: any, volumes: ServerVolumes, sizeAnno
  */
 export function applyManagerOf(live: any): string {
     const entries: any[] = live.metadata?.managedFields ?? [];
-    const owner = entries.find((e) => e.operation === "Apply" && e.fieldsV1?.["f:spec"] !== undefined) ?? entries.find((e) => e.operation === "Apply");
+    const owner =
+        entries.find((e) => e.operation === "Apply" && e.fieldsV1?.["f:spec"] !== undefined) ??
+        entries.find((e) => e.operation === "Apply");
     return owner?.manager ?? "jetstream-eventbus";
 }
 
@@ -143,8 +179,11 @@ async function growVolumes(props: ServersProps, volumes: ServerVolumes): Promise
         // A new bus: the StatefulSet makes its claims at the requested size.
         return;
     }
-    if (current.status !== 200) throw failure(`reading StatefulSet ${props.namespace}/${props.statefulSet} at ${server}`, current);
-    const template = (current.body.spec.volumeClaimTemplates ?? []).find((t: any) => t.metadata?.name === volumes.claimTemplate);
+    if (current.status !== 200)
+        throw failure(`reading StatefulSet ${props.namespace}/${props.statefulSet} at ${server}`, current);
+    const template = (current.body.spec.volumeClaimTemplates ?? []).find(
+        (t: any) => t.metadata?.name === volumes.claimTemplate,
+    );
     const claims = (await serverClaims(api, props, volumes)).filter((claim) => claimSize(claim) < size);
     if (claims.length > 0) {
         await checkExpandable(api, claims);
@@ -155,7 +194,8 @@ async function growVolumes(props: ServersProps, volumes: ServerVolumes): Promise
                 { spec: { resources: { requests: { storage: volumes.size } } } },
                 "application/merge-patch+json",
             );
-            if (patched.status !== 200) throw failure(`expanding claim ${claim.metadata.name} to ${volumes.size}`, patched);
+            if (patched.status !== 200)
+                throw failure(`expanding claim ${claim.metadata.name} to ${volumes.size}`, patched);
         }
     }
     if (template === undefined || claimSize(template) === size) {
@@ -163,21 +203,35 @@ async function growVolumes(props: ServersProps, volumes: ServerVolumes): Promise
     }
     const replacement = recreatedStatefulSet(current.body, volumes, VOLUME_SIZE_ANNOTATION);
     const manager = applyManagerOf(current.body);
-    const deleted = await api("DELETE", `${base}?propagationPolicy=Orphan`, { kind: "DeleteOptions", apiVersion: "v1", propagationPolicy: "Orphan" });
+    const deleted = await api("DELETE", `${base}?propagationPolicy=Orphan`, {
+        kind: "DeleteOptions",
+        apiVersion: "v1",
+        propagationPolicy: "Orphan",
+    });
     if (deleted.status !== 200 && deleted.status !== 202 && deleted.status !== 404) {
-        throw failure(`deleting StatefulSet ${props.statefulSet} (propagation Orphan, its pods keep running) to change its claim size`, deleted);
+        throw failure(
+            `deleting StatefulSet ${props.statefulSet} (propagation Orphan, its pods keep running) to change its claim size`,
+            deleted,
+        );
     }
     const deadline = Date.now() + RECREATE_TIMEOUT_MS;
     while ((await api("GET", base)).status !== 404) {
         if (Date.now() > deadline) {
-            throw new Error(`StatefulSet ${props.statefulSet} was deleted with propagation Orphan but is still there after ${RECREATE_TIMEOUT_MS / 1000}s; its pods run on. Run pulumi up again once it is gone`);
+            throw new Error(
+                `StatefulSet ${props.statefulSet} was deleted with propagation Orphan but is still there after ${RECREATE_TIMEOUT_MS / 1000}s; its pods run on. Run pulumi up again once it is gone`,
+            );
         }
         await sleep(250);
     }
     let created: Response | undefined;
     for (let attempt = 1; attempt <= 5; attempt++) {
         // Server-side apply creates it, every field owned by the manager that owned them before.
-        created = await api("PATCH", `${base}?fieldManager=${encodeURIComponent(manager)}&force=true`, replacement, "application/apply-patch+yaml");
+        created = await api(
+            "PATCH",
+            `${base}?fieldManager=${encodeURIComponent(manager)}&force=true`,
+            replacement,
+            "application/apply-patch+yaml",
+        );
         if (created.status === 201 || created.status === 200) return;
         await sleep(1_000 * attempt);
     }
@@ -195,11 +249,16 @@ export async function createServers(props: ServersProps): Promise<{ id: string; 
     return { id: `${props.namespace}/${props.statefulSet}`, outs: props };
 }
 
-/** update: grows the volumes when their size went up (diff refused every other volume change); replicas are the StatefulSet's. */
+/**
+ * update: grows the volumes when their size went up (diff refused every other volume change); replicas are the
+ * StatefulSet's.
+ */
 export async function updateServers(olds: ServersProps, news: ServersProps): Promise<{ outs: ServersProps }> {
     if (news.volumes && olds.volumes && news.volumes.size !== olds.volumes.size) {
         if (news.kubernetes?.problem) {
-            throw new Error(`growing the volumes of ${news.statefulSet} needs its cluster's API server: ${news.kubernetes.problem}`);
+            throw new Error(
+                `growing the volumes of ${news.statefulSet} needs its cluster's API server: ${news.kubernetes.problem}`,
+            );
         }
         await growVolumes(news, news.volumes);
     }

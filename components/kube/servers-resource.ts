@@ -51,7 +51,9 @@ export class Servers extends pulumi.dynamic.Resource {
     declare public readonly change: pulumi.Output<string>;
 
     constructor(name: string, args: ServersArgs, opts?: pulumi.CustomResourceOptions) {
-        const kubernetes = pulumi.output(args.kubernetes).apply((k) => Object.fromEntries(Object.entries(k).filter(([, v]) => v !== undefined)));
+        const kubernetes = pulumi
+            .output(args.kubernetes)
+            .apply((k) => Object.fromEntries(Object.entries(k).filter(([, v]) => v !== undefined)));
         const props: Record<keyof ServersProps, unknown> = {
             namespace: args.namespace,
             statefulSet: args.statefulSet,
@@ -61,6 +63,13 @@ export class Servers extends pulumi.dynamic.Resource {
             kubernetes: pulumi.secret(kubernetes),
             change: undefined,
         };
-        super(serversProvider, name, props, { ...opts, additionalSecretOutputs: ["kubernetes"] }, SERVERS_MODULE, SERVERS_TYPE);
+        super(
+            serversProvider,
+            name,
+            props,
+            { ...opts, additionalSecretOutputs: ["kubernetes"] },
+            SERVERS_MODULE,
+            SERVERS_TYPE,
+        );
     }
 }

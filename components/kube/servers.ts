@@ -134,7 +134,9 @@ export function describeChange(olds: ServersProps, news: ServersProps): string {
         const from = olds.replicas;
         const to = news.replicas;
         if (from === 1 || to === 1) {
-            parts.push(`replicas ${from} → ${to}: the streams of the ${from === 1 ? "standalone server" : "cluster"} are lost (allowDataLoss is set)`);
+            parts.push(
+                `replicas ${from} → ${to}: the streams of the ${from === 1 ? "standalone server" : "cluster"} are lost (allowDataLoss is set)`,
+            );
         } else if (to > from) {
             const added = ordinals(from, to).map((i) => `${sts}-${i}`);
             parts.push(
@@ -169,7 +171,9 @@ export function describeChange(olds: ServersProps, news: ServersProps): string {
 
 /** True when the servers' replicas or volumes differ between `olds` and `news`. */
 export function serversChanged(olds: ServersProps, news: ServersProps): boolean {
-    return olds.replicas !== news.replicas || JSON.stringify(olds.volumes ?? null) !== JSON.stringify(news.volumes ?? null);
+    return (
+        olds.replicas !== news.replicas || JSON.stringify(olds.volumes ?? null) !== JSON.stringify(news.volumes ?? null)
+    );
 }
 
 /**

@@ -35,7 +35,9 @@ export function defaultContainerSecurityContext(): Core.SecurityContext {
     };
 }
 
-/** Soft anti-affinity: spread the servers over nodes when the scheduler can (Argo Events' documentation recommends it). */
+/**
+ * Soft anti-affinity: spread the servers over nodes when the scheduler can (Argo Events' documentation recommends it).
+ */
 export function defaultAffinity(busName: string): Core.Affinity {
     return {
         podAntiAffinity: {
@@ -71,7 +73,10 @@ function serverEnv(spec: BusSpec): Core.EnvVar[] {
         { name: "SERVER_NAME", value: "$(POD_NAME)" },
         { name: "POD_NAMESPACE", valueFrom: { fieldRef: { fieldPath: "metadata.namespace" } } },
         { name: "CLUSTER_ADVERTISE", value: `$(POD_NAME).${spec.names.service}.$(POD_NAMESPACE).svc` },
-        { name: "JS_KEY", valueFrom: { secretKeyRef: { name: spec.names.serverSecret, key: SERVER_SECRET_ENV_KEYS.encryption } } },
+        {
+            name: "JS_KEY",
+            valueFrom: { secretKeyRef: { name: spec.names.serverSecret, key: SERVER_SECRET_ENV_KEYS.encryption } },
+        },
     ];
 }
 
@@ -95,7 +100,10 @@ function templateFields(template: ContainerTemplate | undefined) {
     };
 }
 
-/** The nats-server container, as Argo Events runs it, with the probes of the NATS Helm chart (https://github.com/nats-io/k8s/tree/main/helm/charts/nats). */
+/**
+ * The nats-server container, as Argo Events runs it, with the probes of the NATS Helm chart
+ * (https://github.com/nats-io/k8s/tree/main/helm/charts/nats).
+ */
 function mainContainer(spec: BusSpec): Core.Container {
     const paths = healthPaths(spec.version.serverVersion);
     const template = spec.pod.containerTemplate;
@@ -123,7 +131,8 @@ function mainContainer(spec: BusSpec): Core.Container {
         readinessProbe: httpProbe(paths.readiness, { initialDelaySeconds: 10, periodSeconds: 10, failureThreshold: 3 }),
         livenessProbe: httpProbe(paths.liveness, { initialDelaySeconds: 10, periodSeconds: 30, failureThreshold: 3 }),
         lifecycle: {
-            // Lame duck mode: clients and Raft leadership move away before SIGTERM (https://docs.nats.io/running-a-nats-service/configuration).
+            // Lame duck mode: clients and Raft leadership move away before SIGTERM
+            // (https://docs.nats.io/running-a-nats-service/configuration).
             preStop: { exec: { command: [spec.images.startCommand, `-sl=ldm=${PATHS.pidFile}`] } },
         },
         ...templateFields(template),
@@ -132,10 +141,7 @@ function mainContainer(spec: BusSpec): Core.Container {
 
 /** Files the reloader watches: a renewed certificate or a changed password reloads the server without a restart. */
 export function reloaderWatchedFiles(): string[] {
-    return [
-        PATHS.configFile,
-        ...Object.values(SERVER_SECRET_KEYS).map(({ file }) => `${PATHS.configDir}/${file}`),
-    ];
+    return [PATHS.configFile, ...Object.values(SERVER_SECRET_KEYS).map(({ file }) => `${PATHS.configDir}/${file}`)];
 }
 
 function reloaderContainer(spec: BusSpec): Core.Container {
@@ -157,7 +163,17 @@ function metricsContainer(spec: BusSpec): Core.Container {
         name: "metrics",
         image: spec.images.metricsExporter,
         // Argo Events' exporter flags, with the port explicit as the Helm chart does.
-        args: [`-port=${PORTS.metrics}`, "-connz", "-routez", "-subz", "-varz", "-prefix=nats", "-use_internal_server_id", "-jsz=all", `http://localhost:${PORTS.monitor}/`],
+        args: [
+            `-port=${PORTS.metrics}`,
+            "-connz",
+            "-routez",
+            "-subz",
+            "-varz",
+            "-prefix=nats",
+            "-use_internal_server_id",
+            "-jsz=all",
+            `http://localhost:${PORTS.monitor}/`,
+        ],
         ports: [{ name: "metrics", containerPort: PORTS.metrics }],
         ...templateFields(spec.pod.metricsContainerTemplate),
     };
@@ -169,8 +185,18 @@ function volumes(spec: BusSpec): Core.Volume[] {
             name: VOLUMES.config,
             projected: {
                 sources: [
-                    { configMap: { name: spec.names.configMap, items: [{ key: CONFIG_MAP_KEY, path: CONFIG_FILES.config }] } },
-                    { secret: { name: spec.names.serverSecret, items: Object.values(SERVER_SECRET_KEYS).map(({ key, file }) => ({ key, path: file })) } },
+                    {
+                        configMap: {
+                            name: spec.names.configMap,
+                            items: [{ key: CONFIG_MAP_KEY, path: CONFIG_FILES.config }],
+                        },
+                    },
+                    {
+                        secret: {
+                            name: spec.names.serverSecret,
+                            items: Object.values(SERVER_SECRET_KEYS).map(({ key, file }) => ({ key, path: file })),
+                        },
+                    },
                 ],
             },
         },
@@ -213,7 +239,9 @@ export function jetstreamSettingsHash(spec: BusSpec): string {
     return createHash("sha256").update(renderJetStreamSettings(spec.jetstreamSettings)).digest("hex").slice(0, 16);
 }
 
-/** StatefulSet `eventbus-<n>-js` (as Argo Events' controller, plus the NATS Helm chart's lifecycle and what Argo lacks). */
+/**
+ * StatefulSet `eventbus-<n>-js` (as Argo Events' controller, plus the NATS Helm chart's lifecycle and what Argo lacks).
+ */
 export function statefulSetArgs(spec: BusSpec): k8s.apps.v1.StatefulSetArgs {
     const js = spec.pod;
     const labels = commonLabels(spec.busName);
@@ -221,7 +249,8 @@ export function statefulSetArgs(spec: BusSpec): k8s.apps.v1.StatefulSetArgs {
         metadata: {
             name: spec.names.statefulSet,
             namespace: spec.namespace,
-            // EventBus labels reach the StatefulSet, ours win on conflict (https://github.com/argoproj/argo-events/pull/2510).
+            // EventBus labels reach the StatefulSet, ours win on conflict
+            // (https://github.com/argoproj/argo-events/pull/2510).
             labels: { ...spec.labels, ...labels },
             // The claim template is ignored after creation (it cannot change in place); this says the
             // size asked for, so growing the volumes also updates the StatefulSet's state in Pulumi,

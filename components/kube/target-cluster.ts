@@ -9,16 +9,25 @@ import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { InputError } from "../check";
 
-/** What the port-forward is given: the kubeconfig text (secret) and context; both unset means KUBECONFIG, then ~/.kube/config. */
+/**
+ * What the port-forward is given: the kubeconfig text (secret) and context; both unset means KUBECONFIG, then
+ * ~/.kube/config.
+ */
 export interface PortForwardCluster {
     kubeconfig?: pulumi.Input<string>;
     context?: string;
 }
 
-/** The Kubernetes provider the component's children will use when one is explicit: from `provider`, `providers` or a parent. */
-export function explicitKubernetesProvider(opts: pulumi.ComponentResourceOptions | undefined): pulumi.ProviderResource | undefined {
+/**
+ * The Kubernetes provider the component's children will use when one is explicit: from `provider`, `providers` or a
+ * parent.
+ */
+export function explicitKubernetesProvider(
+    opts: pulumi.ComponentResourceOptions | undefined,
+): pulumi.ProviderResource | undefined {
     // The package a provider serves: public in the SDK's JavaScript, left out of its type declarations.
-    const isKubernetes = (p: pulumi.ProviderResource | undefined) => p !== undefined && (p as unknown as { getPackage(): string }).getPackage() === "kubernetes";
+    const isKubernetes = (p: pulumi.ProviderResource | undefined) =>
+        p !== undefined && (p as unknown as { getPackage(): string }).getPackage() === "kubernetes";
     if (isKubernetes(opts?.provider)) {
         return opts!.provider;
     }
@@ -52,7 +61,9 @@ export interface ClusterSource {
  *   that provider uses (https://www.pulumi.com/registry/packages/kubernetes/installation-configuration/),
  *   else kubectl's resolution, as the default provider does.
  */
-export function portForwardCluster(input: ClusterSource & { mode: "auto" | "portForward" | "direct" }): PortForwardCluster {
+export function portForwardCluster(
+    input: ClusterSource & { mode: "auto" | "portForward" | "direct" },
+): PortForwardCluster {
     // `direct` connects to the URLs given.
     return input.mode === "direct" ? {} : apiServerCluster(input);
 }
@@ -75,7 +86,10 @@ export function apiServerCluster(input: ClusterSource): PortForwardCluster {
     if (kubeconfig === undefined || kubeconfig.trim() === "") {
         return { context: input.context ?? context };
     }
-    return { kubeconfig: pulumi.secret(kubeconfigText(kubeconfig, input.readFile ?? readKubeconfigFile)), context: input.context ?? context };
+    return {
+        kubeconfig: pulumi.secret(kubeconfigText(kubeconfig, input.readFile ?? readKubeconfigFile)),
+        context: input.context ?? context,
+    };
 }
 
 /** `kubernetes:kubeconfig` holds either the text or the path of a file, as the provider reads it. */
@@ -86,7 +100,10 @@ function kubeconfigText(value: string, readFile: (file: string) => string): stri
     try {
         return readFile(value);
     } catch (err) {
-        throw new InputError("kubernetes:kubeconfig", `names the file ${value}, which cannot be read for the stream's port-forward: ${(err as Error).message}`);
+        throw new InputError(
+            "kubernetes:kubeconfig",
+            `names the file ${value}, which cannot be read for the stream's port-forward: ${(err as Error).message}`,
+        );
     }
 }
 

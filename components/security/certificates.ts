@@ -60,10 +60,15 @@ function leafCertificate(
  * One CA and two leaf certificates: the client certificate names the service
  * in every form a client may use; the route certificate covers every pod name and is both server
  * and client, since route TLS is mutual
- * (https://docs.nats.io/running-a-nats-service/configuration/clustering/cluster_tls). The CA key stays in Pulumi state, as a
+ * (https://docs.nats.io/running-a-nats-service/configuration/clustering/cluster_tls). The CA key stays in Pulumi state,
+ * as a
  * secret, so leaves can be reissued from the same CA and clients keep trusting it.
  */
-export function createCertificates(name: string, subject: CertificateSubject, opts: pulumi.CustomResourceOptions): BusCertificates {
+export function createCertificates(
+    name: string,
+    subject: CertificateSubject,
+    opts: pulumi.CustomResourceOptions,
+): BusCertificates {
     const caKey = new tls.PrivateKey(`${name}-ca-key`, KEY_ALGORITHM, opts);
     const caCert = new tls.SelfSignedCert(
         `${name}-ca`,
@@ -81,9 +86,23 @@ export function createCertificates(name: string, subject: CertificateSubject, op
     const serverNames = serverCertificateDnsNames(subject.busName, subject.namespace, subject.clusterDomain);
     // Common names stay within X.509's 64 characters; clients check the subject alternative names.
     const service = `eventbus-${subject.busName}-js-svc`;
-    const server = leafCertificate(`${name}-server`, service, serverNames, ["digital_signature", "key_encipherment", "server_auth"], ca, opts);
+    const server = leafCertificate(
+        `${name}-server`,
+        service,
+        serverNames,
+        ["digital_signature", "key_encipherment", "server_auth"],
+        ca,
+        opts,
+    );
     const routeNames = routeCertificateDnsNames(subject.busName, subject.namespace, subject.clusterDomain);
-    const route = leafCertificate(`${name}-route`, `eventbus-${subject.busName}-js-route`, routeNames, ["digital_signature", "key_encipherment", "server_auth", "client_auth"], ca, opts);
+    const route = leafCertificate(
+        `${name}-route`,
+        `eventbus-${subject.busName}-js-route`,
+        routeNames,
+        ["digital_signature", "key_encipherment", "server_auth", "client_auth"],
+        ca,
+        opts,
+    );
     return {
         caCertPem: caCert.certPem,
         serverKeyPem: server.keyPem,

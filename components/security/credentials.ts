@@ -47,12 +47,20 @@ function password(name: string, opts: pulumi.CustomResourceOptions): random.Rand
  * change: a new key makes the stored data unreadable. A given key (`persistence.encryptionKey`)
  * replaces the generated one, so data on retained volumes stays readable after a destroy.
  */
-export function createCredentials(name: string, opts: pulumi.CustomResourceOptions, givenEncryptionKey?: pulumi.Input<string>): BusCredentials {
+export function createCredentials(
+    name: string,
+    opts: pulumi.CustomResourceOptions,
+    givenEncryptionKey?: pulumi.Input<string>,
+): BusCredentials {
     const client = password(`${name}-password`, opts);
     const system = password(`${name}-system-password`, opts);
     const encryptionKey =
         givenEncryptionKey === undefined
-            ? new random.RandomPassword(`${name}-encryption-key`, { length: DEFAULTS.encryptionKeyLength, special: false, numeric: false, upper: true, lower: true }, opts).result
+            ? new random.RandomPassword(
+                  `${name}-encryption-key`,
+                  { length: DEFAULTS.encryptionKeyLength, special: false, numeric: false, upper: true, lower: true },
+                  opts,
+              ).result
             : pulumi.output(givenEncryptionKey).apply((key) => checkEncryptionKey(key, ENCRYPTION_KEY_FIELD));
     return {
         username: DEFAULTS.username,

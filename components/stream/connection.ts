@@ -18,7 +18,10 @@ export interface KubernetesTarget {
     podSelector: Record<string, string>;
     /** Client port inside the pod. */
     port: number;
-    /** Kubeconfig text; unset means the default resolution (KUBECONFIG, then ~/.kube/config), read when the provider runs. */
+    /**
+     * Kubeconfig text; unset means the default resolution (KUBECONFIG, then ~/.kube/config), read when the provider
+     * runs.
+     */
     kubeconfig?: string;
     /** Kubeconfig context; unset means its current context. */
     context?: string;
@@ -31,7 +34,9 @@ export interface KubernetesTarget {
 
 /** What the provider was given to reach the server. */
 export interface ConnectionProps {
-    /** `auto` (default): in the bus's cluster connect directly, elsewhere port-forward when the bus is in Kubernetes. */
+    /**
+     * `auto` (default): in the bus's cluster connect directly, elsewhere port-forward when the bus is in Kubernetes.
+     */
     mode?: ConnectionMode;
     /** Server URLs: the service's in-cluster URL for a managed bus, or explicit ones. */
     servers: string[];
@@ -55,9 +60,7 @@ export interface ConnectionProps {
 }
 
 /** The route one operation takes. */
-export type Route =
-    | { kind: "direct"; servers: string[] }
-    | { kind: "portForward"; target: KubernetesTarget };
+export type Route = { kind: "direct"; servers: string[] } | { kind: "portForward"; target: KubernetesTarget };
 
 /**
  * True inside a Kubernetes pod: the kubelet sets these variables in every container (unless
@@ -80,7 +83,9 @@ export function chooseRoute(connection: ConnectionProps, env: Record<string, str
     const elsewhere = connection.kubernetes?.kubeconfig !== undefined || !insideKubernetes(env);
     if (mode === "portForward" || (mode === "auto" && connection.kubernetes && elsewhere)) {
         if (!connection.kubernetes) {
-            throw new Error("connection mode portForward needs a bus in Kubernetes; use mode direct with explicit servers for a server run elsewhere");
+            throw new Error(
+                "connection mode portForward needs a bus in Kubernetes; use mode direct with explicit servers for a server run elsewhere",
+            );
         }
         return { kind: "portForward", target: connection.kubernetes };
     }
@@ -121,7 +126,12 @@ export function explainConnectionError(message: string, serverName: string | und
 }
 
 /** The message for a port-forward the API server refused, by HTTP status. */
-export function explainPortForwardRefusal(status: number | undefined, pod: string, namespace: string, detail: string): string {
+export function explainPortForwardRefusal(
+    status: number | undefined,
+    pod: string,
+    namespace: string,
+    detail: string,
+): string {
     if (status === 401) {
         return `the Kubernetes API server did not accept the kubeconfig's credentials for the port-forward to pod ${pod} (401 Unauthorized)`;
     }
@@ -140,11 +150,19 @@ export function explainPortForwardRefusal(status: number | undefined, pod: strin
  * `tls.connect` (nats.js, https://github.com/nats-io/nats.js).
  */
 export function tlsOptions(connection: ConnectionProps): Record<string, unknown> | undefined {
-    const wanted = Boolean(connection.caCert || connection.clientCert || connection.tls || connection.insecureSkipVerify || connection.servers.some((s) => s.startsWith("tls://")));
+    const wanted = Boolean(
+        connection.caCert ||
+        connection.clientCert ||
+        connection.tls ||
+        connection.insecureSkipVerify ||
+        connection.servers.some((s) => s.startsWith("tls://")),
+    );
     if (!wanted) {
         return undefined;
     }
-    const ipHosts = connection.servers.map(urlHost).filter((host): host is string => host !== undefined && net.isIP(host) !== 0);
+    const ipHosts = connection.servers
+        .map(urlHost)
+        .filter((host): host is string => host !== undefined && net.isIP(host) !== 0);
     return {
         ...(connection.caCert ? { ca: connection.caCert } : {}),
         ...(connection.clientCert ? { cert: connection.clientCert, key: connection.clientKey } : {}),
@@ -153,7 +171,12 @@ export function tlsOptions(connection: ConnectionProps): Record<string, unknown>
         // TLS has no server name for an IP address, and Node would then check the certificate against
         // "localhost": check it against the IP addresses of the URLs instead, as Go's client does.
         ...(!connection.serverName && ipHosts.length > 0
-            ? { checkServerIdentity: (_host: string, cert: PeerCertificate) => (ipHosts.some((ip) => checkServerIdentity(ip, cert) === undefined) ? undefined : checkServerIdentity(ipHosts[0], cert)) }
+            ? {
+                  checkServerIdentity: (_host: string, cert: PeerCertificate) =>
+                      ipHosts.some((ip) => checkServerIdentity(ip, cert) === undefined)
+                          ? undefined
+                          : checkServerIdentity(ipHosts[0], cert),
+              }
             : {}),
     };
 }

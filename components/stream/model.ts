@@ -308,7 +308,12 @@ export function resolveStreamSpec(input: ResolveStreamSpecInput): StreamSpec {
     const fieldOf = (key: keyof StreamSpec): string =>
         fields[key] ?? joinField(joinField(prefix, "stream"), SETTING_NAME_OF_SPEC_KEY[key] ?? key);
     checkReplicasFitBus(spec.replicas, busReplicas, fields.replicas);
-    checkRetentionForSensors(spec.retention, allowWorkqueue, fieldOf("retention"), joinField(prefix, "stream.allowWorkqueue"));
+    checkRetentionForSensors(
+        spec.retention,
+        allowWorkqueue,
+        fieldOf("retention"),
+        joinField(prefix, "stream.allowWorkqueue"),
+    );
     checkWindows(spec, fields, fieldOf);
     checkFlagCombinations(spec, fieldOf);
     return spec;
@@ -325,7 +330,8 @@ function defaultReplicas(busReplicas: number | undefined): number {
 }
 
 function resolveDuplicates(explicitMs: number | undefined, maxAgeMs: number): number {
-    const serverDefault = maxAgeMs > 0 ? Math.min(SERVER_DEFAULT_DUPLICATES_MS, maxAgeMs) : SERVER_DEFAULT_DUPLICATES_MS;
+    const serverDefault =
+        maxAgeMs > 0 ? Math.min(SERVER_DEFAULT_DUPLICATES_MS, maxAgeMs) : SERVER_DEFAULT_DUPLICATES_MS;
     if (explicitMs === 0) {
         return serverDefault;
     }
@@ -343,14 +349,19 @@ function checkedBusReplicas(busReplicas: number | undefined, field: string): num
     return busReplicas;
 }
 
-function checkReplicasFitBus(replicas: number, busReplicas: number | undefined, replicasField: string | undefined): void {
+function checkReplicasFitBus(
+    replicas: number,
+    busReplicas: number | undefined,
+    replicasField: string | undefined,
+): void {
     if (busReplicas === undefined || replicas <= busReplicas || replicasField === undefined) {
         return;
     }
     // A standalone server refuses R>1 (10074) and a small cluster finds no peers (Argo #2743).
-    const fix = replicasField.includes(".streamConfig.") || replicasField.startsWith("streamConfig.")
-        ? `set replicas: ${busReplicas} in streamConfig`
-        : `set ${replicasField} to ${busReplicas} or less`;
+    const fix =
+        replicasField.includes(".streamConfig.") || replicasField.startsWith("streamConfig.")
+            ? `set replicas: ${busReplicas} in streamConfig`
+            : `set ${replicasField} to ${busReplicas} or less`;
     throw new InputError(replicasField, `stream replicas ${replicas} exceed the bus replicas ${busReplicas}; ${fix}`);
 }
 
@@ -380,10 +391,16 @@ function checkWindows(
     // nats-server refuses windows under 100ms and a dedupe window longer than max_age
     // (nats-server's checkStreamCfg, server/stream.go).
     if (spec.maxAgeMs > 0 && spec.maxAgeMs < MIN_WINDOW_MS) {
-        throw new InputError(fieldOf("maxAgeMs"), `maxAge ${formatDuration(spec.maxAgeMs)} is below the server's minimum of 100ms`);
+        throw new InputError(
+            fieldOf("maxAgeMs"),
+            `maxAge ${formatDuration(spec.maxAgeMs)} is below the server's minimum of 100ms`,
+        );
     }
     if (spec.duplicatesMs < MIN_WINDOW_MS) {
-        throw new InputError(fieldOf("duplicatesMs"), `duplicates ${formatDuration(spec.duplicatesMs)} is below the server's minimum of 100ms`);
+        throw new InputError(
+            fieldOf("duplicatesMs"),
+            `duplicates ${formatDuration(spec.duplicatesMs)} is below the server's minimum of 100ms`,
+        );
     }
     if (spec.maxAgeMs > 0 && spec.duplicatesMs > spec.maxAgeMs) {
         const field = fields.duplicatesMs ?? fieldOf("maxAgeMs");
@@ -404,7 +421,10 @@ function checkFlagCombinations(spec: StreamSpec, fieldOf: (key: keyof StreamSpec
         );
     }
     if (spec.denyPurge && spec.allowRollup) {
-        throw new InputError(fieldOf("allowRollup"), "allowRollup cannot be combined with denyPurge (a rollup is a purge)");
+        throw new InputError(
+            fieldOf("allowRollup"),
+            "allowRollup cannot be combined with denyPurge (a rollup is a purge)",
+        );
     }
 }
 
@@ -453,7 +473,10 @@ export function parseArgoStreamConfig(text: string, field: string): StreamOverri
         const keyField = joinField(field, key);
         const earlier = seen.get(key);
         if (earlier !== undefined) {
-            throw new InputError(keyField, `given twice ("${earlier}" and "${rawKey}"); keys are case-insensitive, as in Argo`);
+            throw new InputError(
+                keyField,
+                `given twice ("${earlier}" and "${rawKey}"); keys are case-insensitive, as in Argo`,
+            );
         }
         seen.set(key, rawKey);
         if (value === null || value === undefined) {
@@ -584,7 +607,10 @@ function parseInteger(value: unknown, field: string, expectation: string): numbe
     return number;
 }
 
-/** A count limit; 0 and -1 both mean unlimited and become -1, as the server stores them (checkStreamCfg, server/stream.go). */
+/**
+ * A count limit; 0 and -1 both mean unlimited and become -1, as the server stores them (checkStreamCfg,
+ * server/stream.go).
+ */
 function parseCountLimit(value: unknown, field: string): number {
     const count = parseInteger(value, field, "a whole number, or -1 for unlimited");
     if (count < -1) {
@@ -604,7 +630,10 @@ function parseMaxMsgSize(value: unknown, field: string): number {
     const bytes = parseSizeLimit(value, field);
     const int32Max = 2 ** 31 - 1;
     if (bytes > int32Max) {
-        throw new InputError(field, `${bytes} bytes is more than the server's maximum message size of ${int32Max} bytes`);
+        throw new InputError(
+            field,
+            `${bytes} bytes is more than the server's maximum message size of ${int32Max} bytes`,
+        );
     }
     return bytes;
 }
@@ -630,7 +659,12 @@ function parseFirstSeq(value: unknown, field: string): number {
  * One of `choices`, case-insensitively. With `argoNumbering`, also the choice's position as a
  * number or digit string, which is how Argo writes retention and discard (PR #3151).
  */
-function parseChoice<T extends string>(value: unknown, field: string, choices: readonly T[], argoNumbering: boolean): T {
+function parseChoice<T extends string>(
+    value: unknown,
+    field: string,
+    choices: readonly T[],
+    argoNumbering: boolean,
+): T {
     const text = typeof value === "string" ? value.trim().toLowerCase() : value;
     const byName = choices.find((choice) => choice === text);
     if (byName !== undefined) {
@@ -757,7 +791,10 @@ function parsePlacement(value: unknown, field: string): StreamPlacement {
     }
     const { cluster, tags } = value;
     if (cluster !== undefined && (typeof cluster !== "string" || cluster === "")) {
-        throw new InputError(joinField(field, "cluster"), `expected a non-empty cluster name, got ${describeType(cluster)}`);
+        throw new InputError(
+            joinField(field, "cluster"),
+            `expected a non-empty cluster name, got ${describeType(cluster)}`,
+        );
     }
     if (tags !== undefined && !(Array.isArray(tags) && tags.every((tag) => typeof tag === "string" && tag !== ""))) {
         throw new InputError(joinField(field, "tags"), `expected a list of non-empty tags, got ${describeType(tags)}`);

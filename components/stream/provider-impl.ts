@@ -9,9 +9,22 @@ import type * as pulumi from "@pulumi/pulumi";
 import { StreamSpec } from "./model";
 import { fromServerStreamConfig, toServerStreamConfig, toServerUpdateConfig } from "./server-format";
 import { createTimeoutMsOf, specOfStored, StoredStreamConfig, storedLike } from "./view";
-import { changedFields, conflictingChange, fieldsNeedingNewerServer, needsMetadataRewrite, replaceReasons } from "./rules";
+import {
+    changedFields,
+    conflictingChange,
+    fieldsNeedingNewerServer,
+    needsMetadataRewrite,
+    replaceReasons,
+} from "./rules";
 import { DELETION_POLICIES, DeletionPolicy } from "./resolve";
-import { chooseRoute, CONNECTION_MODES, ConnectionProps, explainConnectionError, serverUrlProblem, tlsOptions } from "./connection";
+import {
+    chooseRoute,
+    CONNECTION_MODES,
+    ConnectionProps,
+    explainConnectionError,
+    serverUrlProblem,
+    tlsOptions,
+} from "./connection";
 import { openTunnel, Tunnel, TunnelError } from "./tunnel";
 
 export type { ConnectionProps } from "./connection";
@@ -58,18 +71,27 @@ export function checkProps(news: StreamProps): pulumi.dynamic.CheckFailure[] {
     if (!containsUnknown(news.connection)) {
         const servers = news.connection?.servers;
         if (!Array.isArray(servers) || servers.length === 0 || servers.some((s) => typeof s !== "string" || s === "")) {
-            failures.push({ property: "connection", reason: "connection.servers must list at least one server URL, e.g. nats://nats.example.svc:4222" });
+            failures.push({
+                property: "connection",
+                reason: "connection.servers must list at least one server URL, e.g. nats://nats.example.svc:4222",
+            });
         } else {
             const problem = servers.map(serverUrlProblem).find((p) => p !== undefined);
             if (problem) failures.push({ property: "connection", reason: `connection.servers: ${problem}` });
         }
         const mode = news.connection?.mode;
         if (mode !== undefined && !CONNECTION_MODES.includes(mode)) {
-            failures.push({ property: "connection", reason: `connection.mode must be one of ${CONNECTION_MODES.join(", ")}, got ${JSON.stringify(mode)}` });
+            failures.push({
+                property: "connection",
+                reason: `connection.mode must be one of ${CONNECTION_MODES.join(", ")}, got ${JSON.stringify(mode)}`,
+            });
         }
     }
     if (!DELETION_POLICIES.includes(news.deletionPolicy)) {
-        failures.push({ property: "deletionPolicy", reason: `deletionPolicy must be one of ${DELETION_POLICIES.join(", ")}, got ${JSON.stringify(news.deletionPolicy)}` });
+        failures.push({
+            property: "deletionPolicy",
+            reason: `deletionPolicy must be one of ${DELETION_POLICIES.join(", ")}, got ${JSON.stringify(news.deletionPolicy)}`,
+        });
     }
     if (!containsUnknown(news.config)) {
         let spec: StreamSpec | undefined;
@@ -78,9 +100,15 @@ export function checkProps(news: StreamProps): pulumi.dynamic.CheckFailure[] {
         } catch (err) {
             failures.push({ property: CONFIG, reason: (err as Error).message });
         }
-        const needs = spec === undefined || containsUnknown(news.serverVersion) ? [] : fieldsNeedingNewerServer(spec, news.serverVersion);
+        const needs =
+            spec === undefined || containsUnknown(news.serverVersion)
+                ? []
+                : fieldsNeedingNewerServer(spec, news.serverVersion);
         if (needs.length > 0) {
-            failures.push({ property: CONFIG, reason: `${needs.join(", ")} need nats-server 2.10 or later; the bus runs ${news.serverVersion}` });
+            failures.push({
+                property: CONFIG,
+                reason: `${needs.join(", ")} need nats-server 2.10 or later; the bus runs ${news.serverVersion}`,
+            });
         }
     }
     if (!containsUnknown(news.createTimeout)) {
@@ -103,7 +131,10 @@ export function planDiff(olds: StreamOutputs, news: StreamProps): pulumi.dynamic
     }
     // The release the server runs when the update happens: the declared one when it changes (the
     // stream is updated after the StatefulSet has rolled), else the one the server last reported.
-    const serverVersion = olds.serverVersion !== news.serverVersion ? news.serverVersion : (olds.observedServerVersion ?? news.serverVersion);
+    const serverVersion =
+        olds.serverVersion !== news.serverVersion
+            ? news.serverVersion
+            : (olds.observedServerVersion ?? news.serverVersion);
     // Compared as normalized specs: the stored form (0.1.0's milliseconds or today's "168h") is not a change.
     const current = specOfStored(olds.config);
     const desired = specOfStored(news.config);
@@ -122,15 +153,21 @@ export function planDiff(olds: StreamOutputs, news: StreamProps): pulumi.dynamic
     }
     const settingsChanged =
         ["deletionPolicy", "allowDataLoss", "serverVersion"].some(
-            (key) => JSON.stringify((olds as unknown as Record<string, unknown>)[key]) !== JSON.stringify((news as unknown as Record<string, unknown>)[key]),
+            (key) =>
+                JSON.stringify((olds as unknown as Record<string, unknown>)[key]) !==
+                JSON.stringify((news as unknown as Record<string, unknown>)[key]),
         ) || createTimeoutMsOf(olds) !== createTimeoutMsOf(news);
     // The StatefulSet's uid guards the port-forward. State written before it existed takes it without a
     // change; a new uid (the StatefulSet recreated to grow its volumes) is an update that changes nothing
     // on the server but keeps refresh and delete, which get the recorded outputs, pointed at it.
     const recordedUid = olds.connection?.kubernetes?.statefulSetUid;
     const comparable = (c: ConnectionProps | undefined) =>
-        c?.kubernetes && recordedUid === undefined ? { ...c, kubernetes: { ...c.kubernetes, statefulSetUid: undefined } } : c;
-    const connectionChanged = containsUnknown(comparable(news.connection)) || JSON.stringify(comparable(olds.connection)) !== JSON.stringify(comparable(news.connection));
+        c?.kubernetes && recordedUid === undefined
+            ? { ...c, kubernetes: { ...c.kubernetes, statefulSetUid: undefined } }
+            : c;
+    const connectionChanged =
+        containsUnknown(comparable(news.connection)) ||
+        JSON.stringify(comparable(olds.connection)) !== JSON.stringify(comparable(news.connection));
     const changes = changed.length > 0 || settingsChanged || connectionChanged;
     return reasons.length > 0 ? { changes, replaces: [CONFIG], deleteBeforeReplace: true } : { changes };
 }
@@ -142,9 +179,24 @@ export function isTransient(err: unknown): boolean {
     // A refused password stays refused ("Authentication Timeout" included): fail at once.
     if (e.name === "AuthorizationError" || /authoriz|authenticat/i.test(String(e.message ?? ""))) return false;
     if (e.code === 10008 || e.status === 503) return true;
-    if (["TimeoutError", "NoRespondersError", "NoResponders", "JetStreamNotEnabled", "ConnectionError", "ClosedConnectionError"].includes(e.name ?? "")) return true;
+    if (
+        [
+            "TimeoutError",
+            "NoRespondersError",
+            "NoResponders",
+            "JetStreamNotEnabled",
+            "ConnectionError",
+            "ClosedConnectionError",
+        ].includes(e.name ?? "")
+    )
+        return true;
     const message = String(e.message ?? "");
-    if (/ECONNREFUSED|ECONNRESET|EHOSTUNREACH|ENOTFOUND|EAI_AGAIN|timeout|no responders|temporarily unavailable|no suitable peers|insufficient resources/i.test(message)) return true;
+    if (
+        /ECONNREFUSED|ECONNRESET|EHOSTUNREACH|ENOTFOUND|EAI_AGAIN|timeout|no responders|temporarily unavailable|no suitable peers|insufficient resources/i.test(
+            message,
+        )
+    )
+        return true;
     return e.cause !== undefined && e.cause !== err ? isTransient(e.cause) : false;
 }
 
@@ -197,7 +249,12 @@ interface Attempts {
  * One connection for one attempt, closed afterwards (tunnel included), so `pulumi up` never waits
  * on an open socket; `deadline` bounds connecting and every request.
  */
-async function withJetStream<T>(connection: ConnectionProps, deadline: number, attempts: Attempts, work: (session: Session) => Promise<T>): Promise<T> {
+async function withJetStream<T>(
+    connection: ConnectionProps,
+    deadline: number,
+    attempts: Attempts,
+    work: (session: Session) => Promise<T>,
+): Promise<T> {
     const { connect } = require("@nats-io/transport-node");
     const { jetstreamManager } = require("@nats-io/jetstream");
     const remaining = () => Math.max(1_000, deadline - Date.now());
@@ -233,7 +290,11 @@ async function withJetStream<T>(connection: ConnectionProps, deadline: number, a
         const api = async (subject: string, body: unknown) => {
             const reply = (await nc.request(`$JS.API.${subject}`, JSON.stringify(body), { timeout })).json();
             if (reply.error) {
-                throw Object.assign(new Error(reply.error.description), { name: "JetStreamApiError", code: reply.error.err_code, status: reply.error.code });
+                throw Object.assign(new Error(reply.error.description), {
+                    name: "JetStreamApiError",
+                    code: reply.error.err_code,
+                    status: reply.error.code,
+                });
             }
             return reply;
         };
@@ -251,8 +312,15 @@ async function withJetStream<T>(connection: ConnectionProps, deadline: number, a
     }
 }
 
-/** Retries `work` on transient errors until `timeoutMs` has passed, then fails saying what was tried and the last error. */
-async function withRetries<T>(what: string, connection: ConnectionProps, timeoutMs: number, work: (session: Session) => Promise<T>): Promise<T> {
+/**
+ * Retries `work` on transient errors until `timeoutMs` has passed, then fails saying what was tried and the last error.
+ */
+async function withRetries<T>(
+    what: string,
+    connection: ConnectionProps,
+    timeoutMs: number,
+    work: (session: Session) => Promise<T>,
+): Promise<T> {
     const deadline = Date.now() + timeoutMs;
     const attempts: Attempts = { failedPods: new Set(), via: connection.servers.join(", ") };
     let delay = 250;
@@ -265,8 +333,12 @@ async function withRetries<T>(what: string, connection: ConnectionProps, timeout
             const left = deadline - Date.now();
             const retry = err instanceof TunnelError ? err.retry : isTransient(err);
             if (!retry || left <= 0) {
-                const retried = count > 1 ? ` after ${count} attempts over ${Math.round((timeoutMs - left) / 1000)}s` : "";
-                throw new Error(`${what} through ${attempts.via} failed${retried}: ${explainConnectionError(describeError(err), connection.serverName)}`, { cause: err });
+                const retried =
+                    count > 1 ? ` after ${count} attempts over ${Math.round((timeoutMs - left) / 1000)}s` : "";
+                throw new Error(
+                    `${what} through ${attempts.via} failed${retried}: ${explainConnectionError(describeError(err), connection.serverName)}`,
+                    { cause: err },
+                );
             }
             // Keep trying until the deadline itself, so a slow election still succeeds.
             await sleep(Math.min(delay, left));
@@ -291,7 +363,11 @@ async function streamInfo(jsm: any, name: string): Promise<any | undefined> {
  * cycles on 2.10.29 and on 2.14.4. That error is retried a few times here, and only here: anywhere
  * else it means a disk or key problem that waiting does not fix.
  */
-export async function addAfterDelete(jsm: { streams: { add(config: any): Promise<any> } }, config: Record<string, unknown>, attempts = 5): Promise<any> {
+export async function addAfterDelete(
+    jsm: { streams: { add(config: any): Promise<any> } },
+    config: Record<string, unknown>,
+    attempts = 5,
+): Promise<any> {
     for (let attempt = 1; ; attempt++) {
         try {
             return await jsm.streams.add(config);
@@ -329,12 +405,19 @@ async function reconcile(session: Session, props: StreamProps, priorVersions?: s
         return existing;
     }
     // The configuration just read is the base of the merge: nats.js's update() would fetch it again.
-    return session.api(`STREAM.UPDATE.${desired.name}`, { ...existing.config, ...toServerUpdateConfig(desired, serverVersion) });
+    return session.api(`STREAM.UPDATE.${desired.name}`, {
+        ...existing.config,
+        ...toServerUpdateConfig(desired, serverVersion),
+    });
 }
 
 /** The outputs: the server's configuration, in the form the inputs used. */
 function outputs(props: StreamProps, info: any, serverVersion: string): StreamOutputs {
-    return { ...props, config: storedLike(fromServerStreamConfig(info.config), props.config), observedServerVersion: serverVersion };
+    return {
+        ...props,
+        config: storedLike(fromServerStreamConfig(info.config), props.config),
+        observedServerVersion: serverVersion,
+    };
 }
 
 function streamName(props: StreamProps): string {
@@ -343,18 +426,32 @@ function streamName(props: StreamProps): string {
 
 /** create: retried while the cluster forms; a stream that exists already is adopted. */
 export async function createStream(props: StreamProps): Promise<{ id: string; outs: StreamOutputs }> {
-    return withRetries(`creating stream "${streamName(props)}"`, props.connection, createTimeoutMsOf(props), async (session) => {
-        const info = await reconcile(session, props);
-        return { id: streamName(props), outs: outputs(props, info, session.serverVersion) };
-    });
+    return withRetries(
+        `creating stream "${streamName(props)}"`,
+        props.connection,
+        createTimeoutMsOf(props),
+        async (session) => {
+            const info = await reconcile(session, props);
+            return { id: streamName(props), outs: outputs(props, info, session.serverVersion) };
+        },
+    );
 }
 
 /** update: the full desired configuration. */
 export async function updateStream(olds: StreamOutputs, news: StreamProps): Promise<{ outs: StreamOutputs }> {
-    return withRetries(`updating stream "${streamName(news)}"`, news.connection, createTimeoutMsOf(news), async (session) => {
-        const info = await reconcile(session, news, [olds.serverVersion, olds.observedServerVersion].filter((v) => typeof v === "string"));
-        return { outs: outputs(news, info, session.serverVersion) };
-    });
+    return withRetries(
+        `updating stream "${streamName(news)}"`,
+        news.connection,
+        createTimeoutMsOf(news),
+        async (session) => {
+            const info = await reconcile(
+                session,
+                news,
+                [olds.serverVersion, olds.observedServerVersion].filter((v) => typeof v === "string"),
+            );
+            return { outs: outputs(news, info, session.serverVersion) };
+        },
+    );
 }
 
 /**
@@ -362,7 +459,10 @@ export async function updateStream(olds: StreamOutputs, news: StreamProps): Prom
  * inputs follow the server too, so the next preview shows which fields drifted and what `up` will set
  * them back to (with only the outputs refreshed, it would plan an update showing no changed field).
  */
-export async function readStream(id: string, props: StreamOutputs): Promise<{ id?: string; props?: StreamOutputs; inputs?: StreamProps }> {
+export async function readStream(
+    id: string,
+    props: StreamOutputs,
+): Promise<{ id?: string; props?: StreamOutputs; inputs?: StreamProps }> {
     return withRetries(`reading stream "${id}"`, props.connection, createTimeoutMsOf(props), async (session) => {
         const info = await streamInfo(session.jsm, id);
         if (!info) {

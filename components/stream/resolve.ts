@@ -47,7 +47,12 @@ export function resolveStreamLifecycle(lifecycle: StreamLifecycleArgs | undefine
     const deletionPolicy = checkChoice(lifecycle?.deletionPolicy ?? "retain", DELETION_POLICIES, at("deletionPolicy"));
     const allowDataLoss = checkBoolean(lifecycle?.allowDataLoss ?? false, at("allowDataLoss"));
     const createTimeout = lifecycle?.createTimeout ?? DEFAULT_CREATE_TIMEOUT;
-    return { deletionPolicy, allowDataLoss, createTimeout, createTimeoutMs: parseDurationMs(createTimeout, at("createTimeout")) };
+    return {
+        deletionPolicy,
+        allowDataLoss,
+        createTimeout,
+        createTimeoutMs: parseDurationMs(createTimeout, at("createTimeout")),
+    };
 }
 
 /** `value` when it is a nats-server release such as "2.10.29". */
@@ -90,10 +95,22 @@ export interface StreamInput {
  */
 export function resolveStream(input: StreamInput, field: string): ResolvedStream {
     const at = (key: string) => (field ? `${field}.${key}` : key);
-    const spec = resolveStreamSpec({ streamConfig: input.streamConfig, stream: input.stream, busReplicas: input.busReplicas, field });
+    const spec = resolveStreamSpec({
+        streamConfig: input.streamConfig,
+        stream: input.stream,
+        busReplicas: input.busReplicas,
+        field,
+    });
     const tooNew = fieldsNeedingNewerServer(spec, input.serverVersion);
     if (tooNew.length > 0) {
-        throw new InputError(at(`stream.${tooNew[0]}`), `needs nats-server 2.10 or later; ${input.serverVersionSource}`);
+        throw new InputError(
+            at(`stream.${tooNew[0]}`),
+            `needs nats-server 2.10 or later; ${input.serverVersionSource}`,
+        );
     }
-    return { spec, serverVersion: input.serverVersion, lifecycle: resolveStreamLifecycle(input.streamLifecycle, at("streamLifecycle")) };
+    return {
+        spec,
+        serverVersion: input.serverVersion,
+        lifecycle: resolveStreamLifecycle(input.streamLifecycle, at("streamLifecycle")),
+    };
 }

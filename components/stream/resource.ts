@@ -66,7 +66,10 @@ export interface StreamArgs extends StreamLifecycleArgs {
     stream?: StreamSettingsInput;
     /** Servers in the cluster, when known: stream replicas may not exceed it. */
     busReplicas?: number;
-    /** The nats-server release, for the rules of what can change in place until the server reports its own. Default the latest in the version map. */
+    /**
+     * The nats-server release, for the rules of what can change in place until the server reports its own. Default the
+     * latest in the version map.
+     */
     serverVersion?: string;
 }
 
@@ -92,14 +95,25 @@ export class Stream extends pulumi.dynamic.Resource {
             {
                 streamConfig: args.streamConfig,
                 stream: args.stream,
-                streamLifecycle: { deletionPolicy: args.deletionPolicy, allowDataLoss: args.allowDataLoss, createTimeout: args.createTimeout },
+                streamLifecycle: {
+                    deletionPolicy: args.deletionPolicy,
+                    allowDataLoss: args.allowDataLoss,
+                    createTimeout: args.createTimeout,
+                },
                 busReplicas: args.busReplicas,
                 serverVersion,
                 serverVersionSource: `serverVersion is ${serverVersion}`,
             },
             "",
         );
-        super(streamProvider, name, streamInputs(resolved, args.connection), streamOptions(opts), STREAM_MODULE, STREAM_TYPE);
+        super(
+            streamProvider,
+            name,
+            streamInputs(resolved, args.connection),
+            streamOptions(opts),
+            STREAM_MODULE,
+            STREAM_TYPE,
+        );
     }
 }
 
@@ -113,7 +127,12 @@ export class BusStream extends pulumi.dynamic.Resource {
     /** The nats-server release seen at the last operation. */
     declare public readonly observedServerVersion: pulumi.Output<string>;
 
-    constructor(name: string, stream: ResolvedStream, connection: StreamArgs["connection"], opts?: pulumi.CustomResourceOptions) {
+    constructor(
+        name: string,
+        stream: ResolvedStream,
+        connection: StreamArgs["connection"],
+        opts?: pulumi.CustomResourceOptions,
+    ) {
         super(streamProvider, name, streamInputs(stream, connection), streamOptions(opts), STREAM_MODULE, STREAM_TYPE);
     }
 }

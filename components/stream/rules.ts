@@ -7,9 +7,30 @@ import { atLeast } from "../versions";
 
 /** The fields of {@link StreamSpec}, in display order. */
 export const STREAM_FIELDS: readonly (keyof StreamSpec)[] = [
-    "name", "subjects", "retention", "discard", "storage", "maxMsgs", "maxBytes", "maxAgeMs", "duplicatesMs",
-    "replicas", "maxMsgSize", "maxMsgsPerSubject", "maxConsumers", "compression", "allowDirect", "allowRollup",
-    "denyDelete", "denyPurge", "discardNewPerSubject", "noAck", "description", "metadata", "placement", "firstSeq",
+    "name",
+    "subjects",
+    "retention",
+    "discard",
+    "storage",
+    "maxMsgs",
+    "maxBytes",
+    "maxAgeMs",
+    "duplicatesMs",
+    "replicas",
+    "maxMsgSize",
+    "maxMsgsPerSubject",
+    "maxConsumers",
+    "compression",
+    "allowDirect",
+    "allowRollup",
+    "denyDelete",
+    "denyPurge",
+    "discardNewPerSubject",
+    "noAck",
+    "description",
+    "metadata",
+    "placement",
+    "firstSeq",
 ];
 
 function sameValue(a: unknown, b: unknown): boolean {
@@ -24,7 +45,11 @@ function sortKeys(value: unknown): unknown {
         return value.map(sortKeys);
     }
     if (typeof value === "object" && value !== null) {
-        return Object.fromEntries(Object.keys(value).sort().map((k) => [k, sortKeys((value as Record<string, unknown>)[k])]));
+        return Object.fromEntries(
+            Object.keys(value)
+                .sort()
+                .map((k) => [k, sortKeys((value as Record<string, unknown>)[k])]),
+        );
     }
     return value;
 }
@@ -57,7 +82,10 @@ export function replaceReasons(current: StreamSpec, desired: StreamSpec, serverV
     }
     if (changed.has("retention")) {
         if (!atLeast(serverVersion, "2.10.0")) {
-            refuse("retention", `nats-server ${serverVersion} cannot change a stream's retention policy (2.10 and later can between limits and interest)`);
+            refuse(
+                "retention",
+                `nats-server ${serverVersion} cannot change a stream's retention policy (2.10 and later can between limits and interest)`,
+            );
         } else if (current.retention === "workqueue" || desired.retention === "workqueue") {
             refuse("retention", "the server cannot change retention to or from workqueue");
         }

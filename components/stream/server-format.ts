@@ -14,7 +14,8 @@ const NS_PER_MS = 1_000_000;
  *
  * Fields at their "not set" value are left out when older servers do not know them
  * (`compression` "none", `metadata` {}, `first_seq` 0: nats-server 2.10 fields, which nats.js refuses
- * to send to a 2.9 server; nats.js, https://github.com/nats-io/nats.js), and so are an empty `description` and `placement`.
+ * to send to a 2.9 server; nats.js, https://github.com/nats-io/nats.js), and so are an empty `description` and
+ * `placement`.
  * Nanoseconds are plain numbers: every whole-millisecond value stays exact up to about 18 years
  * (nats.js, https://github.com/nats-io/nats.js).
  */
@@ -67,14 +68,18 @@ export function toServerStreamConfig(spec: StreamSpec): Record<string, unknown> 
  * (`jsm.streams.update` in nats.js, https://github.com/nats-io/nats.js).
  */
 export function toServerUpdateConfig(spec: StreamSpec, serverVersion: string): Record<string, unknown> {
-    const config: Record<string, unknown> = { description: undefined, placement: undefined, metadata: undefined, ...toServerStreamConfig(spec) };
+    const config: Record<string, unknown> = {
+        description: undefined,
+        placement: undefined,
+        metadata: undefined,
+        ...toServerStreamConfig(spec),
+    };
     if (atLeast(serverVersion, "2.10.0")) {
         config.compression = spec.compression;
     }
     delete config.first_seq;
     return config;
 }
-
 
 function limit(value: unknown): number {
     // The server stores "unlimited" as -1 and turns 0 (and on newer servers anything below -1) into it

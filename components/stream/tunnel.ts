@@ -22,7 +22,10 @@ export interface Tunnel {
 
 /** An error about the route rather than the server; `retry` when another pod may work. */
 export class TunnelError extends Error {
-    constructor(message: string, readonly retry: boolean) {
+    constructor(
+        message: string,
+        readonly retry: boolean,
+    ) {
         super(message);
         this.name = "TunnelError";
     }
@@ -71,7 +74,9 @@ export function foreignPods(pods: any[], target: KubernetesTarget, server: strin
     );
 }
 
-/** Whether kubectl's resolution would find a configuration: KUBECONFIG, ~/.kube/config, or the pod's service account. */
+/**
+ * Whether kubectl's resolution would find a configuration: KUBECONFIG, ~/.kube/config, or the pod's service account.
+ */
 export function defaultKubeconfigExists(env: Record<string, string | undefined>): boolean {
     if (env.KUBECONFIG) return true;
     const home = env.HOME ?? env.USERPROFILE ?? os.homedir();
@@ -89,19 +94,33 @@ export async function loadKubeConfig(target: Pick<KubernetesTarget, "kubeconfig"
         kc.loadFromString(target.kubeconfig);
     } else if (!defaultKubeconfigExists(process.env)) {
         // The client would fall back to http://localhost:8080, which only confuses the error.
-        throw new TunnelError("no kubeconfig found to reach the bus's cluster: KUBECONFIG is not set, ~/.kube/config does not exist and this is not a Kubernetes pod; set one of them, pass connection.kubeconfig, or use connection mode direct", false);
+        throw new TunnelError(
+            "no kubeconfig found to reach the bus's cluster: KUBECONFIG is not set, ~/.kube/config does not exist and this is not a Kubernetes pod; set one of them, pass connection.kubeconfig, or use connection mode direct",
+            false,
+        );
     } else {
         // As kubectl: $KUBECONFIG, then ~/.kube/config, then the in-cluster service account.
         kc.loadFromDefault();
     }
     if (target.context) {
         if (!kc.getContexts().some((c: any) => c.name === target.context)) {
-            throw new TunnelError(`kubeconfig has no context "${target.context}" (it has: ${kc.getContexts().map((c: any) => c.name).join(", ") || "none"})`, false);
+            throw new TunnelError(
+                `kubeconfig has no context "${target.context}" (it has: ${
+                    kc
+                        .getContexts()
+                        .map((c: any) => c.name)
+                        .join(", ") || "none"
+                })`,
+                false,
+            );
         }
         kc.setCurrentContext(target.context);
     }
     if (!kc.getCurrentCluster()) {
-        throw new TunnelError("no Kubernetes cluster configured: set KUBECONFIG, create ~/.kube/config, or pass connection.kubeconfig", false);
+        throw new TunnelError(
+            "no Kubernetes cluster configured: set KUBECONFIG, create ~/.kube/config, or pass connection.kubeconfig",
+            false,
+        );
     }
     return { k8s, kc };
 }
@@ -116,22 +135,35 @@ export async function openTunnel(target: KubernetesTarget, avoid: ReadonlySet<st
     const core = kc.makeApiClient(k8s.CoreV1Api);
     let pods: any[];
     try {
-        pods = (await core.listNamespacedPod({ namespace: target.namespace, labelSelector: selector(target.podSelector) })).items ?? [];
+        pods =
+            (await core.listNamespacedPod({ namespace: target.namespace, labelSelector: selector(target.podSelector) }))
+                .items ?? [];
     } catch (err) {
         const status = statusOf(err);
         if (status === 401 || status === 403) {
-            throw new TunnelError(`the Kubernetes API server ${server} refused to list the pods of ${target.statefulSet} in namespace ${target.namespace} (${status}); RBAC: the identity running pulumi up needs "list" on "pods" and "get" and "create" on "pods/portforward" there`, false);
+            throw new TunnelError(
+                `the Kubernetes API server ${server} refused to list the pods of ${target.statefulSet} in namespace ${target.namespace} (${status}); RBAC: the identity running pulumi up needs "list" on "pods" and "get" and "create" on "pods/portforward" there`,
+                false,
+            );
         }
-        throw new TunnelError(`could not list the pods of ${target.statefulSet} in namespace ${target.namespace} at ${server}: ${(err as Error).message}`, true);
+        throw new TunnelError(
+            `could not list the pods of ${target.statefulSet} in namespace ${target.namespace} at ${server}: ${(err as Error).message}`,
+            true,
+        );
     }
     const foreign = foreignPods(pods, target, String(server));
     if (foreign !== undefined) {
         throw new TunnelError(foreign, false);
     }
-    const ready = pods.filter(isReady).map((p) => String(p.metadata.name)).sort();
+    const ready = pods
+        .filter(isReady)
+        .map((p) => String(p.metadata.name))
+        .sort();
     if (ready.length === 0) {
         const seen = pods.map((p) => `${p.metadata?.name} (${p.status?.phase ?? "unknown"}, not ready)`).join(", ");
-        const where = seen ? `: ${seen}` : ` (no pods found at ${server}; is that the cluster the bus was deployed to?)`;
+        const where = seen
+            ? `: ${seen}`
+            : ` (no pods found at ${server}; is that the cluster the bus was deployed to?)`;
         throw new TunnelError(`no Ready pod of ${target.statefulSet} in namespace ${target.namespace}${where}`, true);
     }
     const pod = ready.find((name) => !avoid.has(name)) ?? ready[0];
@@ -163,7 +195,10 @@ export async function openTunnel(target: KubernetesTarget, avoid: ReadonlySet<st
                 ws.on?.("close", () => socket.destroy());
             })
             .catch((err: any) => {
-                failure ??= new TunnelError(explainPortForwardRefusal(statusOf(err), pod, target.namespace, String(err?.message ?? err)), statusOf(err) !== 401 && statusOf(err) !== 403);
+                failure ??= new TunnelError(
+                    explainPortForwardRefusal(statusOf(err), pod, target.namespace, String(err?.message ?? err)),
+                    statusOf(err) !== 401 && statusOf(err) !== 403,
+                );
                 socket.destroy();
             });
     });

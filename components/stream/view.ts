@@ -18,7 +18,10 @@ export const UNLIMITED = "unlimited";
 export type CountLimit = number | typeof UNLIMITED;
 
 /** A {@link StreamSpec} in the units people write. */
-export interface StreamConfigView extends Omit<StreamSpec, "maxAgeMs" | "duplicatesMs" | "maxBytes" | "maxMsgSize" | "maxMsgs" | "maxMsgsPerSubject" | "maxConsumers"> {
+export interface StreamConfigView extends Omit<
+    StreamSpec,
+    "maxAgeMs" | "duplicatesMs" | "maxBytes" | "maxMsgSize" | "maxMsgs" | "maxMsgsPerSubject" | "maxConsumers"
+> {
     /** Most messages kept, or "unlimited". */
     maxMsgs: CountLimit;
     /** Most bytes kept, as a size (`"1GiB"`, or `"10G"` for 10⁹ bytes), or "unlimited". */
@@ -47,7 +50,10 @@ function countView(value: number): CountLimit {
     return value < 0 ? UNLIMITED : value;
 }
 
-/** Units for sizes: IEC for powers of 1024 (unambiguous to every reader), SI letters for powers of 1000 as nats-server reads them. */
+/**
+ * Units for sizes: IEC for powers of 1024 (unambiguous to every reader), SI letters for powers of 1000 as nats-server
+ * reads them.
+ */
 const SIZE_UNITS: readonly [string, number][] = [
     ["TiB", 1024 ** 4],
     ["GiB", 1024 ** 3],
@@ -59,7 +65,10 @@ const SIZE_UNITS: readonly [string, number][] = [
     ["K", 1000],
 ];
 
-/** The size in the unit that needs the fewest digits ("1GiB", "10G"), a plain byte count otherwise; parseNatsSize reads each back exactly. */
+/**
+ * The size in the unit that needs the fewest digits ("1GiB", "10G"), a plain byte count otherwise; parseNatsSize reads
+ * each back exactly.
+ */
 function sizeView(bytes: number): string {
     if (bytes < 0) return UNLIMITED;
     let best = String(bytes);

@@ -59,7 +59,8 @@ const STREAM_TYPE = "pulumi-nodejs:dynamic/jetstream:Stream";
 
 /** Fixed values for the baseline's Secrets: same keys, no generated material. */
 export function fixedSecretValues(inputs: Record<string, any>): Record<string, any> {
-    const fix = (map: Record<string, unknown> | undefined) => (map === undefined ? undefined : Object.fromEntries(Object.keys(map).map((k) => [k, `fixed-${k}`])));
+    const fix = (map: Record<string, unknown> | undefined) =>
+        map === undefined ? undefined : Object.fromEntries(Object.keys(map).map((k) => [k, `fixed-${k}`]));
     const out = { ...inputs };
     if (out.stringData !== undefined) out.stringData = fix(out.stringData);
     if (out.data !== undefined) out.data = fix(out.data);
@@ -119,10 +120,17 @@ async function main(task: ProgramTask): Promise<void> {
     const settings = require("@pulumi/pulumi/runtime/settings") as { waitForRPCs(): Promise<void> };
     const { standInMocks } = require("../../cli/capture") as typeof import("../../cli/capture");
 
-    const material: Record<string, Record<string, any>> = task.kind === "eventbus-reuse" ? JSON.parse(fs.readFileSync(task.input!, "utf8")) : {};
+    const material: Record<string, Record<string, any>> = task.kind === "eventbus-reuse"
+        ? JSON.parse(fs.readFileSync(task.input!, "utf8"))
+        : {};
     const generated: Record<string, Record<string, any>> = {};
     const resources: import("../../cli/capture").CapturedResource[] = [];
-    await pulumi.runtime.setMocks(standInMocks({ reuse: material }, resources, generated), "jetstream-eventbus", "bench", false);
+    await pulumi.runtime.setMocks(
+        standInMocks({ reuse: material }, resources, generated),
+        "jetstream-eventbus",
+        "bench",
+        false,
+    );
 
     const failures: unknown[] = [];
     process.on("unhandledRejection", (err) => failures.push(err));
@@ -140,7 +148,11 @@ async function main(task: ProgramTask): Promise<void> {
             "kubernetes:policy/v1:PodDisruptionBudget": k8s.policy.v1.PodDisruptionBudget,
             "kubernetes:networking.k8s.io/v1:NetworkPolicy": k8s.networking.v1.NetworkPolicy,
         };
-        const objects = JSON.parse(fs.readFileSync(task.input!, "utf8")) as { type: string; name: string; inputs: Record<string, any> }[];
+        const objects = JSON.parse(fs.readFileSync(task.input!, "utf8")) as {
+            type: string;
+            name: string;
+            inputs: Record<string, any>;
+        }[];
         loaded = performance.now();
         const declared = objects.map((o) => {
             const Class = classes[o.type];
@@ -153,7 +165,10 @@ async function main(task: ProgramTask): Promise<void> {
     } else {
         const { EventBus } = require("../../components/eventbus") as typeof import("../../components/eventbus");
         loaded = performance.now();
-        const buses = Array.from({ length: task.buses }, (_, i) => new EventBus(`bus${i}`, { namespace: `ns${i}`, jetstream: { version: "latest" } }));
+        const buses = Array.from(
+            { length: task.buses },
+            (_, i) => new EventBus(`bus${i}`, { namespace: `ns${i}`, jetstream: { version: "latest" } }),
+        );
         await Promise.all(buses.map((bus) => new Promise<void>((resolve) => bus.url.apply(() => resolve()))));
         await Promise.all(buses.map((bus) => new Promise<void>((resolve) => bus.streamName.apply(() => resolve()))));
         await settings.waitForRPCs();
@@ -194,7 +209,14 @@ async function main(task: ProgramTask): Promise<void> {
     if (task.dump) {
         const objects = resources
             .filter((r) => r.type.startsWith("kubernetes:"))
-            .map((r) => ({ type: r.type, name: r.name, inputs: r.type === "kubernetes:core/v1:Secret" || r.type === "kubernetes:core/v1:SecretPatch" ? fixedSecretValues(r.inputs) : r.inputs }));
+            .map((r) => ({
+                type: r.type,
+                name: r.name,
+                inputs:
+                    r.type === "kubernetes:core/v1:Secret" || r.type === "kubernetes:core/v1:SecretPatch"
+                        ? fixedSecretValues(r.inputs)
+                        : r.inputs,
+            }));
         fs.writeFileSync(task.dump.objects, JSON.stringify(objects));
         fs.writeFileSync(task.dump.material, JSON.stringify(generated));
     }

@@ -18,10 +18,21 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { performance } from "node:perf_hooks";
 import { privateHostsProblem } from "../support/cluster";
-import { createNamespace, findControlPlaneTools, startControlPlane, type ControlPlaneTools } from "../support/control-plane";
+import {
+    createNamespace,
+    findControlPlaneTools,
+    startControlPlane,
+    type ControlPlaneTools,
+} from "../support/control-plane";
 import { findNatsServers, withCleanup } from "../support/nats";
 import { startPodServers } from "../support/pod-servers";
-import { createProgramFolder, findEngineTools, typescriptProject, type EngineTools, type ProgramFolder } from "../support/real-engine";
+import {
+    createProgramFolder,
+    findEngineTools,
+    typescriptProject,
+    type EngineTools,
+    type ProgramFolder,
+} from "../support/real-engine";
 import { ratioOf, row, Row, summarize } from "./stats";
 
 const ROOT = path.resolve(__dirname, "..", "..", "..");
@@ -37,7 +48,11 @@ type Kind = "eventbus" | "baseline";
 /** The timed commands, run on stacks where nothing changes. */
 const COMMANDS = [
     { key: "preview", label: "`preview`", args: ["preview", "--expect-no-changes"] },
-    { key: "up", label: "no-op `up --yes --skip-preview`", args: ["up", "--yes", "--skip-preview", "--expect-no-changes"] },
+    {
+        key: "up",
+        label: "no-op `up --yes --skip-preview`",
+        args: ["up", "--yes", "--skip-preview", "--expect-no-changes"],
+    },
 ] as const;
 
 /** What group 6 measured, or why it did not run. */
@@ -65,7 +80,10 @@ for (let i = 0; i < buses; i++) {
 }
 `;
 
-/** The baseline program: one typed resource per object of `objects-<stack>.json`, Secret values secret as the component's are. */
+/**
+ * The baseline program: one typed resource per object of `objects-<stack>.json`, Secret values secret as the
+ * component's are.
+ */
 const BASELINE_PROGRAM = `import * as fs from "fs";
 import * as pulumi from "@pulumi/pulumi";
 import * as k8s from "@pulumi/kubernetes";
@@ -100,9 +118,17 @@ function reveal(value: any): any {
     return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, reveal(v)]));
 }
 
-/** The Kubernetes objects the component declared, from `pulumi stack export --show-secrets`, moved to the baseline's namespaces. */
-function baselineObjects(exported: string): { objects: { type: string; name: string; inputs: unknown }[]; resources: number } {
-    const resources = (JSON.parse(exported) as { deployment: { resources: { type: string; urn: string; inputs?: unknown }[] } }).deployment.resources;
+/**
+ * The Kubernetes objects the component declared, from `pulumi stack export --show-secrets`, moved to the baseline's
+ * namespaces.
+ */
+function baselineObjects(exported: string): {
+    objects: { type: string; name: string; inputs: unknown }[];
+    resources: number;
+} {
+    const resources = (
+        JSON.parse(exported) as { deployment: { resources: { type: string; urn: string; inputs?: unknown }[] } }
+    ).deployment.resources;
     const objects = resources
         .filter((r) => r.type.startsWith("kubernetes:"))
         .map((r) => ({
@@ -158,32 +184,55 @@ export async function realEngineGroup(quick: boolean, log: (text: string) => voi
             log(`group 6/6: ${label}: first up of the EventBus stack`);
             await eventbus.pulumiOk(["stack", "init", `n${n}`], { env });
             await eventbus.pulumiOk(["config", "set", "buses", String(n), ...stack], { env });
-            runs[`eventbus:${n}:create`] = [await timed(eventbus, ["up", "--yes", "--skip-preview", ...stack], DEPLOY_TIMEOUT_MS)];
-            const { objects, resources } = baselineObjects((await eventbus.pulumiOk(["stack", "export", "--show-secrets", ...stack], { env })).stdout);
+            runs[`eventbus:${n}:create`] = [
+                await timed(eventbus, ["up", "--yes", "--skip-preview", ...stack], DEPLOY_TIMEOUT_MS),
+            ];
+            const { objects, resources } = baselineObjects(
+                (await eventbus.pulumiOk(["stack", "export", "--show-secrets", ...stack], { env })).stdout,
+            );
             fs.writeFileSync(path.join(baseline.dir, `objects-n${n}.json`), JSON.stringify(objects));
 
             log(`group 6/6: ${label}: first up of the baseline stack`);
             await baseline.pulumiOk(["stack", "init", `n${n}`], { env });
-            runs[`baseline:${n}:create`] = [await timed(baseline, ["up", "--yes", "--skip-preview", ...stack], DEPLOY_TIMEOUT_MS)];
+            runs[`baseline:${n}:create`] = [
+                await timed(baseline, ["up", "--yes", "--skip-preview", ...stack], DEPLOY_TIMEOUT_MS),
+            ];
 
-            for (const kind of ["eventbus", "baseline"] as const) for (const c of COMMANDS) runs[`${kind}:${n}:${c.key}`] = [];
+            for (const kind of ["eventbus", "baseline"] as const)
+                for (const c of COMMANDS) runs[`${kind}:${n}:${c.key}`] = [];
             for (let rep = 0; rep < reps; rep++) {
                 log(`group 6/6: ${label}: preview and no-op up, run ${rep + 1}/${reps}`);
                 // Interleaved, so a slower moment of the machine hits both stacks alike.
                 for (const c of COMMANDS) {
-                    for (const [kind, folder] of folders) runs[`${kind}:${n}:${c.key}`]!.push(await timed(folder, [...c.args, ...stack]));
+                    for (const [kind, folder] of folders)
+                        runs[`${kind}:${n}:${c.key}`]!.push(await timed(folder, [...c.args, ...stack]));
                 }
             }
 
             for (const c of COMMANDS) {
                 const ev = runs[`eventbus:${n}:${c.key}`]!;
                 const ba = runs[`baseline:${n}:${c.key}`]!;
-                rows.push(row(G, `${label}: ${c.label}, EventBus`, "ms", ev, { ratio: ratioOf(summarize(ev).median, summarize(ba).median), ratioTo: "vs baseline" }));
-                rows.push(row(G, `${label}: ${c.label}, baseline`, "ms", ba, { ratioTo: `${objects.length} objects; EventBus stack ${resources} resources` }));
+                rows.push(
+                    row(G, `${label}: ${c.label}, EventBus`, "ms", ev, {
+                        ratio: ratioOf(summarize(ev).median, summarize(ba).median),
+                        ratioTo: "vs baseline",
+                    }),
+                );
+                rows.push(
+                    row(G, `${label}: ${c.label}, baseline`, "ms", ba, {
+                        ratioTo: `${objects.length} objects; EventBus stack ${resources} resources`,
+                    }),
+                );
             }
             const created = runs[`eventbus:${n}:create`]!;
             const baseCreated = runs[`baseline:${n}:create`]!;
-            rows.push(row(G, `${label}: first up (create), EventBus`, "ms", created, { ratio: ratioOf(created[0]!, baseCreated[0]!), ratioTo: "vs baseline", detail: true }));
+            rows.push(
+                row(G, `${label}: first up (create), EventBus`, "ms", created, {
+                    ratio: ratioOf(created[0]!, baseCreated[0]!),
+                    ratioTo: "vs baseline",
+                    detail: true,
+                }),
+            );
             rows.push(row(G, `${label}: first up (create), baseline`, "ms", baseCreated, { detail: true }));
         }
     });

@@ -42,27 +42,36 @@ function parseArgs(argv: string[]): { out: string; quick: boolean; only?: number
         else if (argv[i] === "--quick") quick = true;
         else if (argv[i] === "--only") {
             only = Number(argv[++i]);
-            if (!Number.isInteger(only) || only < 1 || only > 6) throw new Error(`--only takes a group number, 1 to 6, got ${argv[i]}`);
+            if (!Number.isInteger(only) || only < 1 || only > 6)
+                throw new Error(`--only takes a group number, 1 to 6, got ${argv[i]}`);
         } else throw new Error(`unknown option ${argv[i]}; use --out FILE, --quick or --only N`);
     }
     return { out, quick, only };
 }
 
-const log = (text: string) => process.stderr.write(`[bench ${(performance.now() / 1000).toFixed(0).padStart(4)}s] ${text}\n`);
+const log = (text: string) =>
+    process.stderr.write(`[bench ${(performance.now() / 1000).toFixed(0).padStart(4)}s] ${text}\n`);
 
 /** Runs a bench script in a fresh Node process from the repository root; returns what it wrote. */
 function child<T>(script: string, task: Record<string, unknown>, tmp: string): T {
     const result = path.join(tmp, `result-${process.hrtime.bigint()}.json`);
     try {
-        execFileSync(process.execPath, ["--no-warnings", path.join(HERE, script), JSON.stringify({ ...task, result })], {
-            cwd: ROOT,
-            stdio: ["ignore", "pipe", "pipe"],
-            maxBuffer: 64 * 1024 * 1024,
-            timeout: 300_000,
-        });
+        execFileSync(
+            process.execPath,
+            ["--no-warnings", path.join(HERE, script), JSON.stringify({ ...task, result })],
+            {
+                cwd: ROOT,
+                stdio: ["ignore", "pipe", "pipe"],
+                maxBuffer: 64 * 1024 * 1024,
+                timeout: 300_000,
+            },
+        );
     } catch (err) {
         const e = err as { stderr?: Buffer; stdout?: Buffer; message: string };
-        throw new Error(`${script} ${JSON.stringify(task)} failed: ${e.message}\n${e.stderr?.toString() ?? ""}${e.stdout?.toString() ?? ""}`, { cause: err });
+        throw new Error(
+            `${script} ${JSON.stringify(task)} failed: ${e.message}\n${e.stderr?.toString() ?? ""}${e.stdout?.toString() ?? ""}`,
+            { cause: err },
+        );
     }
     return JSON.parse(fs.readFileSync(result, "utf8")) as T;
 }
@@ -90,7 +99,9 @@ function programGroup(quick: boolean, tmp: string): { rows: Row[]; runs: Record<
             });
             // Interleaved, so a slower moment of the machine hits all three alike.
             for (const kind of ["eventbus", "eventbus-reuse", "baseline"] as const) {
-                runs[`${kind}:${n}`]!.push(child<ProgramResult>("program.js", task(kind) as unknown as Record<string, unknown>, tmp));
+                runs[`${kind}:${n}`]!.push(
+                    child<ProgramResult>("program.js", task(kind) as unknown as Record<string, unknown>, tmp),
+                );
             }
         }
         const ev = evalOf(n, "eventbus");
@@ -99,16 +110,55 @@ function programGroup(quick: boolean, tmp: string): { rows: Row[]; runs: Record<
         const label = `${n} bus${n === 1 ? "" : "es"}`;
         const regs = runs[`eventbus:${n}`]![0]!.registrations;
         const baseRegs = runs[`baseline:${n}`]![0]!.registrations;
-        rows.push(row(G, `${label}: eval, EventBus`, "ms", ev, { ratio: ratioOf(median(ev), median(ba)), ratioTo: "vs baseline" }));
-        rows.push(row(G, `${label}: eval, EventBus, tls/random reused`, "ms", re, { ratio: ratioOf(median(re), median(ba)), ratioTo: "vs baseline" }));
+        rows.push(
+            row(G, `${label}: eval, EventBus`, "ms", ev, {
+                ratio: ratioOf(median(ev), median(ba)),
+                ratioTo: "vs baseline",
+            }),
+        );
+        rows.push(
+            row(G, `${label}: eval, EventBus, tls/random reused`, "ms", re, {
+                ratio: ratioOf(median(re), median(ba)),
+                ratioTo: "vs baseline",
+            }),
+        );
         rows.push(row(G, `${label}: eval, baseline`, "ms", ba, { ratioTo: `${baseRegs} vs ${regs} registrations` }));
         const rss = runs[`eventbus:${n}`]!.map((r) => r.maxRssMB);
         const baseRss = runs[`baseline:${n}`]!.map((r) => r.maxRssMB);
-        rows.push(row(G, `${label}: peak RSS, EventBus`, "MB", rss, { ratio: ratioOf(median(rss), median(baseRss)), ratioTo: `vs baseline ${median(baseRss).toFixed(0)}MB` }));
-        rows.push(row(G, `${label}: peak RSS, EventBus, reused`, "MB", runs[`eventbus-reuse:${n}`]!.map((r) => r.maxRssMB), { detail: true }));
+        rows.push(
+            row(G, `${label}: peak RSS, EventBus`, "MB", rss, {
+                ratio: ratioOf(median(rss), median(baseRss)),
+                ratioTo: `vs baseline ${median(baseRss).toFixed(0)}MB`,
+            }),
+        );
+        rows.push(
+            row(
+                G,
+                `${label}: peak RSS, EventBus, reused`,
+                "MB",
+                runs[`eventbus-reuse:${n}`]!.map((r) => r.maxRssMB),
+                { detail: true },
+            ),
+        );
         rows.push(row(G, `${label}: peak RSS, baseline`, "MB", baseRss, { detail: true }));
-        rows.push(row(G, `${label}: module load, EventBus`, "ms", runs[`eventbus:${n}`]!.map((r) => r.loadMs), { detail: true }));
-        rows.push(row(G, `${label}: module load, baseline`, "ms", runs[`baseline:${n}`]!.map((r) => r.loadMs), { detail: true }));
+        rows.push(
+            row(
+                G,
+                `${label}: module load, EventBus`,
+                "ms",
+                runs[`eventbus:${n}`]!.map((r) => r.loadMs),
+                { detail: true },
+            ),
+        );
+        rows.push(
+            row(
+                G,
+                `${label}: module load, baseline`,
+                "ms",
+                runs[`baseline:${n}`]!.map((r) => r.loadMs),
+                { detail: true },
+            ),
+        );
     }
     // Per-bus cost, and whether 50 buses cost 50 times one.
     for (const [kind, name] of [
@@ -119,18 +169,36 @@ function programGroup(quick: boolean, tmp: string): { rows: Row[]; runs: Record<
         const one = median(evalOf(1, kind));
         const fifty = evalOf(50, kind);
         rows.push(
-            row(G, `per bus at 50, ${name}`, "ms", fifty.map((t) => t / 50), {
-                ratio: ratioOf(median(fifty), 50 * one),
-                ratioTo: "of 50 x 1 bus",
-                detail: kind === "baseline",
-            }),
+            row(
+                G,
+                `per bus at 50, ${name}`,
+                "ms",
+                fifty.map((t) => t / 50),
+                {
+                    ratio: ratioOf(median(fifty), 50 * one),
+                    ratioTo: "of 50 x 1 bus",
+                    detail: kind === "baseline",
+                },
+            ),
         );
-        rows.push(row(G, `marginal bus 10->50, ${name}`, "ms", fifty.map((t) => (t - median(evalOf(10, kind))) / 40), { detail: true }));
+        rows.push(
+            row(
+                G,
+                `marginal bus 10->50, ${name}`,
+                "ms",
+                fifty.map((t) => (t - median(evalOf(10, kind))) / 40),
+                { detail: true },
+            ),
+        );
     }
     return { rows, runs };
 }
 
-function serializationGroup(quick: boolean, tmp: string, programs: Record<string, ProgramResult[]>): { rows: Row[]; runs: SerializeResult[] } {
+function serializationGroup(
+    quick: boolean,
+    tmp: string,
+    programs: Record<string, ProgramResult[]>,
+): { rows: Row[]; runs: SerializeResult[] } {
     const G = "2 serialize";
     const reps = quick ? 2 : 5;
     const runs: SerializeResult[] = [];
@@ -142,38 +210,135 @@ function serializationGroup(quick: boolean, tmp: string, programs: Record<string
     const text = runs[0]!.providerBytes[0]!;
     // The dynamic provider host copies __provider into the outputs: state holds it in inputs and outputs, JSON-escaped.
     const rows: Row[] = [
-        row(G, "__provider in state, per stream", "B", runs.map((r) => 2 * r.providerJsonBytes), { ratioTo: `text ${text} B, in inputs + outputs` }),
-        row(G, "serializations for 50 streams", "count", fifty.map((s) => s.serializeCalls), {
-            ratioTo: `${Math.max(...fifty.map((s) => s.distinctProviders))} distinct text, ${fifty[0]!.providerBytes.length} streams`,
-        }),
-        row(G, "first stream, registered", "ms", runs.map((r) => r.registerMs[0]!), { ratioTo: `closure module load ${median(runs.map((r) => r.closureModuleLoadMs)).toFixed(0)}ms` }),
-        row(G, "each further stream, registered", "ms", runs.map((r) => median(r.registerMs.slice(1))), {
-            ratio: ratioOf(median(runs.map((r) => median(r.registerMs.slice(1)))), median(runs.map((r) => r.uncachedSerializeMs))),
-            ratioTo: `of uncached serialize ${median(runs.map((r) => r.uncachedSerializeMs)).toFixed(1)}ms`,
-        }),
-        row(G, "Resource constructor, first stream", "ms", runs.map((r) => r.constructorMs[0]!), { detail: true }),
-        row(G, "Resource constructor, further streams", "ms", runs.map((r) => median(r.constructorMs.slice(1))), { detail: true }),
-        row(G, "uncached serialization (warm)", "ms", runs.map((r) => r.uncachedSerializeMs), { detail: true }),
+        row(
+            G,
+            "__provider in state, per stream",
+            "B",
+            runs.map((r) => 2 * r.providerJsonBytes),
+            { ratioTo: `text ${text} B, in inputs + outputs` },
+        ),
+        row(
+            G,
+            "serializations for 50 streams",
+            "count",
+            fifty.map((s) => s.serializeCalls),
+            {
+                ratioTo: `${Math.max(...fifty.map((s) => s.distinctProviders))} distinct text, ${fifty[0]!.providerBytes.length} streams`,
+            },
+        ),
+        row(
+            G,
+            "first stream, registered",
+            "ms",
+            runs.map((r) => r.registerMs[0]!),
+            { ratioTo: `closure module load ${median(runs.map((r) => r.closureModuleLoadMs)).toFixed(0)}ms` },
+        ),
+        row(
+            G,
+            "each further stream, registered",
+            "ms",
+            runs.map((r) => median(r.registerMs.slice(1))),
+            {
+                ratio: ratioOf(
+                    median(runs.map((r) => median(r.registerMs.slice(1)))),
+                    median(runs.map((r) => r.uncachedSerializeMs)),
+                ),
+                ratioTo: `of uncached serialize ${median(runs.map((r) => r.uncachedSerializeMs)).toFixed(1)}ms`,
+            },
+        ),
+        row(
+            G,
+            "Resource constructor, first stream",
+            "ms",
+            runs.map((r) => r.constructorMs[0]!),
+            { detail: true },
+        ),
+        row(
+            G,
+            "Resource constructor, further streams",
+            "ms",
+            runs.map((r) => median(r.constructorMs.slice(1))),
+            { detail: true },
+        ),
+        row(
+            G,
+            "uncached serialization (warm)",
+            "ms",
+            runs.map((r) => r.uncachedSerializeMs),
+            { detail: true },
+        ),
     ];
     return { rows, runs };
 }
 
-function renderGroup(quick: boolean, tmp: string, programs: Record<string, ProgramResult[]>): { rows: Row[]; cliMs: number[] } {
+function renderGroup(
+    quick: boolean,
+    tmp: string,
+    programs: Record<string, ProgramResult[]>,
+): { rows: Row[]; cliMs: number[] } {
     const G = "5 render";
     const rows: Row[] = [];
     const one = programs["eventbus:1"]!.map((r) => r.render!);
     const fifty = programs["eventbus:50"]!.map((r) => r.render!);
-    rows.push(row(G, "1 bus: wall (load + program + files)", "ms", one.map((r) => r.wallMs), { ratioTo: `${one[0]!.files} files` }));
-    rows.push(row(G, "1 bus: output size", "B", one.map((r) => r.bytes)));
     rows.push(
-        row(G, "50 buses: wall", "ms", fifty.map((r) => r.wallMs), {
-            ratio: ratioOf(median(fifty.map((r) => r.wallMs)), 50 * median(one.map((r) => r.wallMs))),
-            ratioTo: `of 50 x 1 bus, ${fifty[0]!.files} files`,
-        }),
+        row(
+            G,
+            "1 bus: wall (load + program + files)",
+            "ms",
+            one.map((r) => r.wallMs),
+            { ratioTo: `${one[0]!.files} files` },
+        ),
     );
-    rows.push(row(G, "50 buses: output size", "B", fifty.map((r) => r.bytes), { ratio: ratioOf(median(fifty.map((r) => r.bytes)), 50 * median(one.map((r) => r.bytes))), ratioTo: "of 50 x 1 bus" }));
-    rows.push(row(G, "1 bus: renderFiles only", "ms", one.map((r) => r.renderMs), { detail: true }));
-    rows.push(row(G, "50 buses: renderFiles only", "ms", fifty.map((r) => r.renderMs), { detail: true }));
+    rows.push(
+        row(
+            G,
+            "1 bus: output size",
+            "B",
+            one.map((r) => r.bytes),
+        ),
+    );
+    rows.push(
+        row(
+            G,
+            "50 buses: wall",
+            "ms",
+            fifty.map((r) => r.wallMs),
+            {
+                ratio: ratioOf(median(fifty.map((r) => r.wallMs)), 50 * median(one.map((r) => r.wallMs))),
+                ratioTo: `of 50 x 1 bus, ${fifty[0]!.files} files`,
+            },
+        ),
+    );
+    rows.push(
+        row(
+            G,
+            "50 buses: output size",
+            "B",
+            fifty.map((r) => r.bytes),
+            {
+                ratio: ratioOf(median(fifty.map((r) => r.bytes)), 50 * median(one.map((r) => r.bytes))),
+                ratioTo: "of 50 x 1 bus",
+            },
+        ),
+    );
+    rows.push(
+        row(
+            G,
+            "1 bus: renderFiles only",
+            "ms",
+            one.map((r) => r.renderMs),
+            { detail: true },
+        ),
+    );
+    rows.push(
+        row(
+            G,
+            "50 buses: renderFiles only",
+            "ms",
+            fifty.map((r) => r.renderMs),
+            { detail: true },
+        ),
+    );
     // The command itself, one bus (the project's Pulumi.yaml), process start to exit.
     const cliMs: number[] = [];
     const reps = quick ? 1 : 3;
@@ -182,7 +347,11 @@ function renderGroup(quick: boolean, tmp: string, programs: Record<string, Progr
         const out = fs.mkdtempSync(path.join(tmp, "render-"));
         fs.rmSync(out, { recursive: true });
         const begun = performance.now();
-        execFileSync(process.execPath, ["--no-warnings", path.join(ROOT, "dist", "cli", "cli.js"), "render", "--out", out], { cwd: ROOT, stdio: "pipe" });
+        execFileSync(
+            process.execPath,
+            ["--no-warnings", path.join(ROOT, "dist", "cli", "cli.js"), "render", "--out", out],
+            { cwd: ROOT, stdio: "pipe" },
+        );
         cliMs.push(performance.now() - begun);
     }
     rows.push(row(G, "1 bus: `jetstream-eventbus render` process", "ms", cliMs, { detail: true }));
@@ -219,14 +388,25 @@ async function main(): Promise<void> {
             log("groups 3/6 and 4/6: local 3-node TLS cluster");
             ops = child<StreamOpsResult>("stream-ops.js", { runs: quick ? 2 : 5 }, tmp);
             if (ops.skipped) {
-                ops.rows.push(row("3 stream", "skipped", "-", NaN, { ratioTo: ops.skipped }), row("4 connect", "skipped", "-", NaN, { ratioTo: ops.skipped }));
+                ops.rows.push(
+                    row("3 stream", "skipped", "-", NaN, { ratioTo: ops.skipped }),
+                    row("4 connect", "skipped", "-", NaN, { ratioTo: ops.skipped }),
+                );
             }
         }
         const render = program && wants(5) ? renderGroup(quick, tmp, program.runs) : undefined;
         const engine = wants(6) ? await realEngine(quick) : undefined;
-        const rows = [...(program?.rows ?? []), ...(serialization?.rows ?? []), ...(ops?.rows ?? []), ...(render?.rows ?? []), ...(engine?.rows ?? [])];
+        const rows = [
+            ...(program?.rows ?? []),
+            ...(serialization?.rows ?? []),
+            ...(ops?.rows ?? []),
+            ...(render?.rows ?? []),
+            ...(engine?.rows ?? []),
+        ];
         const seconds = (performance.now() - started) / 1000;
-        const engineVersions = engine?.versions ? `, pulumi ${engine.versions.pulumi}, kubernetes ${engine.versions.kubernetes}` : "";
+        const engineVersions = engine?.versions
+            ? `, pulumi ${engine.versions.pulumi}, kubernetes ${engine.versions.kubernetes}`
+            : "";
         const header = `jetstream-eventbus bench: node ${process.version}, ${os.cpus().length} CPU(s) ${os.cpus()[0]?.model ?? ""}, nats-server ${ops?.server ?? "-"}${engineVersions}, ${seconds.toFixed(0)}s${quick ? " (--quick)" : ""}${only ? ` (--only ${only})` : ""}`;
         process.stdout.write(`${header}\n\n${table(rows)}\n\n`);
         fs.mkdirSync(path.dirname(out), { recursive: true });

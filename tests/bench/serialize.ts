@@ -43,12 +43,18 @@ async function main(task: { streams: number; result: string }): Promise<void> {
         false,
     );
     const { Stream } = require("../../components/stream/resource") as typeof import("../../components/stream/resource");
-    const { streamProvider } = require("../../components/stream/provider") as typeof import("../../components/stream/provider");
+    const { streamProvider } =
+        require("../../components/stream/provider") as typeof import("../../components/stream/provider");
     const registerMs: number[] = [];
     for (let i = 0; i < task.streams; i++) {
         const begun = performance.now();
         const stream = new Stream(`stream${i}`, {
-            connection: { servers: [`nats://eventbus-bus${i}-js-svc.ns${i}.svc:4222`], username: "eventbus", password: "fixed-password", caCert: "fixed-ca" },
+            connection: {
+                servers: [`nats://eventbus-bus${i}-js-svc.ns${i}.svc:4222`],
+                username: "eventbus",
+                password: "fixed-password",
+                caCert: "fixed-ca",
+            },
             busReplicas: 3,
         });
         await new Promise<void>((resolve) => stream.urn.apply(() => resolve()));
@@ -58,7 +64,9 @@ async function main(task: { streams: number; result: string }): Promise<void> {
     const begun = performance.now();
     await closure.serializeFunction(() => streamProvider, { allowSecrets: true });
     const uncachedSerializeMs = performance.now() - begun;
-    const texts = registered.filter((inputs) => inputs.__provider !== undefined).map((inputs) => String(inputs.__provider));
+    const texts = registered
+        .filter((inputs) => inputs.__provider !== undefined)
+        .map((inputs) => String(inputs.__provider));
     const result: SerializeResult = {
         streams: task.streams,
         registerMs,

@@ -38,7 +38,13 @@ export interface Row {
     detail?: boolean;
 }
 
-export function row(group: string, measure: string, unit: string, values: number[] | number, extra: Partial<Row> = {}): Row {
+export function row(
+    group: string,
+    measure: string,
+    unit: string,
+    values: number[] | number,
+    extra: Partial<Row> = {},
+): Row {
     const s = summarize(Array.isArray(values) ? values : [values]);
     return { group, measure, unit, ...s, ...extra };
 }
@@ -50,7 +56,8 @@ export function ratioOf(a: number, b: number): number | undefined {
 
 function formatNumber(value: number | undefined, unit: string): string {
     if (value === undefined || Number.isNaN(value)) return "-";
-    if (unit === "count" || unit === "B" || unit === "files") return Number.isInteger(value) ? String(value) : value.toFixed(1);
+    if (unit === "count" || unit === "B" || unit === "files")
+        return Number.isInteger(value) ? String(value) : value.toFixed(1);
     const abs = Math.abs(value);
     if (abs >= 100) return value.toFixed(0);
     if (abs >= 10) return value.toFixed(1);
@@ -69,10 +76,16 @@ export function table(all: Row[]): string {
         formatNumber(r.median, r.unit),
         formatNumber(r.min, r.unit),
         formatNumber(r.max, r.unit),
-        r.ratio === undefined ? (r.ratioTo ?? "") : `${r.ratio.toFixed(r.ratio >= 100 ? 0 : 2)}x${r.ratioTo ? ` ${r.ratioTo}` : ""}`,
+        r.ratio === undefined
+            ? (r.ratioTo ?? "")
+            : `${r.ratio.toFixed(r.ratio >= 100 ? 0 : 2)}x${r.ratioTo ? ` ${r.ratioTo}` : ""}`,
     ]);
     const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i]!.length)));
     const numeric = new Set([3, 4, 5]);
-    const format = (cells: string[]) => cells.map((c, i) => (numeric.has(i) ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join("  ").trimEnd();
+    const format = (cells: string[]) =>
+        cells
+            .map((c, i) => (numeric.has(i) ? c.padStart(widths[i]!) : c.padEnd(widths[i]!)))
+            .join("  ")
+            .trimEnd();
     return [format(header), widths.map((w) => "-".repeat(w)).join("  "), ...lines.map(format)].join("\n");
 }

@@ -16,7 +16,13 @@ import { connect, NatsConnection } from "@nats-io/transport-node";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { resolveStreamSpec } from "../../components/stream/model";
 import { toServerStreamConfig } from "../../components/stream/server-format";
-import { createStream, readStream, StreamOutputs, StreamProps, updateStream } from "../../components/stream/provider-impl";
+import {
+    createStream,
+    readStream,
+    StreamOutputs,
+    StreamProps,
+    updateStream,
+} from "../../components/stream/provider-impl";
 import { specOfStored } from "../../components/stream/view";
 import { streamProvider } from "../../components/stream/provider";
 import { tlsOptions } from "../../components/stream/connection";
@@ -48,22 +54,37 @@ interface Sample {
 }
 
 async function main(task: { runs: number; result: string }): Promise<void> {
-    const server = findNatsServers().filter((s) => versionEntryFor(s.version)).pop();
+    const server = findNatsServers()
+        .filter((s) => versionEntryFor(s.version))
+        .pop();
     const cannot = server ? privateHostsProblem() : "no nats-server with a version map entry on PATH";
     if (!server || cannot) {
-        fs.writeFileSync(task.result, JSON.stringify({ skipped: cannot, rows: [], subjects: {} } satisfies StreamOpsResult));
+        fs.writeFileSync(
+            task.result,
+            JSON.stringify({ skipped: cannot, rows: [], subjects: {} } satisfies StreamOpsResult),
+        );
         return;
     }
     const cleanup = new Cleanup();
     try {
-        const result = await measure(server.version, await startCluster(server, cleanup, { replicas: 3 }), cleanup, task.runs);
+        const result = await measure(
+            server.version,
+            await startCluster(server, cleanup, { replicas: 3 }),
+            cleanup,
+            task.runs,
+        );
         fs.writeFileSync(task.result, JSON.stringify(result));
     } finally {
         await cleanup.run();
     }
 }
 
-async function measure(serverVersion: string, cluster: LocalCluster, cleanup: Cleanup, runs: number): Promise<StreamOpsResult> {
+async function measure(
+    serverVersion: string,
+    cluster: LocalCluster,
+    cleanup: Cleanup,
+    runs: number,
+): Promise<StreamOpsResult> {
     const inputs = cluster.rendered.resources.find((r) => r.type === STREAM_TYPE)!.inputs;
     // The EventBus's own Stream inputs (credentials, CA, server name); only the addresses are local.
     const props = (maxMsgs?: number): StreamProps => ({
@@ -103,7 +124,9 @@ async function measure(serverVersion: string, cluster: LocalCluster, cleanup: Cl
     const totalConnections = async () => {
         let total = 0;
         for (const p of cluster.ports) {
-            total += ((await (await fetch(`http://127.0.0.1:${p.monitor}/varz`)).json()) as { total_connections: number }).total_connections;
+            total += (
+                (await (await fetch(`http://127.0.0.1:${p.monitor}/varz`)).json()) as { total_connections: number }
+            ).total_connections;
         }
         return total;
     };
@@ -126,7 +149,13 @@ async function measure(serverVersion: string, cluster: LocalCluster, cleanup: Cl
     const subjects: Record<string, string[]> = {};
     const G = "3 stream";
     const connectionsPerOp: number[] = [];
-    const addPair = (name: string, ours: Sample[], theirs: Sample[] | undefined, bareWhat: string, showWrites = false) => {
+    const addPair = (
+        name: string,
+        ours: Sample[],
+        theirs: Sample[] | undefined,
+        bareWhat: string,
+        showWrites = false,
+    ) => {
         const ms = ours.map((s) => s.ms);
         const reqs = ours.map((s) => s.requests.length);
         const writes = ours.map((s) => s.requests.filter((r) => WRITE.test(r)).length);
@@ -139,13 +168,43 @@ async function measure(serverVersion: string, cluster: LocalCluster, cleanup: Cl
             const breqs = summarize(theirs.map((s) => s.requests.length));
             const lat = summarize(ms).median;
             const req = summarize(reqs).median;
-            rows.push(row(G, `${name}: latency`, "ms", ms, { ratio: ratioOf(lat, bms.median), ratioTo: `bare ${bareWhat} ${bms.median.toFixed(1)}ms` }));
-            rows.push(row(G, `${name}: JS API requests`, "count", reqs, { ratio: ratioOf(req, breqs.median), ratioTo: `bare ${breqs.median}` }));
-            rows.push(row(G, `${name}: latency, bare nats.js ${bareWhat}`, "ms", theirs.map((s) => s.ms), { detail: true }));
-            rows.push(row(G, `${name}: JS API requests, bare nats.js ${bareWhat}`, "count", theirs.map((s) => s.requests.length), { detail: true }));
+            rows.push(
+                row(G, `${name}: latency`, "ms", ms, {
+                    ratio: ratioOf(lat, bms.median),
+                    ratioTo: `bare ${bareWhat} ${bms.median.toFixed(1)}ms`,
+                }),
+            );
+            rows.push(
+                row(G, `${name}: JS API requests`, "count", reqs, {
+                    ratio: ratioOf(req, breqs.median),
+                    ratioTo: `bare ${breqs.median}`,
+                }),
+            );
+            rows.push(
+                row(
+                    G,
+                    `${name}: latency, bare nats.js ${bareWhat}`,
+                    "ms",
+                    theirs.map((s) => s.ms),
+                    { detail: true },
+                ),
+            );
+            rows.push(
+                row(
+                    G,
+                    `${name}: JS API requests, bare nats.js ${bareWhat}`,
+                    "count",
+                    theirs.map((s) => s.requests.length),
+                    { detail: true },
+                ),
+            );
             rows.push(row(G, `${name}: connections opened`, "count", conns, { detail: true }));
         } else {
-            rows.push(row(G, `${name}: JS API requests`, "count", reqs, { ratioTo: `connections ${summarize(conns).max}, ${summarize(ms).median.toFixed(2)}ms` }));
+            rows.push(
+                row(G, `${name}: JS API requests`, "count", reqs, {
+                    ratioTo: `connections ${summarize(conns).max}, ${summarize(ms).median.toFixed(2)}ms`,
+                }),
+            );
         }
         rows.push(row(G, `${name}: write requests`, "count", writes, { detail: !showWrites }));
     };
@@ -159,7 +218,9 @@ async function measure(serverVersion: string, cluster: LocalCluster, cleanup: Cl
         await deleteStream();
         created.push(await sample(async () => (outs = (await createStream(base)).outs)));
         await deleteStream();
-        createdBare.push(await sample(() => bare((jsm) => jsm.streams.add(toServerStreamConfig(specOfStored(base.config))))));
+        createdBare.push(
+            await sample(() => bare((jsm) => jsm.streams.add(toServerStreamConfig(specOfStored(base.config))))),
+        );
     }
     await deleteStream();
     outs = (await createStream(base)).outs;
@@ -242,23 +303,52 @@ async function measure(serverVersion: string, cluster: LocalCluster, cleanup: Cl
         forwarded.push(await connectForwarded());
         apiRequests.push(api.requests.length - before);
     }
-    const kinds = api.requests.slice(requestsBefore, requestsBefore + apiRequests[0]! + 2).map((r) => `${r.method} ${r.path}${r.websocket ? " (websocket)" : ""}`);
+    const kinds = api.requests
+        .slice(requestsBefore, requestsBefore + apiRequests[0]! + 2)
+        .map((r) => `${r.method} ${r.path}${r.websocket ? " (websocket)" : ""}`);
     subjects["port-forward: Kubernetes API requests per connection"] = [...new Set(kinds)];
     rows.push(row(G4, "TLS connect, direct", "ms", direct));
-    rows.push(row(G4, "TLS connect, through port-forward", "ms", forwarded, { ratio: ratioOf(summarize(forwarded).median, summarize(direct).median), ratioTo: "vs direct" }));
-    rows.push(row(G4, "TLS connect, port-forward, first in process", "ms", coldForward, { ratioTo: "loads @kubernetes/client-node" }));
-    rows.push(row(G4, "Kubernetes API requests per port-forward", "count", apiRequests, { ratioTo: "list pods + portforward" }));
+    rows.push(
+        row(G4, "TLS connect, through port-forward", "ms", forwarded, {
+            ratio: ratioOf(summarize(forwarded).median, summarize(direct).median),
+            ratioTo: "vs direct",
+        }),
+    );
+    rows.push(
+        row(G4, "TLS connect, port-forward, first in process", "ms", coldForward, {
+            ratioTo: "loads @kubernetes/client-node",
+        }),
+    );
+    rows.push(
+        row(G4, "Kubernetes API requests per port-forward", "count", apiRequests, {
+            ratioTo: "list pods + portforward",
+        }),
+    );
     // A whole operation both ways.
     const readDirect: number[] = [];
     const readForwarded: number[] = [];
     for (let i = 0; i < runs; i++) {
         readDirect.push((await sample(() => readStream("default", outs!))).ms);
-        readForwarded.push((await sample(() => readStream("default", { ...outs!, connection: { ...outs!.connection, mode: "portForward", kubernetes: target } }))).ms);
+        readForwarded.push(
+            (
+                await sample(() =>
+                    readStream("default", {
+                        ...outs!,
+                        connection: { ...outs!.connection, mode: "portForward", kubernetes: target },
+                    }),
+                )
+            ).ms,
+        );
     }
-    rows.push(row(G4, "read, through port-forward", "ms", readForwarded, { ratio: ratioOf(summarize(readForwarded).median, summarize(readDirect).median), ratioTo: "vs direct read", detail: true }));
+    rows.push(
+        row(G4, "read, through port-forward", "ms", readForwarded, {
+            ratio: ratioOf(summarize(readForwarded).median, summarize(readDirect).median),
+            ratioTo: "vs direct read",
+            detail: true,
+        }),
+    );
     return { server: serverVersion, rows, subjects };
 }
-
 
 /** `$JS.API.STREAM.INFO.default` -> `STREAM.INFO`. */
 function shortSubject(subject: string): string {

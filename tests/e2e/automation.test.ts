@@ -7,7 +7,15 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import type { JetStreamManager } from "@nats-io/jetstream";
 import { Cleanup } from "../support/nats";
-import { createProgramFolder, EngineTools, exoticTargetSkipReason, findEngineTools, ProgramFolder, run, startExoticTarget } from "../support/real-engine";
+import {
+    createProgramFolder,
+    EngineTools,
+    exoticTargetSkipReason,
+    findEngineTools,
+    ProgramFolder,
+    run,
+    startExoticTarget,
+} from "../support/real-engine";
 
 const NS_PER_MS = 1_000_000;
 
@@ -85,62 +93,80 @@ main().catch((err) => {
 });
 `;
 
-describe("Automation API: an inline program's exotic bus on a 3-node TLS cluster", { skip: exoticTargetSkipReason() }, () => {
-    const cleanup = new Cleanup();
-    let program: ProgramFolder;
-    let jsm: JetStreamManager;
-    let config: Record<string, { value: string; secret?: boolean }>;
+describe(
+    "Automation API: an inline program's exotic bus on a 3-node TLS cluster",
+    { skip: exoticTargetSkipReason() },
+    () => {
+        const cleanup = new Cleanup();
+        let program: ProgramFolder;
+        let jsm: JetStreamManager;
+        let config: Record<string, { value: string; secret?: boolean }>;
 
-    /** Runs one operation of the script and returns what it printed. */
-    async function deploy(operation: string, extra: Record<string, { value: string }> = {}): Promise<any> {
-        const result = await run(process.execPath, ["deploy.js", operation, JSON.stringify({ ...config, ...extra })], { cwd: program.dir, env: program.env, timeoutMs: 300_000 });
-        assert.equal(result.code, 0, `deploy.js ${operation} failed\n${result.stdout}\n${result.stderr}`);
-        return JSON.parse(result.stdout.trim().split("\n").pop()!);
-    }
+        /** Runs one operation of the script and returns what it printed. */
+        async function deploy(operation: string, extra: Record<string, { value: string }> = {}): Promise<any> {
+            const result = await run(
+                process.execPath,
+                ["deploy.js", operation, JSON.stringify({ ...config, ...extra })],
+                { cwd: program.dir, env: program.env, timeoutMs: 300_000 },
+            );
+            assert.equal(result.code, 0, `deploy.js ${operation} failed\n${result.stdout}\n${result.stderr}`);
+            return JSON.parse(result.stdout.trim().split("\n").pop()!);
+        }
 
-    before(async () => {
-        const target = await startExoticTarget(cleanup);
-        jsm = target.jsm;
-        program = await createProgramFolder(findEngineTools() as EngineTools, cleanup, { "deploy.js": SCRIPT });
-        config = {
-            url: { value: target.url },
-            username: { value: target.username },
-            password: { value: target.password, secret: true },
-            caCert: { value: target.caCert },
-            serverName: { value: target.serverName },
-        };
-    });
-    after(() => cleanup.run());
+        before(async () => {
+            const target = await startExoticTarget(cleanup);
+            jsm = target.jsm;
+            program = await createProgramFolder(findEngineTools() as EngineTools, cleanup, { "deploy.js": SCRIPT });
+            config = {
+                url: { value: target.url },
+                username: { value: target.username },
+                password: { value: target.password, secret: true },
+                caCert: { value: target.caCert },
+                serverName: { value: target.serverName },
+            };
+        });
+        after(() => cleanup.run());
 
-    it("previews, creates the stream, and previews and refreshes again with no changes", async () => {
-        assert.deepEqual((await deploy("preview")).changeSummary, { create: 3 });
-        const up = await deploy("up");
-        assert.deepEqual(up.summary, { create: 3 });
-        assert.equal(up.outputs.streamName, "payments");
-        const info = await jsm.streams.info("payments");
-        assert.deepEqual(info.config.subjects, ["payments.>"]);
-        assert.equal(info.config.max_age, 168 * 3600 * 1000 * NS_PER_MS);
-        assert.deepEqual((await deploy("preview")).changeSummary, { same: 3 });
-        assert.deepEqual((await deploy("refresh")).summary, { same: 3 }, "a refresh of an unchanged stream finds nothing");
-        assert.deepEqual((await deploy("preview")).changeSummary, { same: 3 });
-    });
+        it("previews, creates the stream, and previews and refreshes again with no changes", async () => {
+            assert.deepEqual((await deploy("preview")).changeSummary, { create: 3 });
+            const up = await deploy("up");
+            assert.deepEqual(up.summary, { create: 3 });
+            assert.equal(up.outputs.streamName, "payments");
+            const info = await jsm.streams.info("payments");
+            assert.deepEqual(info.config.subjects, ["payments.>"]);
+            assert.equal(info.config.max_age, 168 * 3600 * 1000 * NS_PER_MS);
+            assert.deepEqual((await deploy("preview")).changeSummary, { same: 3 });
+            assert.deepEqual(
+                (await deploy("refresh")).summary,
+                { same: 3 },
+                "a refresh of an unchanged stream finds nothing",
+            );
+            assert.deepEqual((await deploy("preview")).changeSummary, { same: 3 });
+        });
 
-    it("updates the stream in place when streamConfig changes", async () => {
-        const preview = await deploy("preview", { streamConfig: { value: "maxBytes: 1GiB" } });
-        assert.deepEqual(preview.changeSummary, { same: 2, update: 1 });
-        // As written, not in bytes.
-        assert.match(preview.stdout, /~ maxBytes\s*: "unlimited" => "1GiB"/);
-        assert.deepEqual((await deploy("up", { streamConfig: { value: "maxBytes: 1GiB" } })).summary, { same: 2, update: 1 });
-        assert.equal((await jsm.streams.info("payments")).config.max_bytes, 1024 ** 3);
-    });
+        it("updates the stream in place when streamConfig changes", async () => {
+            const preview = await deploy("preview", { streamConfig: { value: "maxBytes: 1GiB" } });
+            assert.deepEqual(preview.changeSummary, { same: 2, update: 1 });
+            // As written, not in bytes.
+            assert.match(preview.stdout, /~ maxBytes\s*: "unlimited" => "1GiB"/);
+            assert.deepEqual((await deploy("up", { streamConfig: { value: "maxBytes: 1GiB" } })).summary, {
+                same: 2,
+                update: 1,
+            });
+            assert.equal((await jsm.streams.info("payments")).config.max_bytes, 1024 ** 3);
+        });
 
-    it("records drift on refresh and deletes the stream on destroy (deletionPolicy delete)", async () => {
-        const current = (await jsm.streams.info("payments")).config;
-        await jsm.streams.update("payments", { ...current, max_msgs: 99 });
-        assert.deepEqual((await deploy("refresh", { streamConfig: { value: "maxBytes: 1GiB" } })).summary, { same: 2, update: 1 });
-        const preview = await deploy("preview", { streamConfig: { value: "maxBytes: 1GiB" } });
-        assert.match(preview.stdout, /~ maxMsgs\s*: 99 => 50000/);
-        assert.deepEqual((await deploy("destroy")).summary, { delete: 3 });
-        await assert.rejects(jsm.streams.info("payments"), /stream not found/);
-    });
-});
+        it("records drift on refresh and deletes the stream on destroy (deletionPolicy delete)", async () => {
+            const current = (await jsm.streams.info("payments")).config;
+            await jsm.streams.update("payments", { ...current, max_msgs: 99 });
+            assert.deepEqual((await deploy("refresh", { streamConfig: { value: "maxBytes: 1GiB" } })).summary, {
+                same: 2,
+                update: 1,
+            });
+            const preview = await deploy("preview", { streamConfig: { value: "maxBytes: 1GiB" } });
+            assert.match(preview.stdout, /~ maxMsgs\s*: 99 => 50000/);
+            assert.deepEqual((await deploy("destroy")).summary, { delete: 3 });
+            await assert.rejects(jsm.streams.info("payments"), /stream not found/);
+        });
+    },
+);

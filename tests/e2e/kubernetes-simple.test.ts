@@ -13,7 +13,14 @@ import { jetstream, type JetStreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { parseAllDocuments, parse as parseYaml } from "yaml";
 import { createStream } from "../../components/stream/provider-impl";
-import { connectToBus, getObject, KubernetesTarget, kubernetesSkipReason, mostPodsDownAtOnce, startKubernetesTarget } from "../support/kube-e2e";
+import {
+    connectToBus,
+    getObject,
+    KubernetesTarget,
+    kubernetesSkipReason,
+    mostPodsDownAtOnce,
+    startKubernetesTarget,
+} from "../support/kube-e2e";
 import { Cleanup, waitFor } from "../support/nats";
 import { exampleProject, previewJson, run, stepType } from "../support/real-engine";
 
@@ -39,7 +46,10 @@ function plannedChanges(json: ReturnType<typeof previewJson>): string[] {
         .sort();
 }
 
-/** Every field of `expected` is in `actual` with the same value; empty lists and maps stand for absent ones (the API server drops them). */
+/**
+ * Every field of `expected` is in `actual` with the same value; empty lists and maps stand for absent ones (the API
+ * server drops them).
+ */
 function assertContained(expected: unknown, actual: unknown, where: string): void {
     if (Array.isArray(expected)) {
         if (expected.length === 0 && actual === undefined) return;
@@ -48,8 +58,12 @@ function assertContained(expected: unknown, actual: unknown, where: string): voi
         expected.forEach((item, i) => assertContained(item, actual[i], `${where}[${i}]`));
     } else if (expected !== null && typeof expected === "object") {
         if (Object.keys(expected).length === 0 && actual === undefined) return;
-        assert.ok(actual !== null && typeof actual === "object", `${where}: expected an object, the server has ${JSON.stringify(actual)}`);
-        for (const [key, value] of Object.entries(expected)) assertContained(value, (actual as Record<string, unknown>)[key], `${where}.${key}`);
+        assert.ok(
+            actual !== null && typeof actual === "object",
+            `${where}: expected an object, the server has ${JSON.stringify(actual)}`,
+        );
+        for (const [key, value] of Object.entries(expected))
+            assertContained(value, (actual as Record<string, unknown>)[key], `${where}.${key}`);
     } else {
         assert.equal(actual, expected, where);
     }
@@ -66,7 +80,9 @@ describe("examples/simple on a real control plane", { skip: kubernetesSkipReason
     });
     after(() => cleanup.run());
 
-    const podsOf = async () => (await target.plane.requestOk("GET", `/api/v1/namespaces/${NS}/pods?labelSelector=eventbus-name%3Ddefault`)).items as any[];
+    const podsOf = async () =>
+        (await target.plane.requestOk("GET", `/api/v1/namespaces/${NS}/pods?labelSelector=eventbus-name%3Ddefault`))
+            .items as any[];
     const writeProgram = (text: string) => fs.writeFileSync(path.join(target.program.dir, "index.ts"), text);
 
     it("pulumi up creates what the README lists, the pods become Ready behind real servers, and the stream is created through port-forward", async () => {
@@ -75,26 +91,66 @@ describe("examples/simple on a real control plane", { skip: kubernetesSkipReason
 
         const sts = await target.plane.requestOk("GET", STS);
         assert.equal(sts.status.readyReplicas, 3);
-        const service = await target.plane.requestOk("GET", `/api/v1/namespaces/${NS}/services/eventbus-default-js-svc`);
+        const service = await target.plane.requestOk(
+            "GET",
+            `/api/v1/namespaces/${NS}/services/eventbus-default-js-svc`,
+        );
         assert.equal(service.spec.clusterIP, "None");
-        const configMap = await target.plane.requestOk("GET", `/api/v1/namespaces/${NS}/configmaps/eventbus-default-js-config`);
+        const configMap = await target.plane.requestOk(
+            "GET",
+            `/api/v1/namespaces/${NS}/configmaps/eventbus-default-js-config`,
+        );
         assert.deepEqual(Object.keys(configMap.data), ["nats-js"]);
-        const server = await target.plane.requestOk("GET", `/api/v1/namespaces/${NS}/secrets/eventbus-default-js-server`);
-        assert.deepEqual(Object.keys(server.data).sort(), ["auth", "ca-cert", "cert", "cluster-cert", "cluster-private-key", "encryption", "private-key", "system-password"]);
-        const client = await target.plane.requestOk("GET", `/api/v1/namespaces/${NS}/secrets/eventbus-default-js-client-auth`);
+        const server = await target.plane.requestOk(
+            "GET",
+            `/api/v1/namespaces/${NS}/secrets/eventbus-default-js-server`,
+        );
+        assert.deepEqual(Object.keys(server.data).sort(), [
+            "auth",
+            "ca-cert",
+            "cert",
+            "cluster-cert",
+            "cluster-private-key",
+            "encryption",
+            "private-key",
+            "system-password",
+        ]);
+        const client = await target.plane.requestOk(
+            "GET",
+            `/api/v1/namespaces/${NS}/secrets/eventbus-default-js-client-auth`,
+        );
         assert.deepEqual(Object.keys(client.data).sort(), ["ca.crt", "client-auth", "url"]);
-        const pdb = await target.plane.requestOk("GET", `/apis/policy/v1/namespaces/${NS}/poddisruptionbudgets/eventbus-default-js-pdb`);
+        const pdb = await target.plane.requestOk(
+            "GET",
+            `/apis/policy/v1/namespaces/${NS}/poddisruptionbudgets/eventbus-default-js-pdb`,
+        );
         assert.equal(pdb.spec.maxUnavailable, 1);
-        await waitFor(async () => (await target.plane.requestOk("GET", `/apis/policy/v1/namespaces/${NS}/poddisruptionbudgets/eventbus-default-js-pdb`)).status?.currentHealthy === 3, {
-            timeoutMs: 30_000,
-            what: "the PDB to count 3 healthy pods",
-        });
+        await waitFor(
+            async () =>
+                (
+                    await target.plane.requestOk(
+                        "GET",
+                        `/apis/policy/v1/namespaces/${NS}/poddisruptionbudgets/eventbus-default-js-pdb`,
+                    )
+                ).status?.currentHealthy === 3,
+            {
+                timeoutMs: 30_000,
+                what: "the PDB to count 3 healthy pods",
+            },
+        );
 
         // Each Ready pod is answered by a server started from what the API server holds, routed to the other two.
         const pods = await podsOf();
-        assert.deepEqual(pods.map((p) => p.metadata.name).sort(), ["eventbus-default-js-0", "eventbus-default-js-1", "eventbus-default-js-2"]);
+        assert.deepEqual(pods.map((p) => p.metadata.name).sort(), [
+            "eventbus-default-js-0",
+            "eventbus-default-js-1",
+            "eventbus-default-js-2",
+        ]);
         for (const pod of pods) {
-            assert.ok(pod.status.conditions.some((c: any) => c.type === "Ready" && c.status === "True"), `${pod.metadata.name} is not Ready`);
+            assert.ok(
+                pod.status.conditions.some((c: any) => c.type === "Ready" && c.status === "True"),
+                `${pod.metadata.name} is not Ready`,
+            );
             const running = target.pods.running().get(`${NS}/${pod.metadata.name}`);
             assert.equal(running?.uid, pod.metadata.uid, `${pod.metadata.name} has no server`);
             const routez = (await (await fetch(`${running!.monitorUrl}/routez`)).json()) as { num_routes: number };
@@ -102,9 +158,15 @@ describe("examples/simple on a real control plane", { skip: kubernetesSkipReason
         }
 
         // Secrets reach state encrypted only: the Secrets' Patches hold them base64-encoded.
-        const password = parseYaml(Buffer.from(client.data["client-auth"], "base64").toString("utf8")).password as string;
+        const password = parseYaml(Buffer.from(client.data["client-auth"], "base64").toString("utf8"))
+            .password as string;
         for (const { file, text } of target.program.stateFiles()) {
-            for (const leak of [password, Buffer.from(password).toString("base64"), "PRIVATE KEY", Buffer.from("-----BEGIN EC PRIVATE KEY").toString("base64").slice(0, 24)]) {
+            for (const leak of [
+                password,
+                Buffer.from(password).toString("base64"),
+                "PRIVATE KEY",
+                Buffer.from("-----BEGIN EC PRIVATE KEY").toString("base64").slice(0, 24),
+            ]) {
                 assert.ok(!text.includes(leak), `${file} holds ${leak.slice(0, 12)}... in clear text`);
             }
         }
@@ -125,9 +187,24 @@ describe("examples/simple on a real control plane", { skip: kubernetesSkipReason
         assert.equal(connection.kubernetes.statefulSetUid, sts.metadata.uid);
 
         // As if the kubeconfig reached another cluster with a bus of the same name: the uid differs.
-        const props = { ...stream.inputs, connection: { ...connection, mode: "portForward", kubernetes: { ...connection.kubernetes, kubeconfig: target.plane.kubeconfig, statefulSetUid: "0d6e5c8e-0000-4000-8000-000000000000" } }, createTimeout: "5s" };
+        const props = {
+            ...stream.inputs,
+            connection: {
+                ...connection,
+                mode: "portForward",
+                kubernetes: {
+                    ...connection.kubernetes,
+                    kubeconfig: target.plane.kubeconfig,
+                    statefulSetUid: "0d6e5c8e-0000-4000-8000-000000000000",
+                },
+            },
+            createTimeout: "5s",
+        };
         await assert.rejects(createStream(props), (err: Error) => {
-            assert.match(err.message, /belong to another StatefulSet \(uid [0-9a-f-]{36}\) than the one this stack deployed \(uid 0d6e5c8e-/);
+            assert.match(
+                err.message,
+                /belong to another StatefulSet \(uid [0-9a-f-]{36}\) than the one this stack deployed \(uid 0d6e5c8e-/,
+            );
             assert.match(err.message, /connection\.kubeconfig/);
             return true;
         });
@@ -137,16 +214,32 @@ describe("examples/simple on a real control plane", { skip: kubernetesSkipReason
         const namespace = await target.plane.requestOk("GET", `/api/v1/namespaces/${NS}`);
         assert.equal(namespace.metadata.labels["pod-security.kubernetes.io/enforce"], "restricted");
         const sts = await target.plane.requestOk("GET", STS);
-        const podFrom = (spec: any) => ({ apiVersion: "v1", kind: "Pod", metadata: { name: "admission-check", namespace: NS }, spec });
+        const podFrom = (spec: any) => ({
+            apiVersion: "v1",
+            kind: "Pod",
+            metadata: { name: "admission-check", namespace: NS },
+            spec,
+        });
 
-        const admitted = await target.plane.request("POST", `/api/v1/namespaces/${NS}/pods?dryRun=All`, podFrom(sts.spec.template.spec));
+        const admitted = await target.plane.request(
+            "POST",
+            `/api/v1/namespaces/${NS}/pods?dryRun=All`,
+            podFrom(sts.spec.template.spec),
+        );
         assert.equal(admitted.status, 201, JSON.stringify(admitted.body));
 
         const escalating = structuredClone(sts.spec.template.spec);
         escalating.containers[0].securityContext.allowPrivilegeEscalation = true;
-        const refused = await target.plane.request("POST", `/api/v1/namespaces/${NS}/pods?dryRun=All`, podFrom(escalating));
+        const refused = await target.plane.request(
+            "POST",
+            `/api/v1/namespaces/${NS}/pods?dryRun=All`,
+            podFrom(escalating),
+        );
         assert.equal(refused.status, 403, JSON.stringify(refused.body));
-        assert.match(refused.body.message, /violates PodSecurity "restricted:latest": allowPrivilegeEscalation != false \(container "main"/);
+        assert.match(
+            refused.body.message,
+            /violates PodSecurity "restricted:latest": allowPrivilegeEscalation != false \(container "main"/,
+        );
     });
 
     it("pulumi preview right after up plans nothing, and pulumi refresh finds nothing", async () => {
@@ -161,10 +254,18 @@ describe("examples/simple on a real control plane", { skip: kubernetesSkipReason
 
     it("npm run render's YAML passes kubectl apply --dry-run=server and matches what pulumi up created", async () => {
         const manifest = path.join(target.program.dir, "eventbus.yaml");
-        fs.writeFileSync(manifest, `apiVersion: argoproj.io/v1alpha1\nkind: EventBus\nmetadata:\n  name: default\n  namespace: ${NS}\nspec:\n  jetstream:\n    version: latest\n`);
+        fs.writeFileSync(
+            manifest,
+            `apiVersion: argoproj.io/v1alpha1\nkind: EventBus\nmetadata:\n  name: default\n  namespace: ${NS}\nspec:\n  jetstream:\n    version: latest\n`,
+        );
         const out = path.join(target.program.dir, "rendered");
-        const bin = path.join(target.program.dir, "node_modules/.bin/jetstream-eventbus");
-        const render = await run(bin, ["render", "--manifest", manifest, "--out", out], { cwd: target.program.dir, env: process.env, timeoutMs: 60_000 });
+        // The command `npm run render` runs, from this repository's build.
+        const cli = path.resolve(__dirname, "../../cli/cli.js");
+        const render = await run(process.execPath, [cli, "render", "--manifest", manifest, "--out", out], {
+            cwd: target.program.dir,
+            env: process.env,
+            timeoutMs: 60_000,
+        });
         assert.equal(render.code, 0, render.stderr);
         const dryRun = await target.plane.kubectl(["apply", "--dry-run=server", "-R", "-f", path.join(out, NS)]);
         assert.equal(dryRun.code, 0, dryRun.stderr);
@@ -172,11 +273,20 @@ describe("examples/simple on a real control plane", { skip: kubernetesSkipReason
 
         const files = fs.readdirSync(path.join(out, NS)).filter((f) => f.endsWith(".yaml"));
         assert.equal(files.length, 6, files.join(", "));
-        const plural: Record<string, string> = { StatefulSet: "apis/apps/v1/namespaces/NS/statefulsets", Service: "api/v1/namespaces/NS/services", ConfigMap: "api/v1/namespaces/NS/configmaps", Secret: "api/v1/namespaces/NS/secrets", PodDisruptionBudget: "apis/policy/v1/namespaces/NS/poddisruptionbudgets" };
+        const plural: Record<string, string> = {
+            StatefulSet: "apis/apps/v1/namespaces/NS/statefulsets",
+            Service: "api/v1/namespaces/NS/services",
+            ConfigMap: "api/v1/namespaces/NS/configmaps",
+            Secret: "api/v1/namespaces/NS/secrets",
+            PodDisruptionBudget: "apis/policy/v1/namespaces/NS/poddisruptionbudgets",
+        };
         for (const file of files) {
             for (const doc of parseAllDocuments(fs.readFileSync(path.join(out, NS, file), "utf8"))) {
                 const rendered = doc.toJS();
-                const live = await target.plane.requestOk("GET", `/${plural[rendered.kind]!.replace("NS", NS)}/${rendered.metadata.name}`);
+                const live = await target.plane.requestOk(
+                    "GET",
+                    `/${plural[rendered.kind]!.replace("NS", NS)}/${rendered.metadata.name}`,
+                );
                 const where = `${rendered.kind} ${rendered.metadata.name}`;
                 assertContained(rendered.metadata.labels, live.metadata.labels, `${where} labels`);
                 if (rendered.kind === "Secret") {
@@ -233,7 +343,14 @@ describe("examples/simple on a real control plane", { skip: kubernetesSkipReason
         await waitFor(
             async () => {
                 const pods = await podsOf();
-                return pods.length === 3 && pods.every((p) => !uids.has(p.metadata.uid) && p.status.conditions?.some((c: any) => c.type === "Ready" && c.status === "True"));
+                return (
+                    pods.length === 3 &&
+                    pods.every(
+                        (p) =>
+                            !uids.has(p.metadata.uid) &&
+                            p.status.conditions?.some((c: any) => c.type === "Ready" && c.status === "True"),
+                    )
+                );
             },
             { timeoutMs: 60_000, intervalMs: 250, what: "every pod replaced and Ready" },
         );
@@ -246,7 +363,11 @@ describe("examples/simple on a real control plane", { skip: kubernetesSkipReason
             // nats-server reads "GB" as 2^30 bytes.
             assert.equal(jsz.config.max_storage, 2 * 1024 ** 3, server.pod);
         }
-        const info = await waitFor(() => jsm.streams.info("default"), { timeoutMs: 30_000, intervalMs: 500, what: "the stream's info after the roll" });
+        const info = await waitFor(() => jsm.streams.info("default"), {
+            timeoutMs: 30_000,
+            intervalMs: 500,
+            what: "the stream's info after the roll",
+        });
         assert.equal(info.config.num_replicas, 3);
         // Every server restarted on an empty volume (no persistence): the messages came back by replication.
         assert.equal(info.state.messages, stored);
@@ -258,30 +379,54 @@ describe("examples/simple on a real control plane", { skip: kubernetesSkipReason
         const diff = await target.pulumi(["preview", "--diff"]);
         assert.equal(diff.code, 0, diff.stderr);
         assert.match(diff.stdout, /~ replicas: 3 => 5/);
-        assert.match(diff.stdout, /\+\s+"nats:\/\/eventbus-default-js-4\.eventbus-default-js-svc\.argo-events\.svc:6222"/);
+        assert.match(
+            diff.stdout,
+            /\+\s+"nats:\/\/eventbus-default-js-4\.eventbus-default-js-svc\.argo-events\.svc:6222"/,
+        );
         // What the change does, in the plan: the servers resource's own words.
-        assert.match(diff.stdout, /replicas 3 → 5: eventbus-default-js-3 and eventbus-default-js-4 start and join the cluster; streams keep their replicas/);
+        assert.match(
+            diff.stdout,
+            /replicas 3 → 5: eventbus-default-js-3 and eventbus-default-js-4 start and join the cluster; streams keep their replicas/,
+        );
         const preview = previewJson(await target.pulumi(["preview", "--json"]));
         assert.deepEqual(plannedChanges(preview), ["ConfigMapPatch: update", "Servers: update", "StatefulSet: update"]);
         const configMap = await target.plane.requestOk("GET", CONFIG_MAP);
         const uids = (await podsOf()).map((p) => p.metadata.uid).sort();
 
         await target.up();
-        assert.equal((await target.plane.requestOk("GET", CONFIG_MAP)).metadata.uid, configMap.metadata.uid, "the ConfigMap was deleted and created again");
+        assert.equal(
+            (await target.plane.requestOk("GET", CONFIG_MAP)).metadata.uid,
+            configMap.metadata.uid,
+            "the ConfigMap was deleted and created again",
+        );
         const pods = await podsOf();
         assert.equal(pods.length, 5);
         // The routes reach the running servers through the reloader: the three servers run on, not restarted.
-        assert.deepEqual(pods.map((p) => p.metadata.uid).filter((uid) => uids.includes(uid)).sort(), uids);
+        assert.deepEqual(
+            pods
+                .map((p) => p.metadata.uid)
+                .filter((uid) => uids.includes(uid))
+                .sort(),
+            uids,
+        );
         assert.ok(pods.every((p) => p.status.conditions?.some((c: any) => c.type === "Ready" && c.status === "True")));
         // JetStream is briefly unavailable while the meta group takes in the new servers.
-        const info = await waitFor(() => jsm.streams.info("default"), { timeoutMs: 30_000, intervalMs: 500, what: "the stream's info after the scale-up" });
+        const info = await waitFor(() => jsm.streams.info("default"), {
+            timeoutMs: 30_000,
+            intervalMs: 500,
+            what: "the stream's info after the scale-up",
+        });
         assert.equal(info.config.num_replicas, 3);
         const previewAgain = previewJson(await target.pulumi(["preview", "--json", "--expect-no-changes"]));
         assert.equal(previewAgain.changeSummary.same, 24);
     });
 
     it("a PodMonitor asked for: the preview fails on the Prometheus Operator's missing CRD; once installed, up creates it for the exporter's port", async () => {
-        writeProgram(withJetstream(`streamConfig: "maxAge: 24h\\n", settings: "max_file_store: 2GB\\n", replicas: 5, podMonitor: { labels: { release: "prometheus" }, interval: "15s" }`));
+        writeProgram(
+            withJetstream(
+                `streamConfig: "maxAge: 24h\\n", settings: "max_file_store: 2GB\\n", replicas: 5, podMonitor: { labels: { release: "prometheus" }, interval: "15s" }`,
+            ),
+        );
         const missing = await target.pulumi(["preview"]);
         assert.notEqual(missing.code, 0);
         assert.match(missing.stdout + missing.stderr, /default-prometheus-operator-podmonitor-crd/);
@@ -295,32 +440,84 @@ describe("examples/simple on a real control plane", { skip: kubernetesSkipReason
             spec: {
                 group: "monitoring.coreos.com",
                 scope: "Namespaced",
-                names: { kind: "PodMonitor", plural: "podmonitors", singular: "podmonitor", listKind: "PodMonitorList" },
-                versions: [{ name: "v1", served: true, storage: true, schema: { openAPIV3Schema: { type: "object", "x-kubernetes-preserve-unknown-fields": true } } }],
+                names: {
+                    kind: "PodMonitor",
+                    plural: "podmonitors",
+                    singular: "podmonitor",
+                    listKind: "PodMonitorList",
+                },
+                versions: [
+                    {
+                        name: "v1",
+                        served: true,
+                        storage: true,
+                        schema: { openAPIV3Schema: { type: "object", "x-kubernetes-preserve-unknown-fields": true } },
+                    },
+                ],
             },
         });
         await waitFor(
-            async () => (await target.plane.requestOk("GET", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/podmonitors.monitoring.coreos.com")).status?.conditions?.some((c: any) => c.type === "Established" && c.status === "True"),
+            async () =>
+                (
+                    await target.plane.requestOk(
+                        "GET",
+                        "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/podmonitors.monitoring.coreos.com",
+                    )
+                ).status?.conditions?.some((c: any) => c.type === "Established" && c.status === "True"),
             { timeoutMs: 30_000, what: "the PodMonitor CRD to be established" },
         );
-        assert.deepEqual(plannedChanges(previewJson(await target.pulumi(["preview", "--json"]))), ["CustomResourceDefinition: read", "PodMonitor: create"]);
+        assert.deepEqual(plannedChanges(previewJson(await target.pulumi(["preview", "--json"]))), [
+            "CustomResourceDefinition: read",
+            "PodMonitor: create",
+        ]);
         await target.up();
-        const monitor = await target.plane.requestOk("GET", `/apis/monitoring.coreos.com/v1/namespaces/${NS}/podmonitors/eventbus-default-js`);
+        const monitor = await target.plane.requestOk(
+            "GET",
+            `/apis/monitoring.coreos.com/v1/namespaces/${NS}/podmonitors/eventbus-default-js`,
+        );
         assert.equal(monitor.metadata.labels.release, "prometheus");
         assert.deepEqual(monitor.spec.podMetricsEndpoints, [{ port: "metrics", path: "/metrics", interval: "15s" }]);
         // It selects exactly the bus's pods, and they have the port it names.
-        const selected = (await target.plane.requestOk("GET", `/api/v1/namespaces/${NS}/pods?labelSelector=${encodeURIComponent(Object.entries(monitor.spec.selector.matchLabels).map(([k, v]) => `${k}=${v}`).join(","))}`)).items as any[];
-        assert.deepEqual(selected.map((p) => p.metadata.name).sort(), (await podsOf()).map((p) => p.metadata.name).sort());
-        assert.ok(selected.every((p) => p.spec.containers.some((c: any) => c.ports?.some((port: any) => port.name === "metrics"))));
+        const selected = (
+            await target.plane.requestOk(
+                "GET",
+                `/api/v1/namespaces/${NS}/pods?labelSelector=${encodeURIComponent(
+                    Object.entries(monitor.spec.selector.matchLabels)
+                        .map(([k, v]) => `${k}=${v}`)
+                        .join(","),
+                )}`,
+            )
+        ).items as any[];
+        assert.deepEqual(
+            selected.map((p) => p.metadata.name).sort(),
+            (await podsOf()).map((p) => p.metadata.name).sort(),
+        );
+        assert.ok(
+            selected.every((p) =>
+                p.spec.containers.some((c: any) => c.ports?.some((port: any) => port.name === "metrics")),
+            ),
+        );
     });
 
     it("replicas 5 to 3: the preview says which servers stop and what to move off them; up removes two pods, the stream on the others carries on", async () => {
         const podMonitor = `podMonitor: { labels: { release: "prometheus" }, interval: "15s" }`;
-        writeProgram(withJetstream(`streamConfig: "maxAge: 24h\\n", settings: "max_file_store: 2GB\\n", replicas: 3, ${podMonitor}`));
+        writeProgram(
+            withJetstream(
+                `streamConfig: "maxAge: 24h\\n", settings: "max_file_store: 2GB\\n", replicas: 3, ${podMonitor}`,
+            ),
+        );
         const diff = await target.pulumi(["preview", "--diff"]);
         assert.equal(diff.code, 0, diff.stderr);
-        assert.match(diff.stdout, /replicas 5 → 3: eventbus-default-js-3 and eventbus-default-js-4 stop; their data \(emptyDir\) goes with them; a stream replica on them is lost until moved \(nats stream cluster peer-remove <stream> <server>/);
-        assert.deepEqual(plannedChanges(previewJson(await target.pulumi(["preview", "--json"]))), ["ConfigMapPatch: update", "CustomResourceDefinition: read", "Servers: update", "StatefulSet: update"]);
+        assert.match(
+            diff.stdout,
+            /replicas 5 → 3: eventbus-default-js-3 and eventbus-default-js-4 stop; their data \(emptyDir\) goes with them; a stream replica on them is lost until moved \(nats stream cluster peer-remove <stream> <server>/,
+        );
+        assert.deepEqual(plannedChanges(previewJson(await target.pulumi(["preview", "--json"]))), [
+            "ConfigMapPatch: update",
+            "CustomResourceDefinition: read",
+            "Servers: update",
+            "StatefulSet: update",
+        ]);
         // The stream was placed when the bus had three servers: none of its replicas is on the two that go.
         const peers = async () => {
             const cluster = (await jsm.streams.info("default")).cluster!;
@@ -332,7 +529,11 @@ describe("examples/simple on a real control plane", { skip: kubernetesSkipReason
 
         await target.up();
         await waitFor(async () => (await podsOf()).length === 3, { timeoutMs: 60_000, what: "two pods to go" });
-        const info = await waitFor(() => jsm.streams.info("default"), { timeoutMs: 30_000, intervalMs: 500, what: "the stream's info after the scale-down" });
+        const info = await waitFor(() => jsm.streams.info("default"), {
+            timeoutMs: 30_000,
+            intervalMs: 500,
+            what: "the stream's info after the scale-down",
+        });
         assert.equal(info.config.num_replicas, 3);
         assert.equal(info.state.messages, stored);
     });
@@ -340,8 +541,14 @@ describe("examples/simple on a real control plane", { skip: kubernetesSkipReason
     it("pulumi destroy removes the bus's objects, and its servers stop with their pods", async () => {
         await target.pulumiOk(["destroy", "--yes", "--skip-preview"]);
         assert.equal(await getObject(target.plane, STS), undefined);
-        assert.equal(await getObject(target.plane, `/api/v1/namespaces/${NS}/configmaps/eventbus-default-js-config`), undefined);
-        assert.equal(await getObject(target.plane, `/api/v1/namespaces/${NS}/secrets/eventbus-default-js-server`), undefined);
+        assert.equal(
+            await getObject(target.plane, `/api/v1/namespaces/${NS}/configmaps/eventbus-default-js-config`),
+            undefined,
+        );
+        assert.equal(
+            await getObject(target.plane, `/api/v1/namespaces/${NS}/secrets/eventbus-default-js-server`),
+            undefined,
+        );
         await waitFor(async () => (await podsOf()).length === 0, { timeoutMs: 60_000, what: "the pods to go" });
         assert.equal(target.pods.running().size, 0);
     });

@@ -9,7 +9,15 @@ import { after, before, describe, it } from "node:test";
 import "../../cli/reflect-metadata";
 import * as x509 from "@peculiar/x509";
 import { Cleanup } from "../support/nats";
-import { createProgramFolder, EngineTools, findEngineTools, previewJson, ProgramFolder, stepType, typescriptProject } from "../support/real-engine";
+import {
+    createProgramFolder,
+    EngineTools,
+    findEngineTools,
+    previewJson,
+    ProgramFolder,
+    stepType,
+    typescriptProject,
+} from "../support/real-engine";
 
 const PROGRAM = `import * as pulumi from "@pulumi/pulumi";
 import { EventBus } from "jetstream-eventbus";
@@ -24,7 +32,6 @@ const bus = new EventBus("default", {
 export const url = bus.url;
 export const password = bus.password;
 `;
-
 
 /** What a 3-replica bus plans, as `<type> <name>`. */
 const PLANNED = [
@@ -66,71 +73,98 @@ current-context: c
 
 const tools = findEngineTools();
 
-describe("pulumi preview of a managed bus with the real Kubernetes provider and no cluster", { skip: typeof tools === "string" ? tools : false }, () => {
-    const cleanup = new Cleanup();
-    let program: ProgramFolder;
+describe(
+    "pulumi preview of a managed bus with the real Kubernetes provider and no cluster",
+    { skip: typeof tools === "string" ? tools : false },
+    () => {
+        const cleanup = new Cleanup();
+        let program: ProgramFolder;
 
-    before(async () => {
-        program = await createProgramFolder(tools as EngineTools, cleanup, typescriptProject("argo-bus", PROGRAM));
-        await program.pulumiOk(["stack", "init", "dev"]);
-        await program.pulumiOk(["config", "set", "--secret", "kubeconfig", "--", KUBECONFIG]);
-    });
-    after(() => cleanup.run());
+        before(async () => {
+            program = await createProgramFolder(tools as EngineTools, cleanup, typescriptProject("argo-bus", PROGRAM));
+            await program.pulumiOk(["stack", "init", "dev"]);
+            await program.pulumiOk(["config", "set", "--secret", "kubeconfig", "--", KUBECONFIG]);
+        });
+        after(() => cleanup.run());
 
-    it("plans every object, certificate, password and the stream, and shows no secret", async () => {
-        const result = await program.pulumiOk(["preview", "--json"]);
-        const preview = previewJson(result);
-        assert.deepEqual(preview.steps.map((s) => s.op), preview.steps.map(() => "create"));
-        assert.deepEqual(preview.steps.map((s) => `${stepType(s)} ${s.urn.split("::").pop()}`).sort(), PLANNED);
+        it("plans every object, certificate, password and the stream, and shows no secret", async () => {
+            const result = await program.pulumiOk(["preview", "--json"]);
+            const preview = previewJson(result);
+            assert.deepEqual(
+                preview.steps.map((s) => s.op),
+                preview.steps.map(() => "create"),
+            );
+            assert.deepEqual(preview.steps.map((s) => `${stepType(s)} ${s.urn.split("::").pop()}`).sort(), PLANNED);
 
-        const planned = (type: string) => preview.steps.find((s) => stepType(s) === type)!.newState!.inputs!;
-        const statefulSet = planned("kubernetes:apps/v1:StatefulSet");
-        assert.equal(statefulSet.metadata.name, "eventbus-default-js");
-        assert.equal(statefulSet.spec.replicas, 3);
-        const configText: string = planned("kubernetes:core/v1:ConfigMap").data["nats-js"];
-        assert.match(configText, /routes: \[[^\]]*nats:\/\/eventbus-default-js-2\.eventbus-default-js-svc\.argo-events\.svc:6222/);
-        assert.equal(planned("pulumi-nodejs:dynamic/jetstream:Stream").connection, "[secret]");
+            const planned = (type: string) => preview.steps.find((s) => stepType(s) === type)!.newState!.inputs!;
+            const statefulSet = planned("kubernetes:apps/v1:StatefulSet");
+            assert.equal(statefulSet.metadata.name, "eventbus-default-js");
+            assert.equal(statefulSet.spec.replicas, 3);
+            const configText: string = planned("kubernetes:core/v1:ConfigMap").data["nats-js"];
+            assert.match(
+                configText,
+                /routes: \[[^\]]*nats:\/\/eventbus-default-js-2\.eventbus-default-js-svc\.argo-events\.svc:6222/,
+            );
+            assert.equal(planned("pulumi-nodejs:dynamic/jetstream:Stream").connection, "[secret]");
 
-        const text = (await program.pulumiOk(["preview", "--diff"])).stdout;
-        for (const output of [result.stdout, text]) {
-            assert.ok(!output.includes(KUBECONFIG_TOKEN), "the preview shows the kubeconfig");
-            assert.ok(!/PRIVATE KEY/.test(output), "the preview shows a private key");
-        }
-        const state = JSON.parse((await program.pulumiOk(["stack", "export"])).stdout);
-        assert.deepEqual(state.deployment.resources ?? [], [], "a preview wrote resources to state");
-    });
+            const text = (await program.pulumiOk(["preview", "--diff"])).stdout;
+            for (const output of [result.stdout, text]) {
+                assert.ok(!output.includes(KUBECONFIG_TOKEN), "the preview shows the kubeconfig");
+                assert.ok(!/PRIVATE KEY/.test(output), "the preview shows a private key");
+            }
+            const state = JSON.parse((await program.pulumiOk(["stack", "export"])).stdout);
+            assert.deepEqual(state.deployment.resources ?? [], [], "a preview wrote resources to state");
+        });
 
-    it("fails on bad input with the field and the allowed values named, nothing planned and no stack trace", async () => {
-        await program.pulumiOk(["config", "set", "replicas", "2"]);
-        const result = await program.pulumi(["preview", "--json"]);
-        assert.notEqual(result.code, 0);
-        const preview = previewJson(result);
-        assert.deepEqual(preview.steps.map((s) => stepType(s)), ["pulumi:pulumi:Stack"], "only the stack itself");
-        const errors = (preview.diagnostics ?? []).filter((d) => d.severity === "error").map((d) => d.message);
-        assert.deepEqual(errors, ["error: jetstream.replicas: 2 is not allowed: a JetStream bus needs 1 replica or 3 and more (2 servers cannot keep a quorum when one fails)\n"]);
-        await program.pulumiOk(["config", "rm", "replicas"]);
-    });
+        it("fails on bad input with the field and the allowed values named, nothing planned and no stack trace", async () => {
+            await program.pulumiOk(["config", "set", "replicas", "2"]);
+            const result = await program.pulumi(["preview", "--json"]);
+            assert.notEqual(result.code, 0);
+            const preview = previewJson(result);
+            assert.deepEqual(
+                preview.steps.map((s) => stepType(s)),
+                ["pulumi:pulumi:Stack"],
+                "only the stack itself",
+            );
+            const errors = (preview.diagnostics ?? []).filter((d) => d.severity === "error").map((d) => d.message);
+            assert.deepEqual(errors, [
+                "error: jetstream.replicas: 2 is not allowed: a JetStream bus needs 1 replica or 3 and more (2 servers cannot keep a quorum when one fails)\n",
+            ]);
+            await program.pulumiOk(["config", "rm", "replicas"]);
+        });
 
-    it("creates the certificates and passwords alone, keeps every key and password secret in state, and previews them unchanged", async () => {
-        // Without a cluster only these can be created: `--target` them, with their component and the stack.
-        const preview = previewJson(await program.pulumiOk(["preview", "--json"]));
-        const targets = preview.steps.filter((s) => /^(tls|random):|EventBus$|Stack$/.test(stepType(s))).map((s) => `--target=${s.urn}`);
-        assert.equal(targets.length, 13);
-        await program.pulumiOk(["up", "--yes", "--skip-preview", ...targets]);
+        it("creates the certificates and passwords alone, keeps every key and password secret in state, and previews them unchanged", async () => {
+            // Without a cluster only these can be created: `--target` them, with their component and the stack.
+            const preview = previewJson(await program.pulumiOk(["preview", "--json"]));
+            const targets = preview.steps
+                .filter((s) => /^(tls|random):|EventBus$|Stack$/.test(stepType(s)))
+                .map((s) => `--target=${s.urn}`);
+            assert.equal(targets.length, 13);
+            await program.pulumiOk(["up", "--yes", "--skip-preview", ...targets]);
 
-        const state = JSON.parse((await program.pulumiOk(["stack", "export"])).stdout);
-        const byName = (name: string) => state.deployment.resources.find((r: { urn: string }) => r.urn.endsWith(`::${name}`));
-        const serverCert = new x509.X509Certificate(byName("default-server-cert").outputs.certPem);
-        const names = serverCert.getExtension(x509.SubjectAlternativeNameExtension)!.names.items.map((n) => n.value);
-        assert.ok(names.includes("eventbus-default-js-svc.argo-events.svc"), names.join(", "));
-        const password: string = JSON.parse((await program.pulumiOk(["stack", "output", "--json", "--show-secrets"])).stdout).password;
-        assert.equal(password.length, 32);
-        for (const { file, text } of program.stateFiles()) {
-            assert.ok(!/PRIVATE KEY/.test(text), `${file} holds a private key in clear text`);
-            assert.ok(!text.includes(password), `${file} holds the password in clear text`);
-        }
+            const state = JSON.parse((await program.pulumiOk(["stack", "export"])).stdout);
+            const byName = (name: string) =>
+                state.deployment.resources.find((r: { urn: string }) => r.urn.endsWith(`::${name}`));
+            const serverCert = new x509.X509Certificate(byName("default-server-cert").outputs.certPem);
+            const names = serverCert
+                .getExtension(x509.SubjectAlternativeNameExtension)!
+                .names.items.map((n) => n.value);
+            assert.ok(names.includes("eventbus-default-js-svc.argo-events.svc"), names.join(", "));
+            const password: string = JSON.parse(
+                (await program.pulumiOk(["stack", "output", "--json", "--show-secrets"])).stdout,
+            ).password;
+            assert.equal(password.length, 32);
+            for (const { file, text } of program.stateFiles()) {
+                assert.ok(!/PRIVATE KEY/.test(text), `${file} holds a private key in clear text`);
+                assert.ok(!text.includes(password), `${file} holds the password in clear text`);
+            }
 
-        const again = previewJson(await program.pulumiOk(["preview", "--json"]));
-        assert.deepEqual(again.changeSummary, { create: 11, same: 13 }, "only the Kubernetes objects, the servers and the stream are left to create");
-    });
-});
+            const again = previewJson(await program.pulumiOk(["preview", "--json"]));
+            assert.deepEqual(
+                again.changeSummary,
+                { create: 11, same: 13 },
+                "only the Kubernetes objects, the servers and the stream are left to create",
+            );
+        });
+    },
+);

@@ -37,7 +37,8 @@ describe(`3 simulated pods, nats-server ${NEWEST?.version ?? "(none)"}`, { skip:
             const original = cluster.rendered.configText.split("\n");
             assert.equal(local.length, original.length);
             original.forEach((line, i) => {
-                if (!/\/etc\/nats-config\/|\/data\/jetstream\/store|\/var\/run\/nats\/nats\.pid/.test(line)) assert.equal(local[i], line);
+                if (!/\/etc\/nats-config\/|\/data\/jetstream\/store|\/var\/run\/nats\/nats\.pid/.test(line))
+                    assert.equal(local[i], line);
             });
             const env = cluster.podEnvironment(pod);
             assert.equal(env.CLUSTER_ADVERTISE, `${pod.name}.eventbus-default-js-svc.argo-events.svc`);
@@ -56,14 +57,28 @@ describe(`3 simulated pods, nats-server ${NEWEST?.version ?? "(none)"}`, { skip:
     });
 
     it("rejects routes from a server whose certificate another CA signed, and routes dialled by a name the certificate lacks", async () => {
-        const foreign = await renderBus("default", { namespace: "argo-events", jetstream: { version: cluster.spec.version.version, replicas: 3 } });
+        const foreign = await renderBus("default", {
+            namespace: "argo-events",
+            jetstream: { version: cluster.spec.version.version, replicas: 3 },
+        });
         const secret = cluster.rendered.serverSecret;
-        const files = (cert: string, key: string, ca: string) => ({ "server-cert.pem": cert, "server-key.pem": key, "ca-cert.pem": ca, "cluster-server-cert.pem": cert, "cluster-server-key.pem": key, "auth.conf": secret.auth });
+        const files = (cert: string, key: string, ca: string) => ({
+            "server-cert.pem": cert,
+            "server-key.pem": key,
+            "ca-cert.pem": ca,
+            "cluster-server-cert.pem": cert,
+            "cluster-server-key.pem": key,
+            "auth.conf": secret.auth,
+        });
         const marks = cluster.pods.map((p) => p.log!.mark());
         // 1. Trusts our CA (so it accepts the pods' certificates) but presents a certificate of another CA.
         const impostor = await startStranger(cluster, "impostor", {
             configText: cluster.configText,
-            files: files(foreign.serverSecret["cluster-cert"], foreign.serverSecret["cluster-private-key"], secret["ca-cert"]),
+            files: files(
+                foreign.serverSecret["cluster-cert"],
+                foreign.serverSecret["cluster-private-key"],
+                secret["ca-cert"],
+            ),
             env: podEnv(cluster.spec, 3, secret.encryption),
         });
         cleanup.track(impostor.handle);
@@ -78,7 +93,9 @@ describe(`3 simulated pods, nats-server ${NEWEST?.version ?? "(none)"}`, { skip:
         cleanup.track(misnamed.handle);
 
         // The pods refuse the impostor's certificate (they verify route clients against the CA).
-        const refusals = await Promise.all(cluster.pods.map((p, i) => p.log!.wait(/TLS route handshake error|certificate/i, marks[i], 20_000)));
+        const refusals = await Promise.all(
+            cluster.pods.map((p, i) => p.log!.wait(/TLS route handshake error|certificate/i, marks[i], 20_000)),
+        );
         const refusal = refusals.find((l) => l !== undefined);
         assert.ok(refusal, "no pod logged a refused route handshake");
         assert.match(refusal!, /unknown authority|bad certificate|verify/i);
@@ -99,7 +116,11 @@ describe(`3 simulated pods, nats-server ${NEWEST?.version ?? "(none)"}`, { skip:
         for (const pod of cluster.pods) {
             const routez = await cluster.monitor(pod.index, "/routez");
             const peers = [...new Set(routez.routes.map((r: any) => r.ip))].sort();
-            assert.deepEqual(peers, podAddresses.filter((a) => a !== pod.host.address).sort(), `${pod.name} has routes from ${JSON.stringify(peers)}`);
+            assert.deepEqual(
+                peers,
+                podAddresses.filter((a) => a !== pod.host.address).sort(),
+                `${pod.name} has routes from ${JSON.stringify(peers)}`,
+            );
         }
         for (const stranger of [impostor, misnamed]) {
             const varz = (await (await fetch(`${stranger.handle.monitorUrl}/routez`)).json()) as { num_routes: number };
@@ -131,7 +152,10 @@ describe(`3 simulated pods, nats-server ${NEWEST?.version ?? "(none)"}`, { skip:
             } catch (e) { byPodName = String(e.message || e) + " " + String(e.cause && e.cause.message || ""); }
             return { host, resolved, server, stream: ack.stream, seq: ack.seq, byPodName };
             `,
-            { secret: cluster.rendered.clientSecret, podUrl: `nats://${cluster.pods[0].name}.${cluster.serviceHost}:4222` },
+            {
+                secret: cluster.rendered.clientSecret,
+                podUrl: `nats://${cluster.pods[0].name}.${cluster.serviceHost}:4222`,
+            },
         );
         assert.equal(result.error, undefined, result.error);
         assert.equal(result.host, cluster.serviceHost);
@@ -140,13 +164,30 @@ describe(`3 simulated pods, nats-server ${NEWEST?.version ?? "(none)"}`, { skip:
         assert.equal(result.stream, STREAM);
         // The server certificate names the service, not the pods: a client dialling a pod name is refused.
         assert.match(result.byPodName, /altnames|does not match|Hostname|IP/i);
-        console.log(`# client pod: ${result.host} -> ${result.resolved.join(", ")}, served by ${result.server}; by pod name: ${result.byPodName.trim().slice(0, 120)}`);
+        console.log(
+            `# client pod: ${result.host} -> ${result.resolved.join(", ")}, served by ${result.server}; by pod name: ${result.byPodName.trim().slice(0, 120)}`,
+        );
     });
 
     it("refuses a client that trusts another CA, and one that expects another name", async () => {
-        const foreign = await renderBus("default", { namespace: "argo-events", jetstream: { version: cluster.spec.version.version, replicas: 3 } });
-        await assert.rejects(cluster.connect({ reconnect: false, tls: { ca: foreign.clientSecret["ca.crt"], servername: cluster.serviceHost } as object }), /self.signed|unable to (get|verify)|certificate/i);
-        await assert.rejects(cluster.connect({ reconnect: false, tls: { ca: cluster.rendered.clientSecret["ca.crt"], servername: "nats.example.com" } as object }), /altnames|does not match|Hostname/i);
+        const foreign = await renderBus("default", {
+            namespace: "argo-events",
+            jetstream: { version: cluster.spec.version.version, replicas: 3 },
+        });
+        await assert.rejects(
+            cluster.connect({
+                reconnect: false,
+                tls: { ca: foreign.clientSecret["ca.crt"], servername: cluster.serviceHost } as object,
+            }),
+            /self.signed|unable to (get|verify)|certificate/i,
+        );
+        await assert.rejects(
+            cluster.connect({
+                reconnect: false,
+                tls: { ca: cluster.rendered.clientSecret["ca.crt"], servername: "nats.example.com" } as object,
+            }),
+            /altnames|does not match|Hostname/i,
+        );
     });
 
     it("survives kill -9 of the stream leader: publishing and stream updates keep working, the node rejoins and catches up", async (t) => {
@@ -159,7 +200,10 @@ describe(`3 simulated pods, nats-server ${NEWEST?.version ?? "(none)"}`, { skip:
     });
 
     it("applies a reloadable change (maxPayload) delivered as the reloader delivers it, without a restart", async () => {
-        const changed = await renderBus("default", { namespace: "argo-events", jetstream: { version: cluster.spec.version.version, replicas: 3, maxPayload: "2MB" } });
+        const changed = await renderBus("default", {
+            namespace: "argo-events",
+            jetstream: { version: cluster.spec.version.version, replicas: 3, maxPayload: "2MB" },
+        });
         const pids = cluster.pods.map((p) => p.handle!.pid);
         const results = await cluster.deliverConfig(changed.configText);
         for (const r of results) assert.equal(r.ok, true, `${r.pod}: ${r.line}`);
@@ -171,10 +215,21 @@ describe(`3 simulated pods, nats-server ${NEWEST?.version ?? "(none)"}`, { skip:
     });
 
     it("applies a `settings` change that raises JetStream limits, delivered as the reloader delivers it, without a restart", async () => {
-        const changed = await renderBus("default", { namespace: "argo-events", jetstream: { version: cluster.spec.version.version, replicas: 3, maxPayload: "2MB", settings: "max_memory_store: -1\nmax_file_store: 2TB" } });
+        const changed = await renderBus("default", {
+            namespace: "argo-events",
+            jetstream: {
+                version: cluster.spec.version.version,
+                replicas: 3,
+                maxPayload: "2MB",
+                settings: "max_memory_store: -1\nmax_file_store: 2TB",
+            },
+        });
         const pids = cluster.pods.map((p) => p.handle!.pid);
         const results = await cluster.deliverConfig(changed.configText);
-        for (const r of results) console.log(`# settings (max_file_store 1TB -> 2TB) reload on ${r.pod}, nats-server ${cluster.pods[0].binary.version}: ${r.ok ? "applied" : `refused: ${r.line?.replace(/^.*\[(ERR|INF|WRN)\]\s*/, "")}`}`);
+        for (const r of results)
+            console.log(
+                `# settings (max_file_store 1TB -> 2TB) reload on ${r.pod}, nats-server ${cluster.pods[0].binary.version}: ${r.ok ? "applied" : `refused: ${r.line?.replace(/^.*\[(ERR|INF|WRN)\]\s*/, "")}`}`,
+            );
         for (const pod of cluster.pods) {
             const varz = await cluster.monitor(pod.index, "/varz");
             assert.equal(varz.jetstream?.config?.max_storage, 2 * 1024 ** 4, `${pod.name} max_storage`);
@@ -183,17 +238,35 @@ describe(`3 simulated pods, nats-server ${NEWEST?.version ?? "(none)"}`, { skip:
     });
 
     it("applies a `settings` change that lowers JetStream limits by rolling the pods, since the server refuses to reload it", async () => {
-        const bus = (maxFileStore: string) => renderBus("default", { namespace: "argo-events", jetstream: { version: cluster.spec.version.version, replicas: 3, maxPayload: "2MB", settings: `max_memory_store: -1\nmax_file_store: ${maxFileStore}` } });
+        const bus = (maxFileStore: string) =>
+            renderBus("default", {
+                namespace: "argo-events",
+                jetstream: {
+                    version: cluster.spec.version.version,
+                    replicas: 3,
+                    maxPayload: "2MB",
+                    settings: `max_memory_store: -1\nmax_file_store: ${maxFileStore}`,
+                },
+            });
         // The bus as the previous test left it (2TB, reloaded in place).
         const before = await bus("2TB");
         const changed = await bus("1TB");
         const results = await cluster.deliverConfig(changed.configText);
-        for (const r of results) console.log(`# settings (max_file_store 2TB -> 1TB) reload on ${r.pod}: ${r.ok ? "applied" : `refused: ${r.line?.replace(/^.*\[(ERR|INF|WRN)\]\s*/, "")}`}`);
+        for (const r of results)
+            console.log(
+                `# settings (max_file_store 2TB -> 1TB) reload on ${r.pod}: ${r.ok ? "applied" : `refused: ${r.line?.replace(/^.*\[(ERR|INF|WRN)\]\s*/, "")}`}`,
+            );
         // The component changes the pod template for it, so Kubernetes rolls the pods one at a time.
-        const annotation = (sts: any) => sts.spec.template.metadata.annotations["jetstream-eventbus/jetstream-settings"];
+        const annotation = (sts: any) =>
+            sts.spec.template.metadata.annotations["jetstream-eventbus/jetstream-settings"];
         assert.notEqual(annotation(changed.object("StatefulSet")), annotation(before.object("StatefulSet")));
-        const roll = await cluster.rollingUpdate({ binary: cluster.pods[0].binary, statefulSet: changed.object("StatefulSet") });
-        console.log(`# roll for the settings change: ${secs(roll.totalMs)}, at most ${roll.maxUnavailable} pod unready`);
+        const roll = await cluster.rollingUpdate({
+            binary: cluster.pods[0].binary,
+            statefulSet: changed.object("StatefulSet"),
+        });
+        console.log(
+            `# roll for the settings change: ${secs(roll.totalMs)}, at most ${roll.maxUnavailable} pod unready`,
+        );
         assert.ok(roll.maxUnavailable <= 1);
         for (const pod of cluster.pods) {
             const varz = await cluster.monitor(pod.index, "/varz");

@@ -16,7 +16,14 @@ import { within } from "./harness";
 const DIST_SUPPORT = path.resolve(__dirname, "..", "support");
 
 /** Runs a child that builds a lab with a server in it, then ends as `mode` says; returns what it had created. */
-async function crashingChild(mode: "throw" | "SIGTERM" | "SIGINT"): Promise<{ id: string; namespaces: string[]; link: string; pid: number; code: number | null; signal: string | null }> {
+async function crashingChild(mode: "throw" | "SIGTERM" | "SIGINT"): Promise<{
+    id: string;
+    namespaces: string[];
+    link: string;
+    pid: number;
+    code: number | null;
+    signal: string | null;
+}> {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "eventbus-sim-crash-"));
     try {
         const script = path.join(dir, "child.js");
@@ -45,12 +52,16 @@ async function crashingChild(mode: "throw" | "SIGTERM" | "SIGINT"): Promise<{ id
         let out = "";
         let err = "";
         child.stderr.on("data", (c: Buffer) => (err += c.toString()));
-        const first = new Promise<any>((resolve) => child.stdout.on("data", (c: Buffer) => {
-            out += c.toString();
-            const line = out.split("\n").find((l) => l.startsWith("{"));
-            if (line) resolve(JSON.parse(line));
-        }));
-        const exited = new Promise<[number | null, string | null]>((resolve) => child.once("exit", (code, signal) => resolve([code, signal])));
+        const first = new Promise<any>((resolve) =>
+            child.stdout.on("data", (c: Buffer) => {
+                out += c.toString();
+                const line = out.split("\n").find((l) => l.startsWith("{"));
+                if (line) resolve(JSON.parse(line));
+            }),
+        );
+        const exited = new Promise<[number | null, string | null]>((resolve) =>
+            child.once("exit", (code, signal) => resolve([code, signal])),
+        );
         const created = await within(first, 30_000);
         if (created === "timeout") {
             child.kill("SIGKILL");
@@ -91,7 +102,10 @@ describe("the simulation network", { skip: SKIP }, () => {
             const deadline = Date.now() + 5_000;
             while (alive(left.pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
             assert.equal(alive(left.pid), false, `nats-server ${left.pid}`);
-            assert.doesNotMatch(execFileSync("ip", ["netns", "list"], { encoding: "utf8" }), new RegExp(`ebsim-${left.id}-`));
+            assert.doesNotMatch(
+                execFileSync("ip", ["netns", "list"], { encoding: "utf8" }),
+                new RegExp(`ebsim-${left.id}-`),
+            );
         });
     }
 
@@ -101,10 +115,19 @@ describe("the simulation network", { skip: SKIP }, () => {
             const a = lab.addHost("a");
             const b = lab.addHost("b");
             const routes = execFileSync("ip", ["-n", a.ns, "-4", "route"], { encoding: "utf8" }).trim().split("\n");
-            assert.deepEqual(routes.map((r) => r.split(" ")[0]), [`${lab.subnet}.0/24`], "a pod namespace routes only the lab's /24");
+            assert.deepEqual(
+                routes.map((r) => r.split(" ")[0]),
+                [`${lab.subnet}.0/24`],
+                "a pod namespace routes only the lab's /24",
+            );
             // A TCP connection attempt across the bridge (bash's /dev/tcp needs no extra tools). Port 9
             // is closed: "connection refused" proves the packet reached the peer's kernel and back.
-            const probe = (from: string[], to: string) => execFileSync(from[0], [...from.slice(1), "timeout", "5", "bash", "-c", `(exec 3<>/dev/tcp/${to}/9) 2>&1; true`], { encoding: "utf8" });
+            const probe = (from: string[], to: string) =>
+                execFileSync(
+                    from[0],
+                    [...from.slice(1), "timeout", "5", "bash", "-c", `(exec 3<>/dev/tcp/${to}/9) 2>&1; true`],
+                    { encoding: "utf8" },
+                );
             assert.match(probe(["ip", "netns", "exec", a.ns], b.address), /refused/i, "pod to pod");
             assert.match(probe(["env"], a.address), /refused/i, "test client to pod");
             assert.equal(lab.leftovers().length > 0, true);

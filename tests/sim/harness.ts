@@ -56,10 +56,17 @@ const MONITOR_PORT = 8222;
 // ---------------------------------------------------------------------------
 
 /** A container's `env` as the kubelet resolves it for one pod. */
-export function kubeletEnv(env: any[], pod: { name: string; namespace: string }, secrets: Record<string, Record<string, string>>): Record<string, string> {
+export function kubeletEnv(
+    env: any[],
+    pod: { name: string; namespace: string },
+    secrets: Record<string, Record<string, string>>,
+): Record<string, string> {
     const out: Record<string, string> = {};
     // $(VAR) refers to a variable defined earlier; $$ escapes; an unknown reference stays as written.
-    const expand = (value: string) => value.replace(/\$\$|\$\(([A-Za-z_][A-Za-z0-9_]*)\)/g, (m, name) => (m === "$$" ? "$" : name in out ? out[name] : m));
+    const expand = (value: string) =>
+        value.replace(/\$\$|\$\(([A-Za-z_][A-Za-z0-9_]*)\)/g, (m, name) =>
+            m === "$$" ? "$" : name in out ? out[name] : m,
+        );
     for (const v of env) {
         if (typeof v.value === "string") {
             out[v.name] = expand(v.value);
@@ -267,13 +274,25 @@ export class SimCluster {
         // Stop the servers (registered after the lab, so they run before it is destroyed).
         cleanup.defer(() => Promise.all(cluster.pods.map((p) => p.handle?.stop("SIGKILL", 5_000))));
         const statefulSet = rendered.object("StatefulSet");
-        if (statefulSet.spec.podManagementPolicy !== "Parallel") throw new Error("the simulation starts pods in parallel, as the StatefulSet must");
+        if (statefulSet.spec.podManagementPolicy !== "Parallel")
+            throw new Error("the simulation starts pods in parallel, as the StatefulSet must");
         for (let i = 0; i < options.replicas; i++) {
             const name = `${rendered.spec.names.statefulSet}-${i}`;
             const host = lab.addHost(`p${i}`);
             const dir = path.join(root, name);
             fs.mkdirSync(path.join(dir, "store"), { recursive: true });
-            cluster.pods.push({ index: i, name, host, dir, binary: options.binary, statefulSet, pastLogs: [], starts: 0, phase: "stopped", everReady: false });
+            cluster.pods.push({
+                index: i,
+                name,
+                host,
+                dir,
+                binary: options.binary,
+                statefulSet,
+                pastLogs: [],
+                starts: 0,
+                phase: "stopped",
+                everReady: false,
+            });
         }
         for (const pod of cluster.pods) {
             lab.writeEtc(pod.host.ns, "hosts", cluster.hostsFile(pod));
@@ -291,7 +310,9 @@ export class SimCluster {
         const lines = ["127.0.0.1\tlocalhost"];
         if (pod) lines.push(`${pod.host.address}\t${pod.name}.${service}.${ns}.svc.${domain}\t${pod.name}`);
         for (const p of this.pods) {
-            lines.push(`${p.host.address}\t${statefulSet}-${p.index}.${service}.${ns}.svc\t${statefulSet}-${p.index}.${service}.${ns}.svc.${domain}`);
+            lines.push(
+                `${p.host.address}\t${statefulSet}-${p.index}.${service}.${ns}.svc\t${statefulSet}-${p.index}.${service}.${ns}.svc.${domain}`,
+            );
         }
         // A headless service: its name resolves to every pod.
         for (const p of this.pods) {
@@ -312,11 +333,18 @@ export class SimCluster {
 
     /** The environment of `main` for this pod, expanded like the kubelet. */
     podEnvironment(pod: SimPod): Record<string, string> {
-        const env = kubeletEnv(mainContainer(pod.statefulSet).env, { name: pod.name, namespace: this.spec.namespace }, { [this.spec.names.serverSecret]: this.rendered.serverSecret });
+        const env = kubeletEnv(
+            mainContainer(pod.statefulSet).env,
+            { name: pod.name, namespace: this.spec.namespace },
+            { [this.spec.names.serverSecret]: this.rendered.serverSecret },
+        );
         // The package's own reading of the same env (tests/support/local-layout.ts) must agree.
         const expected = podEnv(this.spec, pod.index, this.rendered.serverSecret.encryption);
         for (const [key, value] of Object.entries(expected)) {
-            if (env[key] !== value) throw new Error(`env ${key} of ${pod.name}: kubelet gives ${JSON.stringify(env[key]?.slice(0, 80))}, expected ${JSON.stringify(value.slice(0, 80))}`);
+            if (env[key] !== value)
+                throw new Error(
+                    `env ${key} of ${pod.name}: kubelet gives ${JSON.stringify(env[key]?.slice(0, 80))}, expected ${JSON.stringify(value.slice(0, 80))}`,
+                );
         }
         return env;
     }
@@ -327,7 +355,11 @@ export class SimCluster {
         fs.mkdirSync(dir, { recursive: true });
         const file = path.join(dir, `nats-server-${binary.version}`);
         if (!fs.existsSync(file)) {
-            fs.writeFileSync(file, `#!/bin/sh\nexec ip netns exec ${pod.host.ns} ${JSON.stringify(fs.realpathSync(binary.path))} "$@"\n`, { mode: 0o755 });
+            fs.writeFileSync(
+                file,
+                `#!/bin/sh\nexec ip netns exec ${pod.host.ns} ${JSON.stringify(fs.realpathSync(binary.path))} "$@"\n`,
+                { mode: 0o755 },
+            );
         }
         return file;
     }
@@ -378,7 +410,10 @@ export class SimCluster {
      * 10 s + 90 x 10 s; the simulation allows `budgetMs` per container. Each failed start is
      * printed with what the other servers report about this one, so a stuck start is explained.
      */
-    async startPodAsKubelet(index: number, budgetMs = 120_000): Promise<{ startupMs: number; startupRestarts: number }> {
+    async startPodAsKubelet(
+        index: number,
+        budgetMs = 120_000,
+    ): Promise<{ startupMs: number; startupRestarts: number }> {
         const pod = this.pods[index];
         const t0 = Date.now();
         for (let restarts = 0; ; restarts++) {
@@ -390,7 +425,9 @@ export class SimCluster {
                 if (restarts >= 1) throw err;
                 const lines = String((err as Error).message).split("\n");
                 const why = lines.filter((l) => /Healthcheck failed/.test(l)).pop() ?? lines[lines.length - 1];
-                console.log(`# ${pod.name} (${pod.binary.version}): startup probe still failing after ${secs(budgetMs)}; the kubelet restarts the container. ${lines[0]}; ${why.replace(/^.*\[(WRN|INF|ERR)\]\s*/, "")}`);
+                console.log(
+                    `# ${pod.name} (${pod.binary.version}): startup probe still failing after ${secs(budgetMs)}; the kubelet restarts the container. ${lines[0]}; ${why.replace(/^.*\[(WRN|INF|ERR)\]\s*/, "")}`,
+                );
                 console.log(`#   the other servers on its stream replicas: ${await this.streamReplicaViews(index)}`);
             }
         }
@@ -406,8 +443,15 @@ export class SimCluster {
                 for (const account of jsz.account_details ?? []) {
                     for (const stream of account.stream_detail ?? []) {
                         const c = stream.cluster ?? {};
-                        const replicas = (c.replicas ?? []).map((r: any) => `${r.name} current=${r.current} lag=${r.lag ?? 0}${r.offline ? " offline" : ""}`).join(", ");
-                        views.push(`${other.name}: ${stream.name} leader ${c.leader ?? "none"}, last seq ${stream.state?.last_seq}; ${replicas}`);
+                        const replicas = (c.replicas ?? [])
+                            .map(
+                                (r: any) =>
+                                    `${r.name} current=${r.current} lag=${r.lag ?? 0}${r.offline ? " offline" : ""}`,
+                            )
+                            .join(", ");
+                        views.push(
+                            `${other.name}: ${stream.name} leader ${c.leader ?? "none"}, last seq ${stream.state?.last_seq}; ${replicas}`,
+                        );
                     }
                 }
             } catch (err) {
@@ -420,7 +464,9 @@ export class SimCluster {
     /** GET on the pod's monitoring port; true on 200. */
     async probe(index: number, probePath: string, timeoutMs = 2_000): Promise<boolean> {
         try {
-            const res = await fetch(`http://${this.pods[index].host.address}:${MONITOR_PORT}${probePath}`, { signal: AbortSignal.timeout(timeoutMs) });
+            const res = await fetch(`http://${this.pods[index].host.address}:${MONITOR_PORT}${probePath}`, {
+                signal: AbortSignal.timeout(timeoutMs),
+            });
             await res.arrayBuffer();
             return res.status === 200;
         } catch {
@@ -431,7 +477,10 @@ export class SimCluster {
     /** Whether the pod would be Ready: running and its readiness probe passing. */
     async isReady(index: number): Promise<boolean> {
         const pod = this.pods[index];
-        const ok = pod.phase === "running" && Boolean(pod.handle?.isRunning()) && (await this.probe(index, this.probePath(pod, "readinessProbe")));
+        const ok =
+            pod.phase === "running" &&
+            Boolean(pod.handle?.isRunning()) &&
+            (await this.probe(index, this.probePath(pod, "readinessProbe")));
         if (ok) {
             // One kubelet: a pass seen here counts for the availability monitor too.
             pod.everReady = true;
@@ -449,7 +498,9 @@ export class SimCluster {
     }
 
     async monitor(index: number, endpoint: string): Promise<any> {
-        const res = await fetch(`http://${this.pods[index].host.address}:${MONITOR_PORT}${endpoint}`, { signal: AbortSignal.timeout(5_000) });
+        const res = await fetch(`http://${this.pods[index].host.address}:${MONITOR_PORT}${endpoint}`, {
+            signal: AbortSignal.timeout(5_000),
+        });
         return res.json();
     }
 
@@ -481,7 +532,11 @@ export class SimCluster {
         const t0 = Date.now();
         pod.phase = "terminating";
         const exited = handle.exited();
-        const hook = spawn(this.launcher(pod, pod.binary), preStop.slice(1).map((arg) => localizePaths(arg, pod.dir)), { stdio: ["ignore", "pipe", "pipe"] });
+        const hook = spawn(
+            this.launcher(pod, pod.binary),
+            preStop.slice(1).map((arg) => localizePaths(arg, pod.dir)),
+            { stdio: ["ignore", "pipe", "pipe"] },
+        );
         let hookOutput = "";
         hook.stdout.on("data", (c: Buffer) => (hookOutput += c.toString()));
         hook.stderr.on("data", (c: Buffer) => (hookOutput += c.toString()));
@@ -516,7 +571,8 @@ export class SimCluster {
     async reload(index: number, timeoutMs = 10_000): Promise<ReloadResult> {
         const pod = this.pods[index];
         const pid = Number(fs.readFileSync(path.join(pod.dir, "nats.pid"), "utf8").trim());
-        if (pid !== pod.handle?.pid) throw new Error(`pid file of ${pod.name} holds ${pid}, the server is ${pod.handle?.pid}`);
+        if (pid !== pod.handle?.pid)
+            throw new Error(`pid file of ${pod.name} holds ${pid}, the server is ${pod.handle?.pid}`);
         const mark = pod.log!.mark();
         process.kill(pid, "SIGHUP");
         const line = await pod.log!.wait(/Reloaded server configuration|[Ff]ailed to reload/, mark, timeoutMs);
@@ -559,7 +615,9 @@ export class SimCluster {
         const probeOnce = async (pod: SimPod) => {
             const probe = mainContainer(pod.statefulSet).readinessProbe;
             const now = Date.now();
-            const ok = pod.phase === "running" && (await this.probe(pod.index, probe.httpGet.path, (probe.timeoutSeconds ?? 1) * 1000));
+            const ok =
+                pod.phase === "running" &&
+                (await this.probe(pod.index, probe.httpGet.path, (probe.timeoutSeconds ?? 1) * 1000));
             if (ok) {
                 pod.everReady = true;
                 pod.failingSince = undefined;
@@ -567,7 +625,10 @@ export class SimCluster {
                 pod.failingSince ??= now;
             }
             const tolerance = (probe.periodSeconds ?? 10) * (probe.failureThreshold ?? 3) * 1000;
-            const ready = pod.phase === "running" && pod.everReady && (pod.failingSince === undefined || now - pod.failingSince < tolerance);
+            const ready =
+                pod.phase === "running" &&
+                pod.everReady &&
+                (pod.failingSince === undefined || now - pod.failingSince < tolerance);
             return { ready, probeFailing: pod.phase === "running" && !ok };
         };
         const monitor = (async () => {
@@ -593,13 +654,28 @@ export class SimCluster {
                 }
                 const { startupMs, startupRestarts } = await this.startPodAsKubelet(i);
                 await this.waitReady(i, 60_000);
-                steps.push({ ...termination, from, to: pod.binary.version, startupMs, startupRestarts, downMs: Date.now() - started });
+                steps.push({
+                    ...termination,
+                    from,
+                    to: pod.binary.version,
+                    startupMs,
+                    startupRestarts,
+                    downMs: Date.now() - started,
+                });
             }
         } finally {
             monitoring = false;
             await monitor;
         }
-        return { steps, maxUnavailable, allowedUnavailable, maxProbeFailing, samples, totalMs: Date.now() - t0, reloads: [] };
+        return {
+            steps,
+            maxUnavailable,
+            allowedUnavailable,
+            maxProbeFailing,
+            samples,
+            totalMs: Date.now() - t0,
+            reloads: [],
+        };
     }
 
     // -----------------------------------------------------------------------
@@ -660,15 +736,23 @@ export class SimCluster {
                 `})().then((r) => { console.log(JSON.stringify(r)); process.exit(0); }, (e) => { console.log(JSON.stringify({ error: String(e && e.message || e), code: e && e.code })); process.exit(0); });`,
             ].join("\n"),
         );
-        const child = spawn("ip", ["netns", "exec", this.clientHost.ns, process.execPath, file], { stdio: ["pipe", "pipe", "pipe"] });
+        const child = spawn("ip", ["netns", "exec", this.clientHost.ns, process.execPath, file], {
+            stdio: ["pipe", "pipe", "pipe"],
+        });
         let out = "";
         let err = "";
         child.stdout.on("data", (c: Buffer) => (out += c.toString()));
         child.stderr.on("data", (c: Buffer) => (err += c.toString()));
         child.stdin.end(JSON.stringify(input));
-        const code = await within(new Promise<number | null>((resolve) => child.once("exit", (c) => resolve(c))), timeoutMs);
+        const code = await within(
+            new Promise<number | null>((resolve) => child.once("exit", (c) => resolve(c))),
+            timeoutMs,
+        );
         if (code === "timeout") child.kill("SIGKILL");
-        if (code !== 0) throw new Error(`client pod script ${code === "timeout" ? "timed out" : `exited with ${code}`}: ${err.trim().slice(-2000)}`);
+        if (code !== 0)
+            throw new Error(
+                `client pod script ${code === "timeout" ? "timed out" : `exited with ${code}`}: ${err.trim().slice(-2000)}`,
+            );
         const last = out.trim().split("\n").pop() ?? "";
         return JSON.parse(last);
     }
@@ -684,18 +768,35 @@ export class SimCluster {
 // ---------------------------------------------------------------------------
 
 /** Name of the leader of `stream` and its replicas. */
-export async function streamCluster(jsm: JetStreamManager, stream: string): Promise<{ leader?: string; replicas: { name: string; current: boolean; lag?: number; offline?: boolean }[]; messages: number; lastSeq: number }> {
+export async function streamCluster(
+    jsm: JetStreamManager,
+    stream: string,
+): Promise<{
+    leader?: string;
+    replicas: { name: string; current: boolean; lag?: number; offline?: boolean }[];
+    messages: number;
+    lastSeq: number;
+}> {
     const info = await jsm.streams.info(stream);
     return {
         leader: info.cluster?.leader,
-        replicas: (info.cluster?.replicas ?? []).map((r) => ({ name: r.name, current: r.current, lag: r.lag, offline: r.offline })),
+        replicas: (info.cluster?.replicas ?? []).map((r) => ({
+            name: r.name,
+            current: r.current,
+            lag: r.lag,
+            offline: r.offline,
+        })),
         messages: info.state.messages,
         lastSeq: info.state.last_seq,
     };
 }
 
 /** The stream as one server holds it (its own copy), from /jsz. */
-export async function localStreamState(cluster: SimCluster, index: number, stream: string): Promise<{ messages: number; lastSeq: number } | undefined> {
+export async function localStreamState(
+    cluster: SimCluster,
+    index: number,
+    stream: string,
+): Promise<{ messages: number; lastSeq: number } | undefined> {
     const jsz = await cluster.monitor(index, "/jsz?accounts=true&streams=true");
     for (const account of jsz.account_details ?? []) {
         for (const s of account.stream_detail ?? []) {
@@ -709,7 +810,13 @@ export async function localStreamState(cluster: SimCluster, index: number, strea
  * Waits until `index` holds a current copy of `stream`: it is the leader or a current replica with no
  * lag, and its own store has the leader's last sequence. Returns the ms it took.
  */
-export async function waitCaughtUp(cluster: SimCluster, jsm: JetStreamManager, index: number, stream: string, timeoutMs = 60_000): Promise<number> {
+export async function waitCaughtUp(
+    cluster: SimCluster,
+    jsm: JetStreamManager,
+    index: number,
+    stream: string,
+    timeoutMs = 60_000,
+): Promise<number> {
     const t0 = Date.now();
     const name = cluster.pods[index].name;
     let last: string;
@@ -730,22 +837,34 @@ export async function waitCaughtUp(cluster: SimCluster, jsm: JetStreamManager, i
             // A leader change in progress: ask again.
             last = String((err as Error).message);
         }
-        if (Date.now() - t0 > timeoutMs) throw new Error(`${name} did not catch up on stream ${stream} within ${timeoutMs}ms; last seen: ${last}`);
+        if (Date.now() - t0 > timeoutMs)
+            throw new Error(`${name} did not catch up on stream ${stream} within ${timeoutMs}ms; last seen: ${last}`);
         await sleep(250);
     }
 }
 
-/** Waits until every pod that holds `stream` has the leader's last sequence in its own store (after the writes stopped). */
-export async function waitCopiesEqual(cluster: SimCluster, jsm: JetStreamManager, stream: string, timeoutMs = 30_000): Promise<{ lastSeq: number; copies: number }> {
+/**
+ * Waits until every pod that holds `stream` has the leader's last sequence in its own store (after the writes stopped).
+ */
+export async function waitCopiesEqual(
+    cluster: SimCluster,
+    jsm: JetStreamManager,
+    stream: string,
+    timeoutMs = 30_000,
+): Promise<{ lastSeq: number; copies: number }> {
     const t0 = Date.now();
     let last: string;
     for (;;) {
         const c = await streamCluster(jsm, stream).catch(() => undefined);
-        const states = await Promise.all(cluster.pods.map((p) => localStreamState(cluster, p.index, stream).catch(() => undefined)));
+        const states = await Promise.all(
+            cluster.pods.map((p) => localStreamState(cluster, p.index, stream).catch(() => undefined)),
+        );
         const held = states.filter((s) => s !== undefined);
         last = `leader last_seq ${c?.lastSeq}, copies ${JSON.stringify(states)}`;
-        if (c && held.length === Math.min(cluster.pods.length, 3) && held.every((s) => s!.lastSeq === c.lastSeq)) return { lastSeq: c.lastSeq, copies: held.length };
-        if (Date.now() - t0 > timeoutMs) throw new Error(`the copies of ${stream} differ after ${timeoutMs}ms: ${last}`);
+        if (c && held.length === Math.min(cluster.pods.length, 3) && held.every((s) => s!.lastSeq === c.lastSeq))
+            return { lastSeq: c.lastSeq, copies: held.length };
+        if (Date.now() - t0 > timeoutMs)
+            throw new Error(`the copies of ${stream} differ after ${timeoutMs}ms: ${last}`);
         await sleep(250);
     }
 }
@@ -791,7 +910,15 @@ export interface PublishReport {
  */
 export async function publishWithRetries(nc: NatsConnection, options: PublishOptions): Promise<PublishReport> {
     const js = jetstream(nc);
-    const report: PublishReport = { sent: 0, acked: new Map(), serverDuplicates: 0, attempts: 0, failed: [], errors: {}, durationMs: 0 };
+    const report: PublishReport = {
+        sent: 0,
+        acked: new Map(),
+        serverDuplicates: 0,
+        attempts: 0,
+        failed: [],
+        errors: {},
+        durationMs: 0,
+    };
     const t0 = Date.now();
     const deadline = t0 + options.deadlineMs;
     let next = 0;
@@ -800,7 +927,11 @@ export async function publishWithRetries(nc: NatsConnection, options: PublishOpt
         for (let attempt = 1; ; attempt++) {
             report.attempts++;
             try {
-                const ack = await js.publish(options.subject(i), `payload ${i}`, { msgID: id, timeout: options.attemptTimeoutMs, retries: 1 });
+                const ack = await js.publish(options.subject(i), `payload ${i}`, {
+                    msgID: id,
+                    timeout: options.attemptTimeoutMs,
+                    retries: 1,
+                });
                 if (ack.duplicate) report.serverDuplicates++;
                 report.acked.set(id, ack.seq);
                 options.onAck?.();
@@ -834,7 +965,13 @@ export async function publishWithRetries(nc: NatsConnection, options: PublishOpt
 }
 
 /** How often each `Nats-Msg-Id` occurs in the stream (messages on `filter`), read with an ordered consumer. */
-export async function readMessageIds(nc: NatsConnection, stream: string, filter: string, expected: number, timeoutMs = 60_000): Promise<{ counts: Map<string, number>; messages: number }> {
+export async function readMessageIds(
+    nc: NatsConnection,
+    stream: string,
+    filter: string,
+    expected: number,
+    timeoutMs = 60_000,
+): Promise<{ counts: Map<string, number>; messages: number }> {
     const counts = new Map<string, number>();
     let messages = 0;
     if (expected === 0) return { counts, messages };
@@ -860,10 +997,18 @@ export async function readMessageIds(nc: NatsConnection, stream: string, filter:
  * Reads back what `report` says was acknowledged and checks the promise of deduplication: every
  * acknowledged id is in the stream exactly once. Returns the figures to print.
  */
-export async function verifyExactlyOnce(nc: NatsConnection, stream: string, filter: string, report: PublishReport): Promise<{ found: number; missing: string[]; doubled: string[]; messages: number; line: string }> {
+export async function verifyExactlyOnce(
+    nc: NatsConnection,
+    stream: string,
+    filter: string,
+    report: PublishReport,
+): Promise<{ found: number; missing: string[]; doubled: string[]; messages: number; line: string }> {
     const jsm = await jetstreamManager(nc);
     const info = await jsm.streams.info(stream, { subjects_filter: filter } as any);
-    const inStream = Object.values((info.state as any).subjects ?? {}).reduce((a: number, b: any) => a + Number(b), 0) as number;
+    const inStream = Object.values((info.state as any).subjects ?? {}).reduce(
+        (a: number, b: any) => a + Number(b),
+        0,
+    ) as number;
     const { counts, messages } = await readMessageIds(nc, stream, filter, inStream);
     const missing = [...report.acked.keys()].filter((id) => !counts.has(id));
     const doubled = [...counts.entries()].filter(([, n]) => n > 1).map(([id]) => id);

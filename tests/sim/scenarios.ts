@@ -9,7 +9,16 @@ import type { NatsConnection } from "@nats-io/transport-node";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { createStream, readStream, updateStream, type StreamOutputs } from "../../components/stream/provider-impl";
 import {
-    publishWithRetries, waitCopiesEqual, RollReport, secs, SimCluster, streamCluster, verifyExactlyOnce, waitCaughtUp, within, type PublishReport,
+    publishWithRetries,
+    waitCopiesEqual,
+    RollReport,
+    secs,
+    SimCluster,
+    streamCluster,
+    verifyExactlyOnce,
+    waitCaughtUp,
+    within,
+    type PublishReport,
 } from "./harness";
 import { compareVersions, waitFor, type Cleanup, type NatsServerBinary } from "../support/nats";
 import { printRoll } from "./common";
@@ -31,8 +40,12 @@ const DETERMINISTIC_DEDUPE = "2.11.0";
 export function assertNotDoubled(t: TestContext | undefined, doubled: string[], versions: string[]): void {
     const old = [...new Set(versions)].filter((v) => compareVersions(v, DETERMINISTIC_DEDUPE) < 0);
     if (doubled.length > 0 && old.length > 0 && t) {
-        console.log(`# ${doubled.length} message(s) stored twice (${doubled.slice(0, 5).join(", ")}) with nats-server ${old.join(", ")} in the cluster: de-duplication across a leader change is deterministic only from ${DETERMINISTIC_DEDUPE} (nats-server#6415)`);
-        t.todo(`nats-server ${old.join(", ")} can store a retried Nats-Msg-Id twice across a leader change (nats-server#6415, fixed in ${DETERMINISTIC_DEDUPE})`);
+        console.log(
+            `# ${doubled.length} message(s) stored twice (${doubled.slice(0, 5).join(", ")}) with nats-server ${old.join(", ")} in the cluster: de-duplication across a leader change is deterministic only from ${DETERMINISTIC_DEDUPE} (nats-server#6415)`,
+        );
+        t.todo(
+            `nats-server ${old.join(", ")} can store a retried Nats-Msg-Id twice across a leader change (nats-server#6415, fixed in ${DETERMINISTIC_DEDUPE})`,
+        );
     }
     assert.deepEqual(doubled, [], "messages stored twice");
 }
@@ -42,7 +55,11 @@ export function assertNotDoubled(t: TestContext | undefined, doubled: string[], 
  * within 30 s: the startup probe passes once a quorum elected a leader, the last route may follow.
  */
 export async function assertClusterFormed(cluster: SimCluster): Promise<string> {
-    return waitFor(() => checkClusterFormed(cluster), { timeoutMs: 30_000, intervalMs: 250, what: "the cluster to form" });
+    return waitFor(() => checkClusterFormed(cluster), {
+        timeoutMs: 30_000,
+        intervalMs: 250,
+        what: "the cluster to form",
+    });
 }
 
 async function checkClusterFormed(cluster: SimCluster): Promise<string> {
@@ -55,7 +72,14 @@ async function checkClusterFormed(cluster: SimCluster): Promise<string> {
         const routez = await cluster.monitor(pod.index, "/routez");
         // From the peers' own addresses (2.10+ pools several connections per peer, and names them).
         const remotes = [...new Set(routez.routes.map((r: any) => addresses.get(r.ip) ?? `stranger ${r.ip}`))].sort();
-        assert.deepEqual(remotes, cluster.pods.filter((p) => p !== pod).map((p) => p.name).sort(), JSON.stringify(routez.routes));
+        assert.deepEqual(
+            remotes,
+            cluster.pods
+                .filter((p) => p !== pod)
+                .map((p) => p.name)
+                .sort(),
+            JSON.stringify(routez.routes),
+        );
         for (const r of routez.routes) {
             if (r.remote_name) assert.equal(r.remote_name, addresses.get(r.ip));
         }
@@ -72,15 +96,29 @@ async function checkClusterFormed(cluster: SimCluster): Promise<string> {
  * stream update through the provider succeeds while the node is down; the node restarts on its
  * store, rejoins and catches up, and every acknowledged message is in the stream exactly once.
  */
-export async function killNineUnderLoad(cluster: SimCluster, nc: NatsConnection, jsm: JetStreamManager, stream: StreamOutputs, tag: string, t?: TestContext): Promise<StreamOutputs> {
+export async function killNineUnderLoad(
+    cluster: SimCluster,
+    nc: NatsConnection,
+    jsm: JetStreamManager,
+    stream: StreamOutputs,
+    tag: string,
+    t?: TestContext,
+): Promise<StreamOutputs> {
     const name = stream.config.name;
     const before = await streamCluster(jsm, name);
     const victim = cluster.pods.find((p) => p.name === before.leader);
     assert.ok(victim, `stream leader ${before.leader}`);
     let stop = false;
     const publishing = publishWithRetries(nc, {
-        total: 3_000, prefix: tag, subject: (i) => `default.${tag}.e${i % 10}`, ratePerSecond: 250, window: 16,
-        maxAttempts: 40, attemptTimeoutMs: 3_000, deadlineMs: 120_000, stop: () => stop,
+        total: 3_000,
+        prefix: tag,
+        subject: (i) => `default.${tag}.e${i % 10}`,
+        ratePerSecond: 250,
+        window: 16,
+        maxAttempts: 40,
+        attemptTimeoutMs: 3_000,
+        deadlineMs: 120_000,
+        stop: () => stop,
     });
     try {
         await sleep(2_000);
@@ -88,7 +126,10 @@ export async function killNineUnderLoad(cluster: SimCluster, nc: NatsConnection,
         await cluster.kill9(victim.index);
         let newLeader: string | undefined;
         while (Date.now() - killedAt < 60_000) {
-            newLeader = await streamCluster(jsm, name).then((c) => c.leader, () => undefined);
+            newLeader = await streamCluster(jsm, name).then(
+                (c) => c.leader,
+                () => undefined,
+            );
             if (newLeader && newLeader !== victim.name) break;
             await sleep(100);
         }
@@ -110,14 +151,22 @@ export async function killNineUnderLoad(cluster: SimCluster, nc: NatsConnection,
         const caughtAt = Date.now();
         const report = await publishing;
         const check = await verifyExactlyOnce(nc, name, `default.${tag}.*`, report);
-        console.log(`# kill -9 ${victim.name} (stream leader) on ${cluster.pods.length} pods: new leader ${newLeader} after ${secs(newLeaderMs)}; provider update (maxMsgs ${news.config.maxMsgs}) with the node down took ${secs(updateMs)}`);
-        console.log(`# ${victim.name} restarted on its store: startup probe (full /healthz) after ${secs(startupMs)}, stream replica current ${secs(caughtAt - restartAt)} after restart; down ${secs(restartAt - killedAt + startupMs)} in all`);
+        console.log(
+            `# kill -9 ${victim.name} (stream leader) on ${cluster.pods.length} pods: new leader ${newLeader} after ${secs(newLeaderMs)}; provider update (maxMsgs ${news.config.maxMsgs}) with the node down took ${secs(updateMs)}`,
+        );
+        console.log(
+            `# ${victim.name} restarted on its store: startup probe (full /healthz) after ${secs(startupMs)}, stream replica current ${secs(caughtAt - restartAt)} after restart; down ${secs(restartAt - killedAt + startupMs)} in all`,
+        );
         console.log(`# kill -9 load: ${check.line}`);
         assert.deepEqual(check.missing, [], "acknowledged messages missing");
         assert.deepEqual(report.failed, [], "messages never acknowledged");
         const copies = await waitCopiesEqual(cluster, jsm, name);
         console.log(`# all ${copies.copies} copies of the stream end at sequence ${copies.lastSeq}`);
-        assertNotDoubled(t, check.doubled, cluster.pods.map((p) => p.binary.version));
+        assertNotDoubled(
+            t,
+            check.doubled,
+            cluster.pods.map((p) => p.binary.version),
+        );
         return updated;
     } finally {
         stop = true;
@@ -134,15 +183,30 @@ export async function killNineUnderLoad(cluster: SimCluster, nc: NatsConnection,
 export async function rollUnderLoad(
     cluster: SimCluster,
     nc: NatsConnection,
-    options: { tag: string; title: string; total?: number; ratePerSecond?: number; to?: { binary: NatsServerBinary; statefulSet: any }; beforeRoll?: () => Promise<void>; t?: TestContext },
+    options: {
+        tag: string;
+        title: string;
+        total?: number;
+        ratePerSecond?: number;
+        to?: { binary: NatsServerBinary; statefulSet: any };
+        beforeRoll?: () => Promise<void>;
+        t?: TestContext;
+    },
 ): Promise<{ roll: RollReport; report: PublishReport; assertExactlyOnce: () => void }> {
     const total = options.total ?? 10_000;
     const versions = cluster.pods.map((p) => p.binary.version).concat(options.to ? [options.to.binary.version] : []);
     let rolling = false;
     let ackedDuringRoll = 0;
     const publishing = publishWithRetries(nc, {
-        total, prefix: options.tag, subject: (i) => `default.${options.tag}.e${i % 10}`, ratePerSecond: options.ratePerSecond ?? 250, window: 32,
-        maxAttempts: 60, attemptTimeoutMs: 4_000, deadlineMs: 300_000, onAck: () => rolling && ackedDuringRoll++,
+        total,
+        prefix: options.tag,
+        subject: (i) => `default.${options.tag}.e${i % 10}`,
+        ratePerSecond: options.ratePerSecond ?? 250,
+        window: 32,
+        maxAttempts: 60,
+        attemptTimeoutMs: 4_000,
+        deadlineMs: 300_000,
+        onAck: () => rolling && ackedDuringRoll++,
     });
     let roll: RollReport | undefined;
     let outcome: PublishReport | "timeout";
@@ -162,7 +226,10 @@ export async function rollUnderLoad(
     console.log(`# ${options.title} load: ${check.line}; ${ackedDuringRoll} acknowledged while the roll ran`);
     assert.deepEqual(check.missing, [], "acknowledged messages missing");
     assert.deepEqual(report.failed, [], "messages never acknowledged");
-    assert.ok(roll.maxUnavailable <= roll.allowedUnavailable, `${roll.maxUnavailable} pods unready at once, the PDB allows ${roll.allowedUnavailable}`);
+    assert.ok(
+        roll.maxUnavailable <= roll.allowedUnavailable,
+        `${roll.maxUnavailable} pods unready at once, the PDB allows ${roll.allowedUnavailable}`,
+    );
     for (const step of roll.steps) {
         assert.equal(step.sigkill, false, `${step.pod} needed SIGKILL: the grace period is shorter than lame duck`);
         assert.equal(step.lameDuck, true, `${step.pod} did not go through lame duck mode`);
@@ -187,7 +254,9 @@ export interface SimBus {
 export async function startSimBus(replicas: number, binary: NatsServerBinary, cleanup: Cleanup): Promise<SimBus> {
     const t0 = Date.now();
     const cluster = await SimCluster.start({ replicas, binary }, cleanup);
-    console.log(`# ${replicas} pods (bus version ${cluster.spec.version.version}) on ${cluster.lab.subnet}.0/24 started and healthy in ${secs(Date.now() - t0)}`);
+    console.log(
+        `# ${replicas} pods (bus version ${cluster.spec.version.version}) on ${cluster.lab.subnet}.0/24 started and healthy in ${secs(Date.now() - t0)}`,
+    );
     const stream = (await createStream(cluster.streamProps())).outs;
     const nc = await cluster.connect({ reconnect: true, maxReconnectAttempts: 1_000, reconnectTimeWait: 250 });
     return { cluster, stream, nc, jsm: await jetstreamManager(nc) };

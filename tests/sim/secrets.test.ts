@@ -11,7 +11,14 @@ import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import * as crypto from "node:crypto";
 import * as net from "node:net";
-import { createStream, planDiff, readStream, updateStream, type StreamOutputs, type StreamProps } from "../../components/stream/provider-impl";
+import {
+    createStream,
+    planDiff,
+    readStream,
+    updateStream,
+    type StreamOutputs,
+    type StreamProps,
+} from "../../components/stream/provider-impl";
 import { Cleanup, freePort } from "../support/nats";
 import type { RecordedResource } from "../support/mocks";
 import { createTestCa, existingArgoCrd, existingSecret, runBus } from "../support/exotic";
@@ -54,7 +61,9 @@ function needles(secret: string): string[] {
 
 /** Names of the secrets found in `text` (the names only: a failing assertion must not print a secret). */
 function leaks(text: string, secrets: Map<string, string>): string[] {
-    return [...secrets.entries()].filter(([, value]) => needles(value).some((n) => text.includes(n))).map(([name]) => name);
+    return [...secrets.entries()]
+        .filter(([, value]) => needles(value).some((n) => text.includes(n)))
+        .map(([name]) => name);
 }
 
 /** Everything written to stdout and stderr while `fn` runs (still passed through). */
@@ -62,8 +71,14 @@ async function capturingOutput<T>(fn: () => Promise<T>): Promise<{ result?: T; e
     const chunks: string[] = [];
     const out = process.stdout.write.bind(process.stdout);
     const err = process.stderr.write.bind(process.stderr);
-    process.stdout.write = ((chunk: any, ...rest: any[]) => (chunks.push(String(chunk)), out(chunk, ...rest))) as typeof process.stdout.write;
-    process.stderr.write = ((chunk: any, ...rest: any[]) => (chunks.push(String(chunk)), err(chunk, ...rest))) as typeof process.stderr.write;
+    process.stdout.write = ((chunk: any, ...rest: any[]) => (
+        chunks.push(String(chunk)),
+        out(chunk, ...rest)
+    )) as typeof process.stdout.write;
+    process.stderr.write = ((chunk: any, ...rest: any[]) => (
+        chunks.push(String(chunk)),
+        err(chunk, ...rest)
+    )) as typeof process.stderr.write;
     try {
         return { result: await fn(), output: chunks.join("") };
     } catch (error) {
@@ -109,12 +124,16 @@ describe("secret hygiene of the objects and the serialized provider", () => {
     it("puts none in a non-Secret Kubernetes object, and every one that a Secret needs only in Secrets", () => {
         const kube = resources.filter((r) => r.type.startsWith("kubernetes:"));
         // A SecretPatch is the data of a Secret, applied in place.
-        const nonSecret = kube.filter((r) => r.type !== "kubernetes:core/v1:Secret" && r.type !== "kubernetes:core/v1:SecretPatch");
+        const nonSecret = kube.filter(
+            (r) => r.type !== "kubernetes:core/v1:Secret" && r.type !== "kubernetes:core/v1:SecretPatch",
+        );
         assert.ok(nonSecret.length >= 6, nonSecret.map((r) => r.type).join(", "));
         for (const r of nonSecret) {
             assert.deepEqual(leaks(JSON.stringify(r.inputs), secrets), [], `${r.type} ${r.name}`);
         }
-        console.log(`# checked ${nonSecret.length} non-Secret objects: ${[...new Set(nonSecret.map((r) => r.type.split(":").pop()))].join(", ")}`);
+        console.log(
+            `# checked ${nonSecret.length} non-Secret objects: ${[...new Set(nonSecret.map((r) => r.type.split(":").pop()))].join(", ")}`,
+        );
     });
 
     it("puts none in the Stream's serialized provider or its non-secret inputs", () => {
@@ -134,7 +153,13 @@ describe("secret hygiene of errors and output", () => {
         const secrets = new Map([["the plain string in the Secret", password]]);
         existingSecret("argo-events", "plain-creds", { "client-auth": password });
         const { result, output } = await capturingOutput(() =>
-            runBus("default", { namespace: "argo-events", jetstreamExotic: { url: "nats://nats.example.org:4222", accessSecret: { name: "plain-creds", key: "client-auth" } } }),
+            runBus("default", {
+                namespace: "argo-events",
+                jetstreamExotic: {
+                    url: "nats://nats.example.org:4222",
+                    accessSecret: { name: "plain-creds", key: "client-auth" },
+                },
+            }),
         );
         const messages = [...(result?.failures ?? []), fullMessage(result?.thrown)].join("\n");
         assert.match(messages, /plain string/);
@@ -144,13 +169,26 @@ describe("secret hygiene of errors and output", () => {
 
     it("keeps a password out of the error when accessSecret itself is given as a string", async () => {
         const password = crypto.randomBytes(24).toString("base64url");
-        const secrets = new Map([["accessSecret given as a string", `username: eventbus\npassword: ${password}`], ["its password", password]]);
+        const secrets = new Map([
+            ["accessSecret given as a string", `username: eventbus\npassword: ${password}`],
+            ["its password", password],
+        ]);
         const { result, output } = await capturingOutput(() =>
-            runBus("default", { namespace: "argo-events", jetstreamExotic: { url: "nats://nats.example.org:4222", accessSecret: `username: eventbus\npassword: ${password}` as any } }),
+            runBus("default", {
+                namespace: "argo-events",
+                jetstreamExotic: {
+                    url: "nats://nats.example.org:4222",
+                    accessSecret: `username: eventbus\npassword: ${password}` as any,
+                },
+            }),
         );
         const messages = [...(result?.failures ?? []), fullMessage(result?.thrown)].join("\n");
         assert.match(messages, /accessSecret/);
-        assert.deepEqual(leaks(messages, secrets), [], `the error repeats the value given: ${messages.split("\n")[0].replace(password, "<password>")}`);
+        assert.deepEqual(
+            leaks(messages, secrets),
+            [],
+            `the error repeats the value given: ${messages.split("\n")[0].replace(password, "<password>")}`,
+        );
         assert.deepEqual(leaks(output, secrets), []);
     });
 
@@ -158,11 +196,18 @@ describe("secret hygiene of errors and output", () => {
         const password = crypto.randomBytes(24).toString("base64url");
         const secrets = new Map([["the password in the URL", password]]);
         const { result, output } = await capturingOutput(() =>
-            runBus("default", { namespace: "argo-events", jetstreamExotic: { url: `nats://eventbus:${password}@nats.example.org:4222` } }),
+            runBus("default", {
+                namespace: "argo-events",
+                jetstreamExotic: { url: `nats://eventbus:${password}@nats.example.org:4222` },
+            }),
         );
         const messages = [...(result?.failures ?? []), fullMessage(result?.thrown)].join("\n");
         assert.match(messages, /url/i);
-        assert.deepEqual(leaks(messages, secrets), [], `the error repeats the URL: ${messages.split("\n")[0].replace(password, "<password>")}`);
+        assert.deepEqual(
+            leaks(messages, secrets),
+            [],
+            `the error repeats the URL: ${messages.split("\n")[0].replace(password, "<password>")}`,
+        );
         assert.deepEqual(leaks(output, secrets), []);
     });
 
@@ -196,24 +241,46 @@ describe("secret hygiene of errors and output", () => {
 
         it("fails with messages that carry no secret: wrong password, unreachable servers, wrong CA, wrong name, a refused replace", async () => {
             const props = cluster.streamProps({ createTimeout: "3s" });
-            const withConnection = (c: Partial<StreamProps["connection"]>): StreamProps => ({ ...props, connection: { ...props.connection, ...c } });
-            const wrong = await provoke("wrong password", () => createStream(withConnection({ password: `${props.connection.password}x` })));
+            const withConnection = (c: Partial<StreamProps["connection"]>): StreamProps => ({
+                ...props,
+                connection: { ...props.connection, ...c },
+            });
+            const wrong = await provoke("wrong password", () =>
+                createStream(withConnection({ password: `${props.connection.password}x` })),
+            );
             assert.match(wrong, /refused the user name and password|authorization/i);
             const port = await freePort();
-            await provoke("connection refused", () => createStream(withConnection({ servers: [`nats://127.0.0.1:${port}`] })));
+            await provoke("connection refused", () =>
+                createStream(withConnection({ servers: [`nats://127.0.0.1:${port}`] })),
+            );
             // A server that accepts and never speaks: the connection times out.
             const silent = net.createServer((socket) => sockets.add(socket.on("close", () => sockets.delete(socket))));
             const sockets = new Set<net.Socket>();
             await new Promise<void>((resolve) => silent.listen(0, "127.0.0.1", resolve));
-            cleanup.defer(() => new Promise<void>((resolve) => { for (const s of sockets) s.destroy(); silent.close(() => resolve()); }));
+            cleanup.defer(
+                () =>
+                    new Promise<void>((resolve) => {
+                        for (const s of sockets) s.destroy();
+                        silent.close(() => resolve());
+                    }),
+            );
             const silentPort = (silent.address() as net.AddressInfo).port;
-            await provoke("server never answers", () => readStream("default", { ...stream, ...withConnection({ servers: [`nats://127.0.0.1:${silentPort}`] }) } as StreamOutputs));
+            await provoke("server never answers", () =>
+                readStream("default", {
+                    ...stream,
+                    ...withConnection({ servers: [`nats://127.0.0.1:${silentPort}`] }),
+                } as StreamOutputs),
+            );
             await new Promise((r) => setTimeout(r, 500));
-            console.log(`# after the timed-out read returned, ${sockets.size} connection(s) to the silent server were still open`);
+            console.log(
+                `# after the timed-out read returned, ${sockets.size} connection(s) to the silent server were still open`,
+            );
             const foreignCa = (await createTestCa("another CA")).certPem;
             await provoke("wrong CA", () => updateStream(stream, withConnection({ caCert: foreignCa })));
             await provoke("wrong server name", () => createStream(withConnection({ serverName: "nats.example.org" })));
-            await provoke("a replace without allowDataLoss", async () => planDiff(stream, { ...props, config: { ...props.config, storage: "memory" } }));
+            await provoke("a replace without allowDataLoss", async () =>
+                planDiff(stream, { ...props, config: { ...props.config, storage: "memory" } }),
+            );
             for (const { what, message } of messages) {
                 assert.deepEqual(leaks(message, secrets), [], what);
                 console.log(`# provoked (${what}): ${message.split("\n")[0].slice(0, 220)}`);
@@ -223,7 +290,9 @@ describe("secret hygiene of errors and output", () => {
         it("writes no secret to stdout or stderr, and the servers log none", () => {
             assert.deepEqual(leaks(output.join(""), secrets), [], "captured output");
             assert.deepEqual(leaks(cluster.allLogs().join("\n"), secrets), [], "nats-server logs");
-            console.log(`# ${messages.length} provoked errors, ${output.join("").length} bytes of captured output and ${cluster.allLogs().length} server log lines checked against ${secrets.size} secret values`);
+            console.log(
+                `# ${messages.length} provoked errors, ${output.join("").length} bytes of captured output and ${cluster.allLogs().length} server log lines checked against ${secrets.size} secret values`,
+            );
         });
     });
 });

@@ -47,7 +47,11 @@ export const KUBERNETES_KINDS: Record<string, string> = {
 };
 
 /** Builds `new EventBus(name, args)` under the mocks and waits for every registration. */
-export async function renderBus(name: string, args: EventBusArgs, opts?: pulumi.ComponentResourceOptions): Promise<RenderedBus> {
+export async function renderBus(
+    name: string,
+    args: EventBusArgs,
+    opts?: pulumi.ComponentResourceOptions,
+): Promise<RenderedBus> {
     const m = testMocks();
     m.reset();
     const bus = new EventBus(name, args, opts);
@@ -58,9 +62,15 @@ export async function renderBus(name: string, args: EventBusArgs, opts?: pulumi.
     const kubernetesObjects = () =>
         resources
             .filter((r) => KUBERNETES_KINDS[r.type])
-            .map((r) => ({ apiVersion: r.type.split(":")[1].replace(/^core\//, ""), kind: KUBERNETES_KINDS[r.type], ...r.inputs }));
+            .map((r) => ({
+                apiVersion: r.type.split(":")[1].replace(/^core\//, ""),
+                kind: KUBERNETES_KINDS[r.type],
+                ...r.inputs,
+            }));
     const object = (kind: string, objectName?: string) => {
-        const found = kubernetesObjects().filter((o) => o.kind === kind && (objectName === undefined || o.metadata?.name === objectName));
+        const found = kubernetesObjects().filter(
+            (o) => o.kind === kind && (objectName === undefined || o.metadata?.name === objectName),
+        );
         if (found.length !== 1) {
             throw new Error(`expected one ${kind}${objectName ? ` named ${objectName}` : ""}, found ${found.length}`);
         }
@@ -85,7 +95,9 @@ export async function renderBus(name: string, args: EventBusArgs, opts?: pulumi.
 export function writeConfigVolume(rendered: RenderedBus, dir: string, configText: string): void {
     fs.mkdirSync(dir, { recursive: true });
     fs.writeFileSync(path.join(dir, "nats-js.conf"), configText);
-    const volume = rendered.object("StatefulSet").spec.template.spec.volumes.find((v: any) => v.name === "config-volume");
+    const volume = rendered
+        .object("StatefulSet")
+        .spec.template.spec.volumes.find((v: any) => v.name === "config-volume");
     const secretSource = volume.projected.sources.find((s: any) => s.secret).secret;
     for (const item of secretSource.items) {
         fs.writeFileSync(path.join(dir, item.path), rendered.serverSecret[item.key], { mode: 0o600 });
@@ -96,7 +108,10 @@ export function writeConfigVolume(rendered: RenderedBus, dir: string, configText
  * Runs `new EventBus(name, args)` under the mocks, expecting it may throw, and returns what it threw and
  * every registration it made (all of them settled).
  */
-export async function attemptEventBus(name: string, args: unknown): Promise<{ error: unknown; registered: RecordedResource[] }> {
+export async function attemptEventBus(
+    name: string,
+    args: unknown,
+): Promise<{ error: unknown; registered: RecordedResource[] }> {
     const m = testMocks();
     m.reset();
     let error: unknown;

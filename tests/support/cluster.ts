@@ -55,17 +55,28 @@ export interface StartClusterOptions {
 }
 
 /** Renders a bus for `server`'s release line and starts one server per replica; `cleanup` stops them. */
-export async function startCluster(server: NatsServerBinary, cleanup: Cleanup, options: StartClusterOptions = {}): Promise<LocalCluster> {
+export async function startCluster(
+    server: NatsServerBinary,
+    cleanup: Cleanup,
+    options: StartClusterOptions = {},
+): Promise<LocalCluster> {
     const replicas = options.replicas ?? 3;
     const entry = versionEntryFor(server.version);
     if (!entry) {
         throw new Error(`no version map entry for nats-server ${server.version}`);
     }
-    const rendered = await renderBus("default", { namespace: "argo-events", jetstream: { ...options.jetstream, version: entry.version, replicas } });
+    const rendered = await renderBus("default", {
+        namespace: "argo-events",
+        jetstream: { ...options.jetstream, version: entry.version, replicas },
+    });
     const spec = rendered.spec;
     const indexes = Array.from({ length: replicas }, (_, i) => i);
     const portList = await freePorts(3 * replicas);
-    const ports = indexes.map((i) => ({ client: portList[3 * i], cluster: portList[3 * i + 1], monitor: portList[3 * i + 2] }));
+    const ports = indexes.map((i) => ({
+        client: portList[3 * i],
+        cluster: portList[3 * i + 1],
+        monitor: portList[3 * i + 2],
+    }));
     const root = cleanup.tempDir("eventbus-cluster");
     const hosts = hostsFile(spec);
     // One launcher per release, written once: a shell reading the script while another start rewrites
@@ -83,8 +94,13 @@ export async function startCluster(server: NatsServerBinary, cleanup: Cleanup, o
         const dir = path.join(root, `pod-${i}`);
         fs.mkdirSync(path.join(dir, "store"), { recursive: true });
         // The configuration is rendered for the release the server runs, as an upgraded bus's ConfigMap is.
-        fs.writeFileSync(path.join(dir, "nats-js.conf"), renderServerConfig(spec, binary.version, localLayout(spec, i, ports, dir)));
-        const volume = rendered.object("StatefulSet").spec.template.spec.volumes.find((v: { name: string }) => v.name === "config-volume");
+        fs.writeFileSync(
+            path.join(dir, "nats-js.conf"),
+            renderServerConfig(spec, binary.version, localLayout(spec, i, ports, dir)),
+        );
+        const volume = rendered
+            .object("StatefulSet")
+            .spec.template.spec.volumes.find((v: { name: string }) => v.name === "config-volume");
         for (const item of volume.projected.sources.find((s: { secret?: unknown }) => s.secret).secret.items) {
             fs.writeFileSync(path.join(dir, item.path), rendered.serverSecret[item.key], { mode: 0o600 });
         }
@@ -140,7 +156,9 @@ export async function restartServerLeftOut(cluster: LocalCluster): Promise<strin
     const members = new Set<string>([leader.name, ...(leader.meta.replicas ?? []).map((r) => r.name)]);
     const leftOut = views.findIndex((v) => !members.has(v.name));
     if (leftOut < 0) return undefined;
-    console.log(`# nats-server ${cluster.binary.version}: ${views[leftOut].name} is routed to every server but not in meta leader ${leader.name}'s group of ${leader.meta.cluster_size}; restarting it`);
+    console.log(
+        `# nats-server ${cluster.binary.version}: ${views[leftOut].name} is routed to every server but not in meta leader ${leader.name}'s group of ${leader.meta.cluster_size}; restarting it`,
+    );
     await cluster.restart(leftOut, cluster.binary);
     return views[leftOut].name;
 }
@@ -164,7 +182,12 @@ export async function connectClient(cluster: LocalCluster): Promise<NatsConnecti
  * The inputs the EventBus gives its Stream (credentials, CA, TLS name), aimed at the local servers:
  * only the addresses differ from what the provider gets in a cluster.
  */
-export function streamPropsFor(cluster: LocalCluster, serverVersion: string, stream: StreamSettingsInput = {}, extra: Partial<StreamProps> = {}): StreamProps {
+export function streamPropsFor(
+    cluster: LocalCluster,
+    serverVersion: string,
+    stream: StreamSettingsInput = {},
+    extra: Partial<StreamProps> = {},
+): StreamProps {
     const input = cluster.rendered.resources.find((r) => r.type === "pulumi-nodejs:dynamic/jetstream:Stream")!.inputs;
     return {
         config: resolveStreamSpec({ stream, busReplicas: cluster.servers.length }),
@@ -195,12 +218,24 @@ export async function monitor(port: number, endpoint: string): Promise<any> {
 }
 
 /** Each server's name, the servers it routes to, and its view of the JetStream meta group. */
-async function meshViews(monitorPorts: number[]): Promise<{ name: string; peers: Set<string>; meta: { leader?: string; cluster_size?: number; replicas?: { name: string }[] } }[]> {
+async function meshViews(monitorPorts: number[]): Promise<
+    {
+        name: string;
+        peers: Set<string>;
+        meta: { leader?: string; cluster_size?: number; replicas?: { name: string }[] };
+    }[]
+> {
     return Promise.all(
         monitorPorts.map(async (port) => {
-            const [varz, routez, jsz] = await Promise.all([monitor(port, "/varz"), monitor(port, "/routez"), monitor(port, "/jsz")]);
+            const [varz, routez, jsz] = await Promise.all([
+                monitor(port, "/varz"),
+                monitor(port, "/routez"),
+                monitor(port, "/jsz"),
+            ]);
             // 2.10+ pools several connections per peer under one name; 2.9 has one per peer.
-            const peers = new Set<string>(routez.routes.map((r: { remote_name?: string; remote_id: string }) => r.remote_name ?? r.remote_id));
+            const peers = new Set<string>(
+                routez.routes.map((r: { remote_name?: string; remote_id: string }) => r.remote_name ?? r.remote_id),
+            );
             return { name: String(varz.server_name), peers, meta: jsz.meta_cluster ?? {} };
         }),
     );
@@ -220,14 +255,28 @@ export async function waitForFullMesh(monitorPorts: number[], timeoutMs = 60_000
             const views = await meshViews(monitorPorts);
             const agreed = views[0].meta.leader;
             const leader = views.find((v) => v.name === agreed);
-            const formed = views.every((v) => v.peers.size === size - 1 && v.meta.leader !== undefined && v.meta.leader === agreed) && leader?.meta.cluster_size === size;
+            const formed =
+                views.every(
+                    (v) => v.peers.size === size - 1 && v.meta.leader !== undefined && v.meta.leader === agreed,
+                ) && leader?.meta.cluster_size === size;
             if (!formed) {
                 // Thrown rather than returned, so that a timeout says what each server saw last.
-                throw new Error(views.map((v) => `${v.name} routes to [${[...v.peers].join(", ")}], meta leader ${v.meta.leader ?? "none"}, meta group of ${v.meta.cluster_size ?? "?"}`).join("; "));
+                throw new Error(
+                    views
+                        .map(
+                            (v) =>
+                                `${v.name} routes to [${[...v.peers].join(", ")}], meta leader ${v.meta.leader ?? "none"}, meta group of ${v.meta.cluster_size ?? "?"}`,
+                        )
+                        .join("; "),
+                );
             }
             return true;
         },
-        { timeoutMs, intervalMs: 200, what: `routes between all ${size} servers and a meta leader counting all ${size}` },
+        {
+            timeoutMs,
+            intervalMs: 200,
+            what: `routes between all ${size} servers and a meta leader counting all ${size}`,
+        },
     );
 }
 
@@ -236,8 +285,12 @@ export async function waitForFullMesh(monitorPorts: number[], timeoutMs = 60_000
  * StatefulSet's pods, Ready, with port 4222 at the server's local client port. `overrides` changes
  * single pods (not Ready, another target).
  */
-export function fakePodsOf(cluster: LocalCluster, overrides: Partial<Record<number, Partial<FakePod>>> = {}): FakePod[] {
-    const target = cluster.rendered.resources.find((r) => r.type === "pulumi-nodejs:dynamic/jetstream:Stream")!.inputs.connection.kubernetes;
+export function fakePodsOf(
+    cluster: LocalCluster,
+    overrides: Partial<Record<number, Partial<FakePod>>> = {},
+): FakePod[] {
+    const target = cluster.rendered.resources.find((r) => r.type === "pulumi-nodejs:dynamic/jetstream:Stream")!.inputs
+        .connection.kubernetes;
     return cluster.ports.map((ports, i) => ({
         name: `${target.statefulSet}-${i}`,
         namespace: target.namespace,

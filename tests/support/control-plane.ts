@@ -53,10 +53,14 @@ export function findControlPlaneTools(): ControlPlaneTools | string {
         version: versions.kubernetes.version,
     };
     const missing = Object.values(tools).find((file) => file !== tools.version && !fs.existsSync(file));
-    return requiredUnlessMissing(missing ? `${path.basename(missing)} is not built (run scripts/build-engine.sh)` : tools);
+    return requiredUnlessMissing(
+        missing ? `${path.basename(missing)} is not built (run scripts/build-engine.sh)` : tools,
+    );
 }
 
-/** Annotation a pod server sets once its nats-server passes the pod's readiness probe; kwok then marks the pod Ready. */
+/**
+ * Annotation a pod server sets once its nats-server passes the pod's readiness probe; kwok then marks the pod Ready.
+ */
 export const STARTED_ANNOTATION = "e2e.jetstream-eventbus/started";
 /** Annotation with the loopback address a pod's nats-server listens on; kwok reports it as the pod IP. */
 export const POD_IP_ANNOTATION = "e2e.jetstream-eventbus/pod-ip";
@@ -150,7 +154,12 @@ export interface ControlPlane {
     /** Fake node names. */
     nodes: string[];
     /** A JSON request to the API server as the admin; resolves with status and body, never throws on HTTP errors. */
-    request(method: string, apiPath: string, body?: unknown, contentType?: string): Promise<{ status: number; body: any }>;
+    request(
+        method: string,
+        apiPath: string,
+        body?: unknown,
+        contentType?: string,
+    ): Promise<{ status: number; body: any }>;
     /** Like {@link request}, but throws unless the status is 2xx. */
     requestOk(method: string, apiPath: string, body?: unknown, contentType?: string): Promise<any>;
     /** Runs kubectl (of the control plane's release) against the control plane. */
@@ -171,7 +180,11 @@ interface Component {
 }
 
 /** Starts a control plane on free loopback ports; `cleanup` stops every process and removes its files. */
-export async function startControlPlane(tools: ControlPlaneTools, cleanup: Cleanup, options: StartControlPlaneOptions = {}): Promise<ControlPlane> {
+export async function startControlPlane(
+    tools: ControlPlaneTools,
+    cleanup: Cleanup,
+    options: StartControlPlaneOptions = {},
+): Promise<ControlPlane> {
     const dir = cleanup.tempDir("eventbus-kube");
     const [etcdClient, etcdPeer, apiPort, kwokPort] = await freePorts(4);
     const components: Component[] = [];
@@ -211,7 +224,11 @@ export async function startControlPlane(tools: ControlPlaneTools, cleanup: Clean
         "--unsafe-no-fsync",
         "--log-level=warn",
     ]);
-    await waitFor(async () => (await fetch(`http://127.0.0.1:${etcdClient}/health`)).ok, { timeoutMs: 30_000, intervalMs: 200, what: "etcd" }).catch(fail("etcd did not start", "etcd"));
+    await waitFor(async () => (await fetch(`http://127.0.0.1:${etcdClient}/health`)).ok, {
+        timeoutMs: 30_000,
+        intervalMs: 200,
+        what: "etcd",
+    }).catch(fail("etcd did not start", "etcd"));
 
     // Service-account keys and an admin token in system:masters.
     const { privateKey, publicKey } = crypto.generateKeyPairSync("rsa", { modulusLength: 2048 });
@@ -243,7 +260,11 @@ export async function startControlPlane(tools: ControlPlaneTools, cleanup: Clean
     ]);
     const server = `https://127.0.0.1:${apiPort}`;
     const servingCert = path.join(certDir, "apiserver.crt");
-    await waitFor(() => fs.existsSync(servingCert), { timeoutMs: 60_000, intervalMs: 200, what: "the API server's serving certificate" }).catch(fail("kube-apiserver did not start", "kube-apiserver"));
+    await waitFor(() => fs.existsSync(servingCert), {
+        timeoutMs: 60_000,
+        intervalMs: 200,
+        what: "the API server's serving certificate",
+    }).catch(fail("kube-apiserver did not start", "kube-apiserver"));
     const ca = fs.readFileSync(servingCert, "utf8");
 
     const request = (method: string, apiPath: string, body?: unknown, contentType = "application/json") =>
@@ -254,7 +275,11 @@ export async function startControlPlane(tools: ControlPlaneTools, cleanup: Clean
                 {
                     method,
                     ca,
-                    headers: { Authorization: `Bearer ${token}`, Accept: "application/json", ...(payload ? { "Content-Type": contentType } : {}) },
+                    headers: {
+                        Authorization: `Bearer ${token}`,
+                        Accept: "application/json",
+                        ...(payload ? { "Content-Type": contentType } : {}),
+                    },
                     timeout: 30_000,
                 },
                 (res) => {
@@ -279,13 +304,17 @@ export async function startControlPlane(tools: ControlPlaneTools, cleanup: Clean
     const requestOk = async (method: string, apiPath: string, body?: unknown, contentType?: string) => {
         const res = await request(method, apiPath, body, contentType);
         if (res.status < 200 || res.status > 299) {
-            throw new Error(`${method} ${apiPath}: ${res.status} ${typeof res.body === "string" ? res.body : res.body?.message ?? JSON.stringify(res.body)}`);
+            throw new Error(
+                `${method} ${apiPath}: ${res.status} ${typeof res.body === "string" ? res.body : (res.body?.message ?? JSON.stringify(res.body))}`,
+            );
         }
         return res.body;
     };
-    await waitFor(async () => (await request("GET", "/readyz")).status === 200, { timeoutMs: 120_000, intervalMs: 250, what: "kube-apiserver /readyz" }).catch(
-        fail("kube-apiserver did not become ready", "kube-apiserver"),
-    );
+    await waitFor(async () => (await request("GET", "/readyz")).status === 200, {
+        timeoutMs: 120_000,
+        intervalMs: 250,
+        what: "kube-apiserver /readyz",
+    }).catch(fail("kube-apiserver did not become ready", "kube-apiserver"));
 
     const kubeconfig = [
         "apiVersion: v1",
@@ -319,10 +348,18 @@ export async function startControlPlane(tools: ControlPlaneTools, cleanup: Clean
         "--use-service-account-credentials=false",
         "--controllers=*",
     ]);
-    start("kube-scheduler", tools.kubeScheduler, [`--kubeconfig=${kubeconfigPath}`, "--leader-elect=false", "--secure-port=0"]);
+    start("kube-scheduler", tools.kubeScheduler, [
+        `--kubeconfig=${kubeconfigPath}`,
+        "--leader-elect=false",
+        "--secure-port=0",
+    ]);
 
     // kwok: the kubelet of every node. Its port-forward targets come from PortForward objects.
-    await requestOk("POST", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions", parseYaml(fs.readFileSync(tools.portForwardCrd, "utf8")));
+    await requestOk(
+        "POST",
+        "/apis/apiextensions.k8s.io/v1/customresourcedefinitions",
+        parseYaml(fs.readFileSync(tools.portForwardCrd, "utf8")),
+    );
     const stages = path.join(dir, "kwok-stages.yaml");
     fs.writeFileSync(stages, kwokStages());
     start("kwok", tools.kwok, [
@@ -343,22 +380,34 @@ export async function startControlPlane(tools: ControlPlaneTools, cleanup: Clean
         await requestOk("POST", "/api/v1/nodes", {
             apiVersion: "v1",
             kind: "Node",
-            metadata: { name, labels: { "kubernetes.io/hostname": name, "kubernetes.io/os": "linux", "topology.kubernetes.io/zone": `zone-${name.slice(5)}` } },
+            metadata: {
+                name,
+                labels: {
+                    "kubernetes.io/hostname": name,
+                    "kubernetes.io/os": "linux",
+                    "topology.kubernetes.io/zone": `zone-${name.slice(5)}`,
+                },
+            },
         });
     }
     await waitFor(
         async () => {
             const list = await requestOk("GET", "/api/v1/nodes");
-            return list.items.every((n: any) => n.status?.conditions?.some((c: any) => c.type === "Ready" && c.status === "True"));
+            return list.items.every((n: any) =>
+                n.status?.conditions?.some((c: any) => c.type === "Ready" && c.status === "True"),
+            );
         },
         { timeoutMs: 60_000, intervalMs: 250, what: "the fake nodes to be Ready" },
     ).catch(fail("kwok did not make the nodes Ready", "kwok"));
     // The namespace `default`'s service account appears once the controller manager runs: pods need it.
-    await waitFor(async () => (await request("GET", "/api/v1/namespaces/default/serviceaccounts/default")).status === 200, {
-        timeoutMs: 60_000,
-        intervalMs: 250,
-        what: "the controller manager to create service accounts",
-    }).catch(fail("kube-controller-manager did not start", "kube-controller-manager"));
+    await waitFor(
+        async () => (await request("GET", "/api/v1/namespaces/default/serviceaccounts/default")).status === 200,
+        {
+            timeoutMs: 60_000,
+            intervalMs: 250,
+            what: "the controller manager to create service accounts",
+        },
+    ).catch(fail("kube-controller-manager did not start", "kube-controller-manager"));
 
     // The default StorageClass: volumes from the pod servers' provisioner, kept when their claim goes (Retain).
     await requestOk("POST", "/apis/storage.k8s.io/v1/storageclasses", {
@@ -385,20 +434,30 @@ export async function startControlPlane(tools: ControlPlaneTools, cleanup: Clean
 }
 
 /** Creates a namespace whose Pod Security admission enforces `level` (default `restricted`). */
-export async function createNamespace(plane: ControlPlane, name: string, level: "restricted" | "baseline" | "privileged" = "restricted"): Promise<void> {
+export async function createNamespace(
+    plane: ControlPlane,
+    name: string,
+    level: "restricted" | "baseline" | "privileged" = "restricted",
+): Promise<void> {
     await plane.requestOk("POST", "/api/v1/namespaces", {
         apiVersion: "v1",
         kind: "Namespace",
         metadata: {
             name,
-            labels: { "pod-security.kubernetes.io/enforce": level, "pod-security.kubernetes.io/enforce-version": "latest" },
+            labels: {
+                "pod-security.kubernetes.io/enforce": level,
+                "pod-security.kubernetes.io/enforce-version": "latest",
+            },
         },
     });
-    await waitFor(async () => (await plane.request("GET", `/api/v1/namespaces/${name}/serviceaccounts/default`)).status === 200, {
-        timeoutMs: 30_000,
-        intervalMs: 200,
-        what: `the default service account of namespace ${name}`,
-    });
+    await waitFor(
+        async () => (await plane.request("GET", `/api/v1/namespaces/${name}/serviceaccounts/default`)).status === 200,
+        {
+            timeoutMs: 30_000,
+            intervalMs: 200,
+            what: `the default service account of namespace ${name}`,
+        },
+    );
 }
 
 function runWithInput(command: string, args: string[], cwd: string, input?: string): Promise<CommandResult> {
@@ -419,4 +478,3 @@ function runWithInput(command: string, args: string[], cwd: string, input?: stri
         child.stdin.end(input);
     });
 }
-

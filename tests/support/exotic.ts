@@ -30,7 +30,13 @@ export function b64(text: string): string {
 /** Makes `k8s.core.v1.Secret.get("<namespace>/<name>")` find a Secret with these (plain text) keys. */
 export function existingSecret(namespace: string, name: string, keys: Record<string, string>): void {
     const data = Object.fromEntries(Object.entries(keys).map(([k, v]) => [k, b64(v)]));
-    testMocks().setExisting(SECRET_TYPE, `${namespace}/${name}`, { apiVersion: "v1", kind: "Secret", metadata: { name, namespace }, type: "Opaque", data });
+    testMocks().setExisting(SECRET_TYPE, `${namespace}/${name}`, {
+        apiVersion: "v1",
+        kind: "Secret",
+        metadata: { name, namespace },
+        type: "Opaque",
+        data,
+    });
 }
 
 /** Makes the Argo Events EventBus CRD exist in the mocked cluster. */
@@ -63,7 +69,11 @@ export interface ProgramRun {
  * nobody awaits; the Pulumi runtime turns those unhandled rejections into a failed program, so they
  * are gathered here instead of letting node:test attribute them to whatever test runs next.
  */
-export async function runBus(name: string, args: EventBusArgs, opts?: pulumi.ComponentResourceOptions): Promise<ProgramRun> {
+export async function runBus(
+    name: string,
+    args: EventBusArgs,
+    opts?: pulumi.ComponentResourceOptions,
+): Promise<ProgramRun> {
     const mocks = testMocks();
     mocks.reset();
     const failures: string[] = [];
@@ -81,7 +91,14 @@ export async function runBus(name: string, args: EventBusArgs, opts?: pulumi.Com
         }
         if (bus) {
             // Settle every output the tests look at; a failure lands in `failures`.
-            for (const output of [bus.url, bus.username, bus.password, bus.caCert, bus.clientSecretName, bus.streamName]) {
+            for (const output of [
+                bus.url,
+                bus.username,
+                bus.password,
+                bus.caCert,
+                bus.clientSecretName,
+                bus.streamName,
+            ]) {
                 await (output as any).promise().catch((err: unknown) => collect(err));
             }
         }
@@ -107,7 +124,9 @@ export async function runBus(name: string, args: EventBusArgs, opts?: pulumi.Com
         streamInputs() {
             const streams = byType(STREAM_TYPE);
             if (streams.length !== 1) {
-                throw new Error(`expected one Stream registration, found ${streams.length}; failures: ${failures.join(" | ")}`);
+                throw new Error(
+                    `expected one Stream registration, found ${streams.length}; failures: ${failures.join(" | ")}`,
+                );
             }
             return streams[0].inputs;
         },
@@ -124,7 +143,11 @@ export function streamPropsOf(inputs: any): StreamProps {
 // A small PKI
 // ---------------------------------------------------------------------------
 
-const EC: crypto.webcrypto.EcKeyGenParams & crypto.webcrypto.EcdsaParams = { name: "ECDSA", namedCurve: "P-256", hash: "SHA-256" };
+const EC: crypto.webcrypto.EcKeyGenParams & crypto.webcrypto.EcdsaParams = {
+    name: "ECDSA",
+    namedCurve: "P-256",
+    hash: "SHA-256",
+};
 
 /** A certificate with its PKCS#8 private key, both PEM. */
 export interface Issued {
@@ -149,9 +172,15 @@ function validity(): { notBefore: Date; notAfter: Date } {
 
 /** A self-signed CA. */
 export async function createTestCa(commonName: string): Promise<TestCa> {
-    const keys = (await crypto.webcrypto.subtle.generateKey(EC, true, ["sign", "verify"])) as crypto.webcrypto.CryptoKeyPair;
+    const keys = (await crypto.webcrypto.subtle.generateKey(EC, true, [
+        "sign",
+        "verify",
+    ])) as crypto.webcrypto.CryptoKeyPair;
     const cert = await x509.X509CertificateGenerator.createSelfSigned({
-        serialNumber: crypto.randomBytes(8).toString("hex").replace(/^[89a-f]/, "1"),
+        serialNumber: crypto
+            .randomBytes(8)
+            .toString("hex")
+            .replace(/^[89a-f]/, "1"),
         name: `CN=${commonName}`,
         keys,
         signingAlgorithm: EC,
@@ -166,14 +195,23 @@ export async function createTestCa(commonName: string): Promise<TestCa> {
 }
 
 /** A leaf certificate signed by `ca`, for a server (with SANs) or a client. */
-export async function issueTestCert(ca: TestCa, options: { commonName: string; dnsNames?: string[]; ipAddresses?: string[]; usage: "server" | "client" }): Promise<Issued> {
-    const keys = (await crypto.webcrypto.subtle.generateKey(EC, true, ["sign", "verify"])) as crypto.webcrypto.CryptoKeyPair;
+export async function issueTestCert(
+    ca: TestCa,
+    options: { commonName: string; dnsNames?: string[]; ipAddresses?: string[]; usage: "server" | "client" },
+): Promise<Issued> {
+    const keys = (await crypto.webcrypto.subtle.generateKey(EC, true, [
+        "sign",
+        "verify",
+    ])) as crypto.webcrypto.CryptoKeyPair;
     const sans: x509.JsonGeneralName[] = [
         ...(options.dnsNames ?? []).map((value) => ({ type: "dns" as const, value })),
         ...(options.ipAddresses ?? []).map((value) => ({ type: "ip" as const, value })),
     ];
     const cert = await x509.X509CertificateGenerator.create({
-        serialNumber: crypto.randomBytes(8).toString("hex").replace(/^[89a-f]/, "1"),
+        serialNumber: crypto
+            .randomBytes(8)
+            .toString("hex")
+            .replace(/^[89a-f]/, "1"),
         subject: `CN=${options.commonName}`,
         issuer: ca.cert.subject,
         publicKey: keys.publicKey,
@@ -183,7 +221,9 @@ export async function issueTestCert(ca: TestCa, options: { commonName: string; d
         extensions: [
             new x509.BasicConstraintsExtension(false, undefined, true),
             new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyEncipherment, true),
-            new x509.ExtendedKeyUsageExtension([options.usage === "server" ? x509.ExtendedKeyUsage.serverAuth : x509.ExtendedKeyUsage.clientAuth]),
+            new x509.ExtendedKeyUsageExtension([
+                options.usage === "server" ? x509.ExtendedKeyUsage.serverAuth : x509.ExtendedKeyUsage.clientAuth,
+            ]),
             ...(sans.length > 0 ? [new x509.SubjectAlternativeNameExtension(sans)] : []),
             await x509.AuthorityKeyIdentifierExtension.create(ca.cert),
         ],
@@ -195,7 +235,7 @@ export async function issueTestCert(ca: TestCa, options: { commonName: string; d
 // Go durations
 // ---------------------------------------------------------------------------
 
-const GO_UNITS_NS: Record<string, number> = { ns: 1, us: 1e3, "µs": 1e3, "μs": 1e3, ms: 1e6, s: 1e9, m: 60e9, h: 3600e9 };
+const GO_UNITS_NS: Record<string, number> = { ns: 1, us: 1e3, µs: 1e3, μs: 1e3, ms: 1e6, s: 1e9, m: 60e9, h: 3600e9 };
 
 /**
  * Go's `time.ParseDuration`, as Argo's clients apply it (through viper's GetDuration) to `maxAge`

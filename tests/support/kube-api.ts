@@ -130,7 +130,10 @@ interface TlsMaterial {
 }
 
 function pemOf(label: string, der: ArrayBuffer): string {
-    const b64 = Buffer.from(der).toString("base64").replace(/(.{64})/g, "$1\n").replace(/\n$/, "");
+    const b64 = Buffer.from(der)
+        .toString("base64")
+        .replace(/(.{64})/g, "$1\n")
+        .replace(/\n$/, "");
     return `-----BEGIN ${label}-----\n${b64}\n-----END ${label}-----\n`;
 }
 
@@ -148,7 +151,10 @@ async function makeTlsMaterial(): Promise<TlsMaterial> {
     const caKeys = (await subtle.generateKey(alg, true, ["sign", "verify"])) as unknown as X509KeyPair;
     const ca = await x509.X509CertificateGenerator.createSelfSigned(
         {
-            serialNumber: crypto.randomBytes(8).toString("hex").replace(/^[89a-f]/, "1"),
+            serialNumber: crypto
+                .randomBytes(8)
+                .toString("hex")
+                .replace(/^[89a-f]/, "1"),
             name: "CN=fake-kube-apiserver-ca",
             notBefore,
             notAfter,
@@ -156,7 +162,10 @@ async function makeTlsMaterial(): Promise<TlsMaterial> {
             keys: caKeys,
             extensions: [
                 new x509.BasicConstraintsExtension(true, 0, true),
-                new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign | x509.KeyUsageFlags.digitalSignature, true),
+                new x509.KeyUsagesExtension(
+                    x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign | x509.KeyUsageFlags.digitalSignature,
+                    true,
+                ),
                 await x509.SubjectKeyIdentifierExtension.create(caKeys.publicKey, false, wc),
             ],
         },
@@ -166,7 +175,10 @@ async function makeTlsMaterial(): Promise<TlsMaterial> {
     const serverKeys = (await subtle.generateKey(alg, true, ["sign", "verify"])) as unknown as X509KeyPair;
     const server = await x509.X509CertificateGenerator.create(
         {
-            serialNumber: crypto.randomBytes(8).toString("hex").replace(/^[89a-f]/, "1"),
+            serialNumber: crypto
+                .randomBytes(8)
+                .toString("hex")
+                .replace(/^[89a-f]/, "1"),
             subject: "CN=kube-apiserver",
             issuer: ca.subject,
             notBefore,
@@ -176,7 +188,10 @@ async function makeTlsMaterial(): Promise<TlsMaterial> {
             signingKey: caKeys.privateKey,
             extensions: [
                 new x509.BasicConstraintsExtension(false, undefined, true),
-                new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyEncipherment, true),
+                new x509.KeyUsagesExtension(
+                    x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyEncipherment,
+                    true,
+                ),
                 new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth], false),
                 new x509.SubjectAlternativeNameExtension(
                     [
@@ -196,7 +211,10 @@ async function makeTlsMaterial(): Promise<TlsMaterial> {
     return {
         caPem: ca.toString("pem") + "\n",
         certPem: server.toString("pem") + "\n",
-        keyPem: pemOf("PRIVATE KEY", await subtle.exportKey("pkcs8", serverKeys.privateKey as unknown as crypto.webcrypto.CryptoKey)),
+        keyPem: pemOf(
+            "PRIVATE KEY",
+            await subtle.exportKey("pkcs8", serverKeys.privateKey as unknown as crypto.webcrypto.CryptoKey),
+        ),
     };
 }
 
@@ -291,7 +309,9 @@ export function parseLabelSelector(selector: string): Requirement {
             if (values.some((v) => !new RegExp(`^${VALUE}$`).test(v))) {
                 throw new SelectorError(`unable to parse requirement: invalid label value in "${term}"`);
             }
-            return op === "in" ? (l) => key in l && values.includes(l[key]) : (l) => !(key in l) || !values.includes(l[key]);
+            return op === "in"
+                ? (l) => key in l && values.includes(l[key])
+                : (l) => !(key in l) || !values.includes(l[key]);
         }
         if ((m = term.match(new RegExp(`^!\\s*(${KEY})$`)))) {
             const key = m[1];
@@ -301,7 +321,9 @@ export function parseLabelSelector(selector: string): Requirement {
             const key = m[1];
             return (l) => key in l;
         }
-        throw new SelectorError(`unable to parse requirement: found '${term}', expected: key, !key, key=value, key!=value, key in (...), key notin (...)`);
+        throw new SelectorError(
+            `unable to parse requirement: found '${term}', expected: key, !key, key=value, key!=value, key in (...), key notin (...)`,
+        );
     });
     return (labels) => reqs.every((r) => r(labels));
 }
@@ -311,7 +333,17 @@ function parseFieldSelector(selector: string): (fields: Record<string, string>) 
     if (selector.trim() === "") {
         return () => true;
     }
-    const supported = new Set(["metadata.name", "metadata.namespace", "status.phase", "spec.nodeName", "spec.restartPolicy", "spec.schedulerName", "spec.serviceAccountName", "status.podIP", "status.nominatedNodeName"]);
+    const supported = new Set([
+        "metadata.name",
+        "metadata.namespace",
+        "status.phase",
+        "spec.nodeName",
+        "spec.restartPolicy",
+        "spec.schedulerName",
+        "spec.serviceAccountName",
+        "status.podIP",
+        "status.nominatedNodeName",
+    ]);
     const reqs = selector.split(",").map((raw) => {
         const m = raw.trim().match(/^([A-Za-z.]+)\s*(==|!=|=)\s*(.*)$/);
         if (!m) {
@@ -321,7 +353,9 @@ function parseFieldSelector(selector: string): (fields: Record<string, string>) 
         if (!supported.has(field)) {
             throw new SelectorError(`field label not supported: ${field}`);
         }
-        return op === "!=" ? (f: Record<string, string>) => f[field] !== value : (f: Record<string, string>) => f[field] === value;
+        return op === "!="
+            ? (f: Record<string, string>) => f[field] !== value
+            : (f: Record<string, string>) => f[field] === value;
     });
     return (fields) => reqs.every((r) => r(fields));
 }
@@ -401,7 +435,9 @@ function podJson(s: PodState, rv: number): Record<string, unknown> {
                     ready,
                     started: running,
                     restartCount: s.restarts,
-                    state: running ? { running: { startedAt: s.readyChanged } } : { waiting: { reason: phase === "Pending" ? "ContainerCreating" : "Completed" } },
+                    state: running
+                        ? { running: { startedAt: s.readyChanged } }
+                        : { waiting: { reason: phase === "Pending" ? "ContainerCreating" : "Completed" } },
                 },
             ],
         },
@@ -455,9 +491,15 @@ export async function startFakeKubeApi(opts: FakeKubeApiOptions): Promise<FakeKu
 
     /** Pods by name alone (names are unique in the tests); throws if ambiguous or missing. */
     const podNamed = (name: string): PodState => {
-        const found = [...pods.values()].filter((s) => s.pod.name === name || keyOf(s.pod.namespace, s.pod.name) === name);
+        const found = [...pods.values()].filter(
+            (s) => s.pod.name === name || keyOf(s.pod.namespace, s.pod.name) === name,
+        );
         if (found.length !== 1) {
-            throw new Error(found.length === 0 ? `no fake pod named ${name}` : `fake pod name ${name} is ambiguous; use namespace/name`);
+            throw new Error(
+                found.length === 0
+                    ? `no fake pod named ${name}`
+                    : `fake pod name ${name} is ambiguous; use namespace/name`,
+            );
         }
         return found[0];
     };
@@ -470,7 +512,8 @@ export async function startFakeKubeApi(opts: FakeKubeApiOptions): Promise<FakeKu
     const wss = new WebSocketServer({
         noServer: true,
         // The choice is made (and refused when impossible) before handleUpgrade.
-        handleProtocols: (_offered, req) => (req as IncomingMessage & { chosenProtocol?: string }).chosenProtocol || false,
+        handleProtocols: (_offered, req) =>
+            (req as IncomingMessage & { chosenProtocol?: string }).chosenProtocol || false,
         perMessageDeflate: false,
         maxPayload: 64 << 20,
     });
@@ -492,12 +535,23 @@ export async function startFakeKubeApi(opts: FakeKubeApiOptions): Promise<FakeKu
     server.on("request", (req: IncomingMessage, res: ServerResponse) => {
         const { url, path: p, query } = splitUrl(req);
         const ok = authorized(req);
-        const entry: FakeKubeRequest = { method: req.method ?? "GET", path: p, query, authorized: ok, status: 0, websocket: false };
+        const entry: FakeKubeRequest = {
+            method: req.method ?? "GET",
+            path: p,
+            query,
+            authorized: ok,
+            status: 0,
+            websocket: false,
+        };
         requests.push(entry);
         const send = (code: number, body: unknown) => {
             entry.status = code;
             const text = JSON.stringify(body);
-            res.writeHead(code, { "Content-Type": "application/json", "Content-Length": Buffer.byteLength(text), "Cache-Control": "no-cache, private" });
+            res.writeHead(code, {
+                "Content-Type": "application/json",
+                "Content-Length": Buffer.byteLength(text),
+                "Cache-Control": "no-cache, private",
+            });
             res.end(text);
         };
         req.resume();
@@ -516,7 +570,14 @@ export async function startFakeKubeApi(opts: FakeKubeApiOptions): Promise<FakeKu
             }
             if (opts.forbidList) {
                 const where = ns === undefined ? "at the cluster scope" : `in the namespace "${ns}"`;
-                return send(403, status(403, `pods is forbidden: User "system:serviceaccount:default:fake" cannot list resource "pods" in API group "" ${where}`, { kind: "pods" }));
+                return send(
+                    403,
+                    status(
+                        403,
+                        `pods is forbidden: User "system:serviceaccount:default:fake" cannot list resource "pods" in API group "" ${where}`,
+                        { kind: "pods" },
+                    ),
+                );
             }
             if (url.searchParams.get("watch") === "true" || url.searchParams.get("watch") === "1") {
                 return send(400, status(400, "watch is not supported by the fake Kubernetes API"));
@@ -533,14 +594,24 @@ export async function startFakeKubeApi(opts: FakeKubeApiOptions): Promise<FakeKu
                 throw e;
             }
             const items = [...pods.values()]
-                .filter((s) => (ns === undefined || s.pod.namespace === ns) && labelMatch(s.pod.labels) && fieldMatch(podFields(s)))
+                .filter(
+                    (s) =>
+                        (ns === undefined || s.pod.namespace === ns) &&
+                        labelMatch(s.pod.labels) &&
+                        fieldMatch(podFields(s)),
+                )
                 .sort((a, b) => keyOf(a.pod.namespace, a.pod.name).localeCompare(keyOf(b.pod.namespace, b.pod.name)))
                 .map((s) => {
                     // List items carry no apiVersion/kind, as from the real server.
                     const { apiVersion: _a, kind: _k, ...rest } = podJson(s, resourceVersion);
                     return rest;
                 });
-            return send(200, { kind: "PodList", apiVersion: "v1", metadata: { resourceVersion: String(resourceVersion) }, items });
+            return send(200, {
+                kind: "PodList",
+                apiVersion: "v1",
+                metadata: { resourceVersion: String(resourceVersion) },
+                items,
+            });
         };
 
         if (p === "/api/v1/pods") {
@@ -555,7 +626,9 @@ export async function startFakeKubeApi(opts: FakeKubeApiOptions): Promise<FakeKu
             }
             const [ns, name] = [decodeURIComponent(m[1]), decodeURIComponent(m[2])];
             const s = pods.get(keyOf(ns, name));
-            return s ? send(200, podJson(s, resourceVersion)) : send(404, status(404, `pods "${name}" not found`, { name, kind: "pods" }));
+            return s
+                ? send(200, podJson(s, resourceVersion))
+                : send(404, status(404, `pods "${name}" not found`, { name, kind: "pods" }));
         }
         if ((m = p.match(POD_PORTFORWARD))) {
             const [ns, name] = [decodeURIComponent(m[1]), decodeURIComponent(m[2])];
@@ -572,7 +645,11 @@ export async function startFakeKubeApi(opts: FakeKubeApiOptions): Promise<FakeKu
     /** RBAC, existence, phase and query checks, in the API server's order. */
     function portForwardRefusal(ns: string, name: string, url: URL): Status | undefined {
         if (opts.forbidPortForward) {
-            return status(403, `pods "${name}" is forbidden: User "system:serviceaccount:default:fake" cannot create resource "pods/portforward" in API group "" in the namespace "${ns}"`, { name, kind: "pods" });
+            return status(
+                403,
+                `pods "${name}" is forbidden: User "system:serviceaccount:default:fake" cannot create resource "pods/portforward" in API group "" in the namespace "${ns}"`,
+                { name, kind: "pods" },
+            );
         }
         const s = pods.get(keyOf(ns, name));
         if (!s) {
@@ -610,13 +687,28 @@ export async function startFakeKubeApi(opts: FakeKubeApiOptions): Promise<FakeKu
             .map((s) => s.trim())
             .filter(Boolean);
         const isWebSocket = (req.headers.upgrade ?? "").toLowerCase() === "websocket";
-        const entry: FakeKubeRequest = { method: req.method ?? "GET", path: p, query, authorized: ok, status: 0, websocket: isWebSocket, protocols: offered };
+        const entry: FakeKubeRequest = {
+            method: req.method ?? "GET",
+            path: p,
+            query,
+            authorized: ok,
+            status: 0,
+            websocket: isWebSocket,
+            protocols: offered,
+        };
         requests.push(entry);
 
         const refuse = (code: number, body?: Status) => {
             entry.status = code;
             const text = body ? JSON.stringify(body) : "";
-            const reason = { 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed" }[code] ?? "Error";
+            const reason =
+                {
+                    400: "Bad Request",
+                    401: "Unauthorized",
+                    403: "Forbidden",
+                    404: "Not Found",
+                    405: "Method Not Allowed",
+                }[code] ?? "Error";
             socket.end(
                 `HTTP/1.1 ${code} ${reason}\r\n` +
                     (body ? "Content-Type: application/json\r\n" : "") +
@@ -638,7 +730,13 @@ export async function startFakeKubeApi(opts: FakeKubeApiOptions): Promise<FakeKu
         }
         if (!isWebSocket) {
             // e.g. SPDY/3.1 as kubectl used to send; this double only speaks WebSocket.
-            return refuse(400, status(400, `unable to upgrade connection: ${req.headers.upgrade} is not supported by the fake Kubernetes API; use WebSocket`));
+            return refuse(
+                400,
+                status(
+                    400,
+                    `unable to upgrade connection: ${req.headers.upgrade} is not supported by the fake Kubernetes API; use WebSocket`,
+                ),
+            );
         }
         if (req.method !== "GET") {
             // golang.org/x/net/websocket refuses any other method.
@@ -666,7 +764,9 @@ export async function startFakeKubeApi(opts: FakeKubeApiOptions): Promise<FakeKu
     function runPortForward(ws: WebSocket, protocol: string, ns: string, name: string, ports: number[]) {
         const base64 = protocol === "v4.base64.channel.k8s.io";
         const frame = (channel: number, data: Buffer): Buffer | string =>
-            base64 ? String.fromCharCode(48 + channel) + data.toString("base64") : Buffer.concat([Buffer.of(channel), data]);
+            base64
+                ? String.fromCharCode(48 + channel) + data.toString("base64")
+                : Buffer.concat([Buffer.of(channel), data]);
         const live: LiveSession[] = [];
         let wsOpen = true;
 
@@ -689,7 +789,15 @@ export async function startFakeKubeApi(opts: FakeKubeApiOptions): Promise<FakeKu
         ports.forEach((port, i) => {
             const dataCh = 2 * i;
             const errCh = 2 * i + 1;
-            const record: FakePortForwardSession = { namespace: ns, pod: name, port, open: true, protocol, bytesToTarget: 0, bytesFromTarget: 0 };
+            const record: FakePortForwardSession = {
+                namespace: ns,
+                pod: name,
+                port,
+                open: true,
+                protocol,
+                bytesToTarget: 0,
+                bytesFromTarget: 0,
+            };
             const session: LiveSession = { record, ws, targets: [] };
             sessions.push(session);
             live.push(session);
@@ -709,7 +817,9 @@ export async function startFakeKubeApi(opts: FakeKubeApiOptions): Promise<FakeKu
             };
             if (!where) {
                 // Nothing listens on that port inside the pod's network namespace.
-                fail(`failed to connect to localhost:${port} inside namespace "${name}", IPv4: dial tcp4 127.0.0.1:${port}: connect: connection refused IPv6 dial tcp6 [::1]:${port}: connect: connection refused `);
+                fail(
+                    `failed to connect to localhost:${port} inside namespace "${name}", IPv4: dial tcp4 127.0.0.1:${port}: connect: connection refused IPv6 dial tcp6 [::1]:${port}: connect: connection refused `,
+                );
                 return;
             }
             const target = net.connect({ host: where.host, port: where.port });
@@ -849,7 +959,11 @@ export async function startFakeKubeApi(opts: FakeKubeApiOptions): Promise<FakeKu
             s.readyChanged = new Date().toISOString().replace(/\.\d+Z$/, "Z");
             resourceVersion++;
             for (const session of sessions) {
-                if (session.record.pod === s.pod.name && session.record.namespace === s.pod.namespace && session.record.open) {
+                if (
+                    session.record.pod === s.pod.name &&
+                    session.record.namespace === s.pod.namespace &&
+                    session.record.open
+                ) {
                     for (const t of session.targets) t.destroy();
                     session.record.open = false;
                     session.ws.terminate();

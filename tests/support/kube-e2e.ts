@@ -7,7 +7,13 @@ import { jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { parse as parseYaml } from "yaml";
 import { privateHostsProblem } from "./cluster";
-import { ControlPlane, ControlPlaneTools, createNamespace, findControlPlaneTools, startControlPlane } from "./control-plane";
+import {
+    ControlPlane,
+    ControlPlaneTools,
+    createNamespace,
+    findControlPlaneTools,
+    startControlPlane,
+} from "./control-plane";
 import { Cleanup, findNatsServers } from "./nats";
 import { PodServerEvent, PodServers, startPodServers } from "./pod-servers";
 import { createProgramFolder, EngineTools, findEngineTools, ProgramFolder } from "./real-engine";
@@ -39,31 +45,55 @@ export interface KubernetesTarget {
  * reaches the control plane through KUBECONFIG unless `ambientKubeconfig` is false: the program must
  * then bring its own (an explicit provider), as nothing else points at the cluster.
  */
-export async function startKubernetesTarget(cleanup: Cleanup, namespaces: string[], files: Record<string, string>, options: { ambientKubeconfig?: boolean } = {}): Promise<KubernetesTarget> {
+export async function startKubernetesTarget(
+    cleanup: Cleanup,
+    namespaces: string[],
+    files: Record<string, string>,
+    options: { ambientKubeconfig?: boolean } = {},
+): Promise<KubernetesTarget> {
     const plane = await startControlPlane(findControlPlaneTools() as ControlPlaneTools, cleanup);
     for (const namespace of namespaces) await createNamespace(plane, namespace);
     const pods = startPodServers(plane, cleanup, { binaries: findNatsServers() });
     const program = await createProgramFolder(findEngineTools() as EngineTools, cleanup, files);
     const env: NodeJS.ProcessEnv = options.ambientKubeconfig === false ? {} : { KUBECONFIG: plane.kubeconfigPath };
-    const pulumi: ProgramFolder["pulumi"] = (args, options = {}) => program.pulumi(args, { ...options, env: { ...env, ...options.env } });
-    const pulumiOk: ProgramFolder["pulumiOk"] = (args, options = {}) => program.pulumiOk(args, { ...options, env: { ...env, ...options.env } });
+    const pulumi: ProgramFolder["pulumi"] = (args, options = {}) =>
+        program.pulumi(args, { ...options, env: { ...env, ...options.env } });
+    const pulumiOk: ProgramFolder["pulumiOk"] = (args, options = {}) =>
+        program.pulumiOk(args, { ...options, env: { ...env, ...options.env } });
     await pulumiOk(["stack", "init", "dev"]);
     const up = async () => {
         const result = await pulumi(["up", "--yes", "--skip-preview"]);
         if (result.code !== 0) {
-            const events = pods.events.slice(-12).map((e) => `${new Date(e.at).toISOString()} ${e.pod} ${e.what}${e.detail ? `: ${e.detail}` : ""}`);
-            throw new Error(`pulumi up failed with exit code ${result.code}\n--- stdout\n${result.stdout}\n--- stderr\n${result.stderr}\n--- pod servers\n${pods.problems().slice(-5).join("\n")}\n${events.join("\n")}`);
+            const events = pods.events
+                .slice(-12)
+                .map((e) => `${new Date(e.at).toISOString()} ${e.pod} ${e.what}${e.detail ? `: ${e.detail}` : ""}`);
+            throw new Error(
+                `pulumi up failed with exit code ${result.code}\n--- stdout\n${result.stdout}\n--- stderr\n${result.stderr}\n--- pod servers\n${pods.problems().slice(-5).join("\n")}\n${events.join("\n")}`,
+            );
         }
     };
     return { plane, pods, program, pulumi, pulumiOk, up };
 }
 
-/** A client of the bus `eventbus-<busName>-js` with the credentials and CA of its client Secret, connected to the pods' servers. */
-export async function connectToBus(target: KubernetesTarget, namespace: string, busName: string, cleanup: Cleanup): Promise<{ nc: NatsConnection; jsm: JetStreamManager }> {
-    const secret = await target.plane.requestOk("GET", `/api/v1/namespaces/${namespace}/secrets/eventbus-${busName}-js-client-auth`);
+/**
+ * A client of the bus `eventbus-<busName>-js` with the credentials and CA of its client Secret, connected to the pods'
+ * servers.
+ */
+export async function connectToBus(
+    target: KubernetesTarget,
+    namespace: string,
+    busName: string,
+    cleanup: Cleanup,
+): Promise<{ nc: NatsConnection; jsm: JetStreamManager }> {
+    const secret = await target.plane.requestOk(
+        "GET",
+        `/api/v1/namespaces/${namespace}/secrets/eventbus-${busName}-js-client-auth`,
+    );
     const text = (key: string) => Buffer.from(secret.data[key], "base64").toString("utf8");
     const auth = parseYaml(text("client-auth")) as { username: string; password: string };
-    const servers = [...target.pods.running().values()].filter((s) => s.pod.startsWith(`${namespace}/eventbus-${busName}-js-`)).map((s) => `nats://${s.ip}:${s.clientPort}`);
+    const servers = [...target.pods.running().values()]
+        .filter((s) => s.pod.startsWith(`${namespace}/eventbus-${busName}-js-`))
+        .map((s) => `nats://${s.ip}:${s.clientPort}`);
     const nc = await connect({
         servers,
         user: auth.username,

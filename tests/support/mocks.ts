@@ -59,8 +59,6 @@ export interface RealisticMockOptions {
 // Mock wiring
 // ---------------------------------------------------------------------------
 
-
-
 /**
  * Installs Pulumi mocks whose tls/random resources carry real cryptographic
  * material, and records every registration for assertions.
@@ -291,7 +289,10 @@ export function certificateFacts(pem: string): CertificateFacts {
         notBefore: cert.notBefore,
         notAfter: cert.notAfter,
         publicKeyAlgorithm: algorithm,
-        namedCurve: algorithm === "ECDSA" ? (CURVES[key.asymmetricKeyDetails?.namedCurve ?? ""] ?? key.asymmetricKeyDetails?.namedCurve) : undefined,
+        namedCurve:
+            algorithm === "ECDSA"
+                ? (CURVES[key.asymmetricKeyDetails?.namedCurve ?? ""] ?? key.asymmetricKeyDetails?.namedCurve)
+                : undefined,
         signatureHash: (cert.signatureAlgorithm as { hash?: { name?: string } }).hash?.name,
     };
 }

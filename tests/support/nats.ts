@@ -43,7 +43,10 @@ const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
  * `null`, and returns that value. Exceptions thrown by `fn` count as "not
  * yet"; the last one is reported if the deadline passes.
  */
-export async function waitFor<T>(fn: () => T | Promise<T>, opts: WaitForOptions = {}): Promise<Exclude<T, false | null | undefined>> {
+export async function waitFor<T>(
+    fn: () => T | Promise<T>,
+    opts: WaitForOptions = {},
+): Promise<Exclude<T, false | null | undefined>> {
     const timeoutMs = opts.timeoutMs ?? 10_000;
     const intervalMs = opts.intervalMs ?? 100;
     const deadline = Date.now() + timeoutMs;
@@ -58,7 +61,10 @@ export async function waitFor<T>(fn: () => T | Promise<T>, opts: WaitForOptions 
             lastError = err;
         }
         if (Date.now() >= deadline) {
-            const reason = lastError === undefined ? "" : `: last error: ${lastError instanceof Error ? lastError.message : String(lastError)}`;
+            const reason =
+                lastError === undefined
+                    ? ""
+                    : `: last error: ${lastError instanceof Error ? lastError.message : String(lastError)}`;
             throw new Error(`timed out after ${timeoutMs}ms waiting for ${opts.what ?? "condition"}${reason}`);
         }
         await sleep(Math.min(intervalMs, Math.max(0, deadline - Date.now())));
@@ -94,7 +100,9 @@ export const LIVE_SUITE_LINES: readonly string[] = ["2.9", "2.10", "2.14"];
 
 /** The nats-servers of {@link LIVE_SUITE_LINES} that have a version map entry, oldest first. */
 export function liveSuiteServers(): NatsServerBinary[] {
-    return findNatsServers().filter((s) => versionEntryFor(s.version) && LIVE_SUITE_LINES.some((line) => s.version.startsWith(`${line}.`)));
+    return findNatsServers().filter(
+        (s) => versionEntryFor(s.version) && LIVE_SUITE_LINES.some((line) => s.version.startsWith(`${line}.`)),
+    );
 }
 
 /**
@@ -237,10 +245,18 @@ export interface ConfigTestResult {
 }
 
 /** Runs `nats-server -t -c configPath [extraArgs]`: the server's own validation of its configuration and flags. */
-export function testConfig(binary: string | NatsServerBinary, configPath: string, env: Record<string, string> = {}, extraArgs: string[] = []): Promise<ConfigTestResult> {
+export function testConfig(
+    binary: string | NatsServerBinary,
+    configPath: string,
+    env: Record<string, string> = {},
+    extraArgs: string[] = [],
+): Promise<ConfigTestResult> {
     const file = typeof binary === "string" ? binary : binary.path;
     return new Promise((resolve, reject) => {
-        const child = spawn(file, ["-t", "-c", configPath, ...extraArgs], { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+        const child = spawn(file, ["-t", "-c", configPath, ...extraArgs], {
+            env: { ...process.env, ...env },
+            stdio: ["ignore", "pipe", "pipe"],
+        });
         liveChildren.add(child);
         let output = "";
         child.stdout!.on("data", (c: Buffer) => (output += c.toString("utf8")));

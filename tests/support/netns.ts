@@ -35,7 +35,11 @@ const COMMAND_TIMEOUT_MS = 15_000;
 const ETC_NETNS = "/etc/netns";
 
 function run(file: string, args: string[]): string {
-    return execFileSync(file, args, { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], timeout: COMMAND_TIMEOUT_MS });
+    return execFileSync(file, args, {
+        encoding: "utf8",
+        stdio: ["ignore", "pipe", "pipe"],
+        timeout: COMMAND_TIMEOUT_MS,
+    });
 }
 
 function ip(...args: string[]): string {
@@ -102,7 +106,7 @@ function ipToInt(address: string): number {
 function overlaps(a: { net: number; len: number }, b: { net: number; len: number }): boolean {
     const len = Math.min(a.len, b.len);
     const mask = len === 0 ? 0 : (0xffffffff << (32 - len)) >>> 0;
-    return ((a.net & mask) >>> 0) === ((b.net & mask) >>> 0);
+    return (a.net & mask) >>> 0 === (b.net & mask) >>> 0;
 }
 
 /** Every IPv4 prefix the root namespace routes or holds (the default route excluded). */
@@ -117,7 +121,9 @@ function usedPrefixes(): { net: number; len: number }[] {
     for (const route of JSON.parse(ip("-j", "-4", "route", "show", "table", "all") || "[]") as { dst?: string }[]) {
         if (route.dst && route.dst !== "default") add(route.dst);
     }
-    for (const link of JSON.parse(ip("-j", "-4", "addr", "show") || "[]") as { addr_info?: { local?: string; prefixlen?: number }[] }[]) {
+    for (const link of JSON.parse(ip("-j", "-4", "addr", "show") || "[]") as {
+        addr_info?: { local?: string; prefixlen?: number }[];
+    }[]) {
         for (const a of link.addr_info ?? []) {
             if (a.local) add(`${a.local}/${a.prefixlen ?? 32}`);
         }
@@ -168,7 +174,16 @@ function installHooks(): void {
 
 function disableIpv6In(ns: string): void {
     try {
-        run("ip", ["netns", "exec", ns, "sysctl", "-q", "-w", "net.ipv6.conf.all.disable_ipv6=1", "net.ipv6.conf.default.disable_ipv6=1"]);
+        run("ip", [
+            "netns",
+            "exec",
+            ns,
+            "sysctl",
+            "-q",
+            "-w",
+            "net.ipv6.conf.all.disable_ipv6=1",
+            "net.ipv6.conf.default.disable_ipv6=1",
+        ]);
     } catch {
         // A kernel without IPv6: nothing to silence.
     }
@@ -306,7 +321,9 @@ export class NetLab {
             attempt(`delete namespace ${ns}`, () => {
                 if (fs.existsSync(`/var/run/netns/${ns}`)) ip("netns", "del", ns);
             });
-            attempt(`remove ${ETC_NETNS}/${ns}`, () => fs.rmSync(path.join(ETC_NETNS, ns), { recursive: true, force: true }));
+            attempt(`remove ${ETC_NETNS}/${ns}`, () =>
+                fs.rmSync(path.join(ETC_NETNS, ns), { recursive: true, force: true }),
+            );
         }
         liveLabs.delete(this);
         return problems;

@@ -9,7 +9,8 @@
  * machine has one network and one filesystem: mount paths become folders (in the config and the
  * arguments), each pod listens on a loopback address of its own (given with `-a` and `--cluster`, the
  * config text is untouched), and the pods' DNS names resolve through a hosts file. Once the server
- * answers the pod's startup probe and then its readiness probe, as the kubelet asks them, a kwok PortForward sends the pod's ports to it and the pod becomes
+ * answers the pod's startup probe and then its readiness probe, as the kubelet asks them, a kwok PortForward sends the
+ * pod's ports to it and the pod becomes
  * Ready; a deleted pod runs its preStop command (lame duck mode) and goes away once the server exits.
  *
  * It also provisions the volumes of {@link STORAGE_CLASS}: a hostPath PersistentVolume per claim.
@@ -18,7 +19,14 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { execFile } from "node:child_process";
 import { writeHostsLauncher } from "../../cli/nats-server";
-import { POD_IP_ANNOTATION, PROVISIONER, STARTED_ANNOTATION, STOPPED_ANNOTATION, STORAGE_CLASS, type ControlPlane } from "./control-plane";
+import {
+    POD_IP_ANNOTATION,
+    PROVISIONER,
+    STARTED_ANNOTATION,
+    STOPPED_ANNOTATION,
+    STORAGE_CLASS,
+    type ControlPlane,
+} from "./control-plane";
 import { Cleanup, NatsServerBinary, NatsServerHandle, startNatsServer, waitFor } from "./nats";
 
 /** Something that happened to a pod's server. */
@@ -104,7 +112,13 @@ export function startPodServers(plane: ControlPlane, cleanup: Cleanup, options: 
     };
 
     const record = (pod: any, what: PodServerEvent["what"], detail?: string) =>
-        events.push({ at: Date.now(), pod: `${pod.metadata.namespace}/${pod.metadata.name}`, uid: pod.metadata.uid, what, ...(detail ? { detail } : {}) });
+        events.push({
+            at: Date.now(),
+            pod: `${pod.metadata.namespace}/${pod.metadata.name}`,
+            uid: pod.metadata.uid,
+            what,
+            ...(detail ? { detail } : {}),
+        });
 
     const writeHosts = () => {
         const lines = ["127.0.0.1 localhost"];
@@ -137,7 +151,9 @@ export function startPodServers(plane: ControlPlane, cleanup: Cleanup, options: 
         const claims = await plane.requestOk("GET", "/api/v1/persistentvolumeclaims");
         for (const claim of claims.items) {
             const key = `${claim.metadata.namespace}/${claim.metadata.name}`;
-            const wanted = claim.metadata.annotations?.["volume.kubernetes.io/storage-provisioner"] === PROVISIONER || claim.spec.storageClassName === STORAGE_CLASS;
+            const wanted =
+                claim.metadata.annotations?.["volume.kubernetes.io/storage-provisioner"] === PROVISIONER ||
+                claim.spec.storageClassName === STORAGE_CLASS;
             if (!wanted || claim.spec.volumeName || claim.status?.phase !== "Pending" || provisioned.has(key)) continue;
             const name = `pvc-${claim.metadata.uid}`;
             const dir = path.join(root, "volumes", name);
@@ -153,7 +169,13 @@ export function startPodServers(plane: ControlPlane, cleanup: Cleanup, options: 
                     storageClassName: claim.spec.storageClassName ?? STORAGE_CLASS,
                     volumeMode: claim.spec.volumeMode ?? "Filesystem",
                     hostPath: { path: dir, type: "Directory" },
-                    claimRef: { apiVersion: "v1", kind: "PersistentVolumeClaim", namespace: claim.metadata.namespace, name: claim.metadata.name, uid: claim.metadata.uid },
+                    claimRef: {
+                        apiVersion: "v1",
+                        kind: "PersistentVolumeClaim",
+                        namespace: claim.metadata.namespace,
+                        name: claim.metadata.name,
+                        uid: claim.metadata.uid,
+                    },
                 },
             });
             provisioned.set(key, dir);
@@ -162,33 +184,50 @@ export function startPodServers(plane: ControlPlane, cleanup: Cleanup, options: 
 
     const startPod = async (pod: any) => {
         const key = `${pod.metadata.namespace}/${pod.metadata.name}`;
-        const container = pod.spec.containers.find((c: any) => String((c.command ?? [])[0] ?? "").endsWith("nats-server"));
+        const container = pod.spec.containers.find((c: any) =>
+            String((c.command ?? [])[0] ?? "").endsWith("nats-server"),
+        );
         if (!container) return;
-        const tag = String(container.image).split(":").pop()!.replace(/-alpine$/, "");
+        const tag = String(container.image)
+            .split(":")
+            .pop()!
+            .replace(/-alpine$/, "");
         const binary = options.binaries.find((b) => b.version === tag);
         if (!binary) throw new Error(`no nats-server ${tag} here for image ${container.image}`);
         const ip = addressOf(pod);
         const podDir = path.join(root, "pods", pod.metadata.namespace, `${pod.metadata.name}-${pod.metadata.uid}`);
         const volumes = await materializeVolumes(plane, pod, podDir);
         const mounts = (container.volumeMounts ?? [])
-            .map((m: any) => ({ mountPath: String(m.mountPath).replace(/\/$/, ""), dir: path.join(volumes[m.name], m.subPath ?? "") }))
+            .map((m: any) => ({
+                mountPath: String(m.mountPath).replace(/\/$/, ""),
+                dir: path.join(volumes[m.name], m.subPath ?? ""),
+            }))
             .sort((a: any, b: any) => b.mountPath.length - a.mountPath.length);
         const localPath = (text: string) =>
-            mounts.reduce((out: string, m: any) => out.replace(new RegExp(`${escapeRegExp(m.mountPath)}(?=[/"'\\s]|$)`, "gm"), m.dir), text);
+            mounts.reduce(
+                (out: string, m: any) =>
+                    out.replace(new RegExp(`${escapeRegExp(m.mountPath)}(?=[/"'\\s]|$)`, "gm"), m.dir),
+                text,
+            );
         const env = await resolveEnv(plane, pod, container, ip);
-        const expand = (text: string) => text.replace(/\$\(([A-Za-z_][A-Za-z0-9_]*)\)/g, (whole, name) => env[name] ?? whole);
+        const expand = (text: string) =>
+            text.replace(/\$\(([A-Za-z_][A-Za-z0-9_]*)\)/g, (whole, name) => env[name] ?? whole);
 
-        // The container's command: `<nats-server> --config <file> [args]`; its config file is read with the mount paths moved.
+        // The container's command: `<nats-server> --config <file> [args]`; its config file is read with the mount paths
+        // moved.
         const words = [...(container.command ?? []).slice(1), ...(container.args ?? [])].map(expand);
         const configIndex = words.findIndex((w) => w === "--config" || w === "-c" || w === "-config");
-        if (configIndex < 0 || configIndex + 1 >= words.length) throw new Error(`pod ${key}: the nats-server command has no --config: ${words.join(" ")}`);
+        if (configIndex < 0 || configIndex + 1 >= words.length)
+            throw new Error(`pod ${key}: the nats-server command has no --config: ${words.join(" ")}`);
         const configPath = localPath(words[configIndex + 1]);
         const configText = fs.readFileSync(configPath, "utf8");
         // Next to the mounted file, so its relative includes resolve as in the pod.
         const configCopy = path.join(path.dirname(configPath), `.local-${path.basename(configPath)}`);
         fs.writeFileSync(configCopy, localPath(configText));
         const rest = words.filter((_, i) => i !== configIndex && i !== configIndex + 1).map(localPath);
-        const ports = Object.fromEntries((container.ports ?? []).map((p: any) => [p.name ?? String(p.containerPort), p.containerPort as number]));
+        const ports = Object.fromEntries(
+            (container.ports ?? []).map((p: any) => [p.name ?? String(p.containerPort), p.containerPort as number]),
+        );
         const bind = ["-a", ip];
         if (/^\s*cluster\s*\{/m.test(configText)) bind.push("--cluster", `nats://${ip}:${ports.cluster ?? 6222}`);
         // As the kubelet: no readiness before the startup probe has passed. Its full /healthz waits for
@@ -196,7 +235,7 @@ export function startPodServers(plane: ControlPlane, cleanup: Cleanup, options: 
         const startup = container.startupProbe?.httpGet;
         const readiness = container.readinessProbe?.httpGet;
         const probe = startup ?? readiness;
-        const monitorPort = typeof probe?.port === "number" ? probe.port : ports[probe?.port ?? "monitor"] ?? 8222;
+        const monitorPort = typeof probe?.port === "number" ? probe.port : (ports[probe?.port ?? "monitor"] ?? 8222);
 
         record(pod, "started");
         const handle = await startNatsServer({
@@ -214,9 +253,24 @@ export function startPodServers(plane: ControlPlane, cleanup: Cleanup, options: 
         });
         if (startup && readiness?.path && readiness.path !== startup.path) {
             const url = `${handle.monitorUrl}${readiness.path}`;
-            await waitFor(async () => (await fetch(url).catch(() => undefined))?.ok === true, { timeoutMs: 60_000, intervalMs: 250, what: `${key}'s readiness probe ${readiness.path}` });
+            await waitFor(async () => (await fetch(url).catch(() => undefined))?.ok === true, {
+                timeoutMs: 60_000,
+                intervalMs: 250,
+                what: `${key}'s readiness probe ${readiness.path}`,
+            });
         }
-        servers.set(key, { pod: key, uid: pod.metadata.uid, ip, clientPort: ports.client ?? 4222, monitorUrl: handle.monitorUrl, handle, volumes, binary: binary.path, container, localPath });
+        servers.set(key, {
+            pod: key,
+            uid: pod.metadata.uid,
+            ip,
+            clientPort: ports.client ?? 4222,
+            monitorUrl: handle.monitorUrl,
+            handle,
+            volumes,
+            binary: binary.path,
+            container,
+            localPath,
+        });
 
         // kwok sends the pod's ports to this server, then reports the pod Ready with this address.
         const forward = {
@@ -225,9 +279,19 @@ export function startPodServers(plane: ControlPlane, cleanup: Cleanup, options: 
             metadata: { name: pod.metadata.name, namespace: pod.metadata.namespace },
             spec: { forwards: Object.values(ports).map((port) => ({ ports: [port], target: { port, address: ip } })) },
         };
-        const created = await plane.request("POST", `/apis/kwok.x-k8s.io/v1alpha1/namespaces/${pod.metadata.namespace}/portforwards`, forward);
-        if (created.status !== 201 && created.status !== 409) throw new Error(`PortForward for ${key}: ${created.status} ${JSON.stringify(created.body)}`);
-        await plane.requestOk("PATCH", `/api/v1/namespaces/${pod.metadata.namespace}/pods/${pod.metadata.name}`, { metadata: { annotations: { [STARTED_ANNOTATION]: "true", [POD_IP_ANNOTATION]: ip } } }, MERGE_PATCH);
+        const created = await plane.request(
+            "POST",
+            `/apis/kwok.x-k8s.io/v1alpha1/namespaces/${pod.metadata.namespace}/portforwards`,
+            forward,
+        );
+        if (created.status !== 201 && created.status !== 409)
+            throw new Error(`PortForward for ${key}: ${created.status} ${JSON.stringify(created.body)}`);
+        await plane.requestOk(
+            "PATCH",
+            `/api/v1/namespaces/${pod.metadata.namespace}/pods/${pod.metadata.name}`,
+            { metadata: { annotations: { [STARTED_ANNOTATION]: "true", [POD_IP_ANNOTATION]: ip } } },
+            MERGE_PATCH,
+        );
         record(pod, "ready");
     };
 
@@ -243,11 +307,19 @@ export function startPodServers(plane: ControlPlane, cleanup: Cleanup, options: 
         record(pod, "stopped");
     };
 
-    /** A terminating pod: its server stops, then kwok removes the pod (as the kubelet confirms the container exited). */
+    /**
+     * A terminating pod: its server stops, then kwok removes the pod (as the kubelet confirms the container exited).
+     */
     const stopPod = async (pod: any, server: PodServer | undefined) => {
         if (server) await stopServer(server, pod);
-        const res = await plane.request("PATCH", `/api/v1/namespaces/${pod.metadata.namespace}/pods/${pod.metadata.name}`, { metadata: { annotations: { [STOPPED_ANNOTATION]: "true" } } }, MERGE_PATCH);
-        if (res.status !== 200 && res.status !== 404) throw new Error(`marking ${pod.metadata.name} stopped: ${res.status} ${JSON.stringify(res.body)}`);
+        const res = await plane.request(
+            "PATCH",
+            `/api/v1/namespaces/${pod.metadata.namespace}/pods/${pod.metadata.name}`,
+            { metadata: { annotations: { [STOPPED_ANNOTATION]: "true" } } },
+            MERGE_PATCH,
+        );
+        if (res.status !== 200 && res.status !== 404)
+            throw new Error(`marking ${pod.metadata.name} stopped: ${res.status} ${JSON.stringify(res.body)}`);
     };
 
     const pass = async () => {
@@ -270,10 +342,16 @@ export function startPodServers(plane: ControlPlane, cleanup: Cleanup, options: 
                     .finally(() => set.delete(key));
             };
             if (pod.metadata.deletionTimestamp) {
-                if (pod.metadata.annotations?.[STOPPED_ANNOTATION] !== "true") background(stopping, stopPod(pod, server));
+                if (pod.metadata.annotations?.[STOPPED_ANNOTATION] !== "true")
+                    background(stopping, stopPod(pod, server));
             } else if (server && server.uid !== pod.metadata.uid) {
                 background(stopping, stopServer(server, pod));
-            } else if (!server && pod.spec.nodeName && pod.metadata.annotations?.[STARTED_ANNOTATION] !== "true" && Date.now() - (failedAt.get(key) ?? 0) > 10_000) {
+            } else if (
+                !server &&
+                pod.spec.nodeName &&
+                pod.metadata.annotations?.[STARTED_ANNOTATION] !== "true" &&
+                Date.now() - (failedAt.get(key) ?? 0) > 10_000
+            ) {
                 background(starting, startPod(pod));
             }
         }
@@ -281,7 +359,10 @@ export function startPodServers(plane: ControlPlane, cleanup: Cleanup, options: 
         for (const [key, server] of servers) {
             if (!seen.has(key) && !stopping.has(key)) {
                 stopping.add(key);
-                await stopServer(server, { metadata: { namespace: key.split("/")[0], name: key.split("/")[1], uid: server.uid }, spec: {} }).finally(() => stopping.delete(key));
+                await stopServer(server, {
+                    metadata: { namespace: key.split("/")[0], name: key.split("/")[1], uid: server.uid },
+                    spec: {},
+                }).finally(() => stopping.delete(key));
             }
         }
     };
@@ -309,7 +390,12 @@ export function startPodServers(plane: ControlPlane, cleanup: Cleanup, options: 
 async function materializeVolumes(plane: ControlPlane, pod: any, podDir: string): Promise<Record<string, string>> {
     const ns = pod.metadata.namespace;
     const folders: Record<string, string> = {};
-    const writeItems = (dir: string, data: Record<string, string>, items: { key: string; path: string }[] | undefined, decode: boolean) => {
+    const writeItems = (
+        dir: string,
+        data: Record<string, string>,
+        items: { key: string; path: string }[] | undefined,
+        decode: boolean,
+    ) => {
         for (const item of items ?? Object.keys(data).map((key) => ({ key, path: key }))) {
             if (!(item.key in data)) throw new Error(`pod ${pod.metadata.name}: key ${item.key} is missing`);
             const file = path.join(dir, item.path);
@@ -320,7 +406,10 @@ async function materializeVolumes(plane: ControlPlane, pod: any, podDir: string)
     for (const volume of pod.spec.volumes ?? []) {
         const dir = path.join(podDir, "volumes", volume.name);
         if (volume.persistentVolumeClaim) {
-            const claim = await plane.requestOk("GET", `/api/v1/namespaces/${ns}/persistentvolumeclaims/${volume.persistentVolumeClaim.claimName}`);
+            const claim = await plane.requestOk(
+                "GET",
+                `/api/v1/namespaces/${ns}/persistentvolumeclaims/${volume.persistentVolumeClaim.claimName}`,
+            );
             if (!claim.spec.volumeName) throw new Error(`claim ${claim.metadata.name} is not bound`);
             const pv = await plane.requestOk("GET", `/api/v1/persistentvolumes/${claim.spec.volumeName}`);
             if (!pv.spec.hostPath) throw new Error(`volume ${pv.metadata.name} is not a hostPath volume`);
@@ -329,7 +418,15 @@ async function materializeVolumes(plane: ControlPlane, pod: any, podDir: string)
         }
         fs.mkdirSync(dir, { recursive: true });
         folders[volume.name] = dir;
-        const sources = volume.projected?.sources ?? [volume.configMap ? { configMap: volume.configMap } : volume.secret ? { secret: { ...volume.secret, name: volume.secret.secretName } } : undefined].filter(Boolean);
+        const sources =
+            volume.projected?.sources ??
+            [
+                volume.configMap
+                    ? { configMap: volume.configMap }
+                    : volume.secret
+                      ? { secret: { ...volume.secret, name: volume.secret.secretName } }
+                      : undefined,
+            ].filter(Boolean);
         for (const source of sources) {
             if (source.configMap) {
                 const cm = await plane.requestOk("GET", `/api/v1/namespaces/${ns}/configmaps/${source.configMap.name}`);
@@ -343,13 +440,18 @@ async function materializeVolumes(plane: ControlPlane, pod: any, podDir: string)
     return folders;
 }
 
-/** The container's environment as the kubelet builds it: values with `$(VAR)`, field and Secret/ConfigMap references. */
+/**
+ * The container's environment as the kubelet builds it: values with `$(VAR)`, field and Secret/ConfigMap references.
+ */
 async function resolveEnv(plane: ControlPlane, pod: any, container: any, ip: string): Promise<Record<string, string>> {
     const env: Record<string, string> = {};
     const ns = pod.metadata.namespace;
     for (const variable of container.env ?? []) {
         if (variable.value !== undefined) {
-            env[variable.name] = String(variable.value).replace(/\$\(([A-Za-z_][A-Za-z0-9_]*)\)/g, (whole, name) => env[name] ?? whole);
+            env[variable.name] = String(variable.value).replace(
+                /\$\(([A-Za-z_][A-Za-z0-9_]*)\)/g,
+                (whole, name) => env[name] ?? whole,
+            );
         } else if (variable.valueFrom?.fieldRef) {
             const field = variable.valueFrom.fieldRef.fieldPath;
             const fields: Record<string, string> = {

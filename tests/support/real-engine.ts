@@ -54,9 +54,24 @@ function locateEngineTools(): EngineTools | string {
     const cache = cacheDir();
     const tools: EngineTools = {
         pulumi: path.join(cache, "pulumi", `v${versions.pulumi.version}`, "pulumi"),
-        dynamicProviderLauncher: path.join(cache, "pulumi", `v${versions.pulumi.version}`, "pulumi-resource-pulumi-nodejs"),
-        languageHost: path.join(cache, "pulumi-language-nodejs", `v${versions.languageHost.sdkVersion}`, "pulumi-language-nodejs"),
-        kubernetesProvider: path.join(cache, "pulumi-kubernetes", `v${versions.kubernetesProvider.version}`, "pulumi-resource-kubernetes"),
+        dynamicProviderLauncher: path.join(
+            cache,
+            "pulumi",
+            `v${versions.pulumi.version}`,
+            "pulumi-resource-pulumi-nodejs",
+        ),
+        languageHost: path.join(
+            cache,
+            "pulumi-language-nodejs",
+            `v${versions.languageHost.sdkVersion}`,
+            "pulumi-language-nodejs",
+        ),
+        kubernetesProvider: path.join(
+            cache,
+            "pulumi-kubernetes",
+            `v${versions.kubernetesProvider.version}`,
+            "pulumi-resource-kubernetes",
+        ),
     };
     for (const file of [tools.pulumi, tools.dynamicProviderLauncher, tools.languageHost, tools.kubernetesProvider]) {
         if (!fs.existsSync(file)) {
@@ -77,7 +92,13 @@ let packed: string | undefined;
 function packPackage(cleanup: Cleanup): string {
     if (!packed || !fs.existsSync(packed)) {
         const dir = cleanup.tempDir("eventbus-pack");
-        const name = execFileSync("npm", ["pack", "--silent", "--pack-destination", dir], { cwd: REPO, encoding: "utf8" }).trim().split("\n").pop()!;
+        const name = execFileSync("npm", ["pack", "--silent", "--pack-destination", dir], {
+            cwd: REPO,
+            encoding: "utf8",
+        })
+            .trim()
+            .split("\n")
+            .pop()!;
         packed = path.join(dir, name);
     }
     return packed;
@@ -108,11 +129,11 @@ const PASSPHRASE = "end-to-end test passphrase";
 
 /** Writes a wrapper that runs the tls or random provider double under this Node.js. */
 function writeDoubleWrapper(binDir: string, packageName: "tls" | "random"): void {
-    const double = path.join(REPO, "dist/tests/e2e/provider-double.js");
+    const double = path.join(REPO, "dist/tests/support/provider-double.js");
     const version = installedVersion(`@pulumi/${packageName}`);
     fs.writeFileSync(
         path.join(binDir, `pulumi-resource-${packageName}`),
-        `#!/bin/sh\n# Test double of the ${packageName} provider (see tests/e2e/provider-double.ts).\nexec ${JSON.stringify(process.execPath)} ${JSON.stringify(double)} ${packageName} ${version} "$@"\n`,
+        `#!/bin/sh\n# Test double of the ${packageName} provider (see tests/support/provider-double.ts).\nexec ${JSON.stringify(process.execPath)} ${JSON.stringify(double)} ${packageName} ${version} "$@"\n`,
         { mode: 0o755 },
     );
 }
@@ -122,7 +143,15 @@ export function typescriptProject(name: string, program: string): Record<string,
     return {
         "Pulumi.yaml": `name: ${name}\nruntime: nodejs\n`,
         "index.ts": program,
-        "tsconfig.json": JSON.stringify({ compilerOptions: { strict: true, target: "es2022", module: "node16", moduleResolution: "node16", skipLibCheck: true } }),
+        "tsconfig.json": JSON.stringify({
+            compilerOptions: {
+                strict: true,
+                target: "es2022",
+                module: "node16",
+                moduleResolution: "node16",
+                skipLibCheck: true,
+            },
+        }),
     };
 }
 
@@ -172,24 +201,40 @@ function satisfies(version: string, range: string): boolean {
 function programPackage(files: Record<string, string>, tarball: string): string {
     if (!("package.json" in files)) {
         const dependencies: Record<string, string> = { "jetstream-eventbus": `file:${tarball}` };
-        for (const name of ["@pulumi/pulumi", "@pulumi/kubernetes", "@pulumi/tls", "@pulumi/random", "typescript", "@types/node"]) {
+        for (const name of [
+            "@pulumi/pulumi",
+            "@pulumi/kubernetes",
+            "@pulumi/tls",
+            "@pulumi/random",
+            "typescript",
+            "@types/node",
+        ]) {
             dependencies[name] = installedVersion(name);
         }
         return JSON.stringify({ name: "eventbus-e2e-program", private: true, dependencies }, null, 2);
     }
-    const pkg = JSON.parse(files["package.json"]!) as Record<string, unknown> & { dependencies?: Record<string, string>; devDependencies?: Record<string, string> };
+    const pkg = JSON.parse(files["package.json"]!) as Record<string, unknown> & {
+        dependencies?: Record<string, string>;
+        devDependencies?: Record<string, string>;
+    };
     for (const field of ["dependencies", "devDependencies"] as const) {
         for (const [name, range] of Object.entries(pkg[field] ?? {})) {
             if (name === "jetstream-eventbus") {
                 pkg[field]![name] = `file:${tarball}`;
             } else {
                 const version = installedVersion(name);
-                assert.ok(satisfies(version, range), `${name} ${range} in the example's package.json, but the repository tests ${version}`);
+                assert.ok(
+                    satisfies(version, range),
+                    `${name} ${range} in the example's package.json, but the repository tests ${version}`,
+                );
                 pkg[field]![name] = version;
             }
         }
     }
-    assert.ok(pkg.dependencies?.["jetstream-eventbus"]?.startsWith("file:"), "the example depends on jetstream-eventbus");
+    assert.ok(
+        pkg.dependencies?.["jetstream-eventbus"]?.startsWith("file:"),
+        "the example depends on jetstream-eventbus",
+    );
     return JSON.stringify(pkg, null, 2);
 }
 
@@ -197,7 +242,11 @@ function programPackage(files: Record<string, string>, tarball: string): string 
  * Makes a program folder as a user would: `files` (Pulumi.yaml, the program, ...; with or without a
  * package.json, see {@link programPackage}), `npm install`, and a file backend logged in.
  */
-export async function createProgramFolder(tools: EngineTools, cleanup: Cleanup, files: Record<string, string>): Promise<ProgramFolder> {
+export async function createProgramFolder(
+    tools: EngineTools,
+    cleanup: Cleanup,
+    files: Record<string, string>,
+): Promise<ProgramFolder> {
     const dir = cleanup.tempDir("eventbus-program");
     const tarball = packPackage(cleanup);
     fs.writeFileSync(path.join(dir, "package.json"), programPackage(files, tarball));
@@ -206,7 +255,11 @@ export async function createProgramFolder(tools: EngineTools, cleanup: Cleanup, 
         fs.writeFileSync(path.join(dir, name), text);
     }
     // Install scripts are skipped: @pulumi/kubernetes's would try to download the provider plugin.
-    await run("npm", ["install", "--no-audit", "--no-fund", "--prefer-offline", "--ignore-scripts"], { cwd: dir, env: process.env, timeoutMs: 300_000 }).then(failOnError("npm install"));
+    await run("npm", ["install", "--no-audit", "--no-fund", "--prefer-offline", "--ignore-scripts"], {
+        cwd: dir,
+        env: process.env,
+        timeoutMs: 300_000,
+    }).then(failOnError("npm install"));
 
     const binDir = path.join(dir, ".bin");
     fs.mkdirSync(binDir);
@@ -232,7 +285,11 @@ export async function createProgramFolder(tools: EngineTools, cleanup: Cleanup, 
         NO_COLOR: "1",
     };
     const pulumi = (args: string[], options: { timeoutMs?: number; env?: NodeJS.ProcessEnv } = {}) =>
-        run(tools.pulumi, ["--non-interactive", ...args], { cwd: dir, env: { ...env, ...options.env }, timeoutMs: options.timeoutMs ?? 300_000 });
+        run(tools.pulumi, ["--non-interactive", ...args], {
+            cwd: dir,
+            env: { ...env, ...options.env },
+            timeoutMs: options.timeoutMs ?? 300_000,
+        });
     return {
         dir,
         env,
@@ -252,7 +309,9 @@ function listFiles(dir: string): string[] {
 function failOnError(what: string): (result: CommandResult) => CommandResult {
     return (result) => {
         if (result.code !== 0) {
-            throw new Error(`${what} failed with exit code ${result.code}\n--- stdout\n${result.stdout}\n--- stderr\n${result.stderr}`);
+            throw new Error(
+                `${what} failed with exit code ${result.code}\n--- stdout\n${result.stdout}\n--- stderr\n${result.stderr}`,
+            );
         }
         return result;
     };
@@ -263,9 +322,18 @@ function failOnError(what: string): (result: CommandResult) => CommandResult {
  * process group of its own, and a timeout kills the whole group: the CLI's plugins (providers,
  * language host) must not outlive it.
  */
-export function run(command: string, args: string[], options: { cwd: string; env: NodeJS.ProcessEnv; timeoutMs: number }): Promise<CommandResult> {
+export function run(
+    command: string,
+    args: string[],
+    options: { cwd: string; env: NodeJS.ProcessEnv; timeoutMs: number },
+): Promise<CommandResult> {
     return new Promise((resolve) => {
-        const child = spawn(command, args, { cwd: options.cwd, env: options.env, detached: true, stdio: ["ignore", "pipe", "pipe"] });
+        const child = spawn(command, args, {
+            cwd: options.cwd,
+            env: options.env,
+            detached: true,
+            stdio: ["ignore", "pipe", "pipe"],
+        });
         killAtExit(child);
         let stdout = "";
         let stderr = "";
@@ -281,7 +349,11 @@ export function run(command: string, args: string[], options: { cwd: string; env
             clearTimeout(timer);
             // Whatever the command left behind in its group goes with it.
             killGroup(child.pid);
-            resolve({ code: timedOut ? 1 : code ?? 1, stdout, stderr: timedOut ? `${stderr}\n${command} timed out after ${options.timeoutMs} ms` : stderr });
+            resolve({
+                code: timedOut ? 1 : (code ?? 1),
+                stdout,
+                stderr: timedOut ? `${stderr}\n${command} timed out after ${options.timeoutMs} ms` : stderr,
+            });
         });
     });
 }
@@ -314,7 +386,9 @@ export function previewJson(result: CommandResult): PreviewJson {
     try {
         return JSON.parse(result.stdout) as PreviewJson;
     } catch {
-        throw new Error(`pulumi preview --json printed no JSON (exit code ${result.code})\n--- stdout\n${result.stdout}\n--- stderr\n${result.stderr}`);
+        throw new Error(
+            `pulumi preview --json printed no JSON (exit code ${result.code})\n--- stdout\n${result.stdout}\n--- stderr\n${result.stderr}`,
+        );
     }
 }
 
@@ -344,7 +418,10 @@ export function exoticTargetSkipReason(): string | false {
     return privateHostsProblem() ?? (findNatsServers().length > 0 ? false : "no nats-server");
 }
 
-/** A 3-node TLS cluster on the newest nats-server found, the settings an exotic bus needs to reach it, and a client of the test's own. */
+/**
+ * A 3-node TLS cluster on the newest nats-server found, the settings an exotic bus needs to reach it, and a client of
+ * the test's own.
+ */
 export interface ExoticTarget {
     cluster: LocalCluster;
     /** The test's own look at the servers. */

@@ -67,7 +67,10 @@ function jetstreamBlock(configText: string): string[] {
     const start = lines.indexOf("jetstream {");
     assert.ok(start >= 0, "config has a jetstream block");
     const end = lines.indexOf("}", start);
-    return lines.slice(start + 1, end).map((l) => l.trim()).filter((l) => l !== "");
+    return lines
+        .slice(start + 1, end)
+        .map((l) => l.trim())
+        .filter((l) => l !== "");
 }
 
 /** The route URLs listed in the cluster block. */
@@ -104,7 +107,10 @@ describe("EventBus 'default' in argo-events with only version latest", () => {
 
     describe("objects and metadata", () => {
         it("creates exactly Argo's objects plus a PodDisruptionBudget, all in the namespace", () => {
-            const got = r.kubernetesObjects().map((o) => `${o.apiVersion} ${o.kind} ${o.metadata.namespace}/${o.metadata.name}`).sort();
+            const got = r
+                .kubernetesObjects()
+                .map((o) => `${o.apiVersion} ${o.kind} ${o.metadata.namespace}/${o.metadata.name}`)
+                .sort();
             assert.deepEqual(got, [
                 "apps/v1 StatefulSet argo-events/eventbus-default-js",
                 "policy/v1 PodDisruptionBudget argo-events/eventbus-default-js-pdb",
@@ -139,7 +145,9 @@ describe("EventBus 'default' in argo-events with only version latest", () => {
         });
 
         it("exposes tcp-client 4222, cluster 6222, metrics 7777 and monitor 8222 over TCP", () => {
-            const ports = r.object("Service", SVC).spec.ports.map((p: any) => [p.name, p.port, p.protocol, p.targetPort]);
+            const ports = r
+                .object("Service", SVC)
+                .spec.ports.map((p: any) => [p.name, p.port, p.protocol, p.targetPort]);
             assert.deepEqual(ports, [
                 ["tcp-client", 4222, "TCP", undefined],
                 ["cluster", 6222, "TCP", undefined],
@@ -181,7 +189,10 @@ describe("EventBus 'default' in argo-events with only version latest", () => {
         });
 
         it("has containers main, reloader and metrics in that order", () => {
-            assert.deepEqual(podSpec(r).containers.map((c: any) => c.name), ["main", "reloader", "metrics"]);
+            assert.deepEqual(
+                podSpec(r).containers.map((c: any) => c.name),
+                ["main", "reloader", "metrics"],
+            );
         });
 
         it("runs nats:2.14.4 for latest with the reloader 0.23.0 and exporter 0.20.1", () => {
@@ -209,13 +220,24 @@ describe("EventBus 'default' in argo-events with only version latest", () => {
         });
 
         it("exposes client 4222, cluster 6222 and monitor 8222 on main, metrics 7777 on metrics", () => {
-            assert.deepEqual(container(r, "main").ports.map((p: any) => [p.name, p.containerPort]), [["client", 4222], ["cluster", 6222], ["monitor", 8222]]);
-            assert.deepEqual(container(r, "metrics").ports.map((p: any) => [p.name, p.containerPort]), [["metrics", 7777]]);
+            assert.deepEqual(
+                container(r, "main").ports.map((p: any) => [p.name, p.containerPort]),
+                [
+                    ["client", 4222],
+                    ["cluster", 6222],
+                    ["monitor", 8222],
+                ],
+            );
+            assert.deepEqual(
+                container(r, "metrics").ports.map((p: any) => [p.name, p.containerPort]),
+                [["metrics", 7777]],
+            );
         });
 
         it("probes startup on /healthz, readiness on js-server-only and liveness on js-enabled-only, all on 8222", () => {
             const main = container(r, "main");
-            const monitorPort = (port: unknown) => (port === "monitor" ? main.ports.find((p: any) => p.name === "monitor").containerPort : port);
+            const monitorPort = (port: unknown) =>
+                port === "monitor" ? main.ports.find((p: any) => p.name === "monitor").containerPort : port;
             assert.equal(main.startupProbe.httpGet.path, "/healthz");
             assert.equal(main.readinessProbe.httpGet.path, "/healthz?js-server-only=true");
             assert.equal(main.livenessProbe.httpGet.path, "/healthz?js-enabled-only=true");
@@ -234,12 +256,22 @@ describe("EventBus 'default' in argo-events with only version latest", () => {
 
         it("runs the exporter with Argo's flags on port 7777 against the monitor port", () => {
             assert.deepEqual(container(r, "metrics").args, [
-                "-port=7777", "-connz", "-routez", "-subz", "-varz", "-prefix=nats", "-use_internal_server_id", "-jsz=all", "http://localhost:8222/",
+                "-port=7777",
+                "-connz",
+                "-routez",
+                "-subz",
+                "-varz",
+                "-prefix=nats",
+                "-use_internal_server_id",
+                "-jsz=all",
+                "http://localhost:8222/",
             ]);
         });
 
         it("enters lame duck mode in preStop through the pid file", () => {
-            assert.deepEqual(container(r, "main").lifecycle.preStop, { exec: { command: ["/nats-server", "-sl=ldm=/var/run/nats/nats.pid"] } });
+            assert.deepEqual(container(r, "main").lifecycle.preStop, {
+                exec: { command: ["/nats-server", "-sl=ldm=/var/run/nats/nats.pid"] },
+            });
         });
 
         it("gives pods 60s to terminate, longer than the 30s lame duck", () => {
@@ -269,7 +301,12 @@ describe("EventBus 'default' in argo-events with only version latest", () => {
         it("projects the ConfigMap and the server Secret into one config volume", () => {
             const volume = podSpec(r).volumes.find((v: any) => v.name === "config-volume");
             assert.deepEqual(volume.projected.sources, [
-                { configMap: { name: "eventbus-default-js-config", items: [{ key: "nats-js", path: "nats-js.conf" }] } },
+                {
+                    configMap: {
+                        name: "eventbus-default-js-config",
+                        items: [{ key: "nats-js", path: "nats-js.conf" }],
+                    },
+                },
                 {
                     secret: {
                         name: SERVER_SECRET,
@@ -290,8 +327,14 @@ describe("EventBus 'default' in argo-events with only version latest", () => {
             const spec = statefulSet(r).spec;
             assert.equal(spec.volumeClaimTemplates, undefined);
             assert.equal(spec.persistentVolumeClaimRetentionPolicy, undefined);
-            assert.deepEqual(podSpec(r).volumes.find((v: any) => v.name === "js-data"), { name: "js-data", emptyDir: {} });
-            assert.deepEqual(podSpec(r).volumes.find((v: any) => v.name === "pid"), { name: "pid", emptyDir: {} });
+            assert.deepEqual(
+                podSpec(r).volumes.find((v: any) => v.name === "js-data"),
+                { name: "js-data", emptyDir: {} },
+            );
+            assert.deepEqual(
+                podSpec(r).volumes.find((v: any) => v.name === "pid"),
+                { name: "pid", emptyDir: {} },
+            );
             assert.deepEqual(container(r, "main").volumeMounts, [
                 { name: "config-volume", mountPath: "/etc/nats-config" },
                 { name: "pid", mountPath: "/var/run/nats" },
@@ -303,7 +346,13 @@ describe("EventBus 'default' in argo-events with only version latest", () => {
             assert.deepEqual(podSpec(r).affinity, {
                 podAntiAffinity: {
                     preferredDuringSchedulingIgnoredDuringExecution: [
-                        { weight: 100, podAffinityTerm: { topologyKey: "kubernetes.io/hostname", labelSelector: { matchLabels: ARGO_LABELS } } },
+                        {
+                            weight: 100,
+                            podAffinityTerm: {
+                                topologyKey: "kubernetes.io/hostname",
+                                labelSelector: { matchLabels: ARGO_LABELS },
+                            },
+                        },
                     ],
                 },
             });
@@ -385,7 +434,14 @@ describe("EventBus 'default' in argo-events with only version latest", () => {
         it("holds Argo's keys (one CA for both, so no cluster-ca-cert) and the system password", () => {
             assert.equal(r.object("Secret", SERVER_SECRET).type, "Opaque");
             assert.deepEqual(Object.keys(r.serverSecret).sort(), [
-                "auth", "ca-cert", "cert", "cluster-cert", "cluster-private-key", "encryption", "private-key", "system-password",
+                "auth",
+                "ca-cert",
+                "cert",
+                "cluster-cert",
+                "cluster-private-key",
+                "encryption",
+                "private-key",
+                "system-password",
             ]);
         });
 
@@ -408,7 +464,11 @@ describe("EventBus 'default' in argo-events with only version latest", () => {
 
         it("holds an encryption key of letters only (Argo #3231)", () => {
             assert.match(r.serverSecret.encryption, /^[A-Za-z]{12,}$/);
-            const inputs = byTypeAndName(r.resources, "random:index/randomPassword:RandomPassword", "default-encryption-key").inputs;
+            const inputs = byTypeAndName(
+                r.resources,
+                "random:index/randomPassword:RandomPassword",
+                "default-encryption-key",
+            ).inputs;
             assert.equal(inputs.special, false);
             assert.equal(inputs.numeric, false);
         });
@@ -452,7 +512,10 @@ describe("EventBus 'default' in argo-events with only version latest", () => {
 
         it("covers every pod with two wildcards in the route certificate, for serverAuth and clientAuth", () => {
             const route = facts().route;
-            assert.deepEqual(route.dnsNames, ["*.eventbus-default-js-svc.argo-events.svc", "*.eventbus-default-js-svc.argo-events.svc.cluster.local"]);
+            assert.deepEqual(route.dnsNames, [
+                "*.eventbus-default-js-svc.argo-events.svc",
+                "*.eventbus-default-js-svc.argo-events.svc.cluster.local",
+            ]);
             assert.deepEqual([...route.extKeyUsages].sort(), ["clientAuth", "serverAuth"]);
         });
 
@@ -470,7 +533,10 @@ describe("EventBus 'default' in argo-events with only version latest", () => {
         });
 
         it("pairs each leaf certificate with its private key in the Secret", () => {
-            const pairs = [["private-key", "cert"], ["cluster-private-key", "cluster-cert"]];
+            const pairs = [
+                ["private-key", "cert"],
+                ["cluster-private-key", "cluster-cert"],
+            ];
             for (const [keyName, certName] of pairs) {
                 const cert = new crypto.X509Certificate(r.serverSecret[certName]);
                 assert.equal(cert.checkPrivateKey(crypto.createPrivateKey(r.serverSecret[keyName])), true, certName);
@@ -484,7 +550,11 @@ describe("EventBus 'default' in argo-events with only version latest", () => {
                 assert.ok(days > 364 && days < 367, `validity ${days} days`);
             }
             for (const cert of r.resources.filter((x) => x.type === "tls:index/locallySignedCert:LocallySignedCert")) {
-                assert.ok(cert.inputs.earlyRenewalHours > 0 && cert.inputs.earlyRenewalHours < cert.inputs.validityPeriodHours, cert.name);
+                assert.ok(
+                    cert.inputs.earlyRenewalHours > 0 &&
+                        cert.inputs.earlyRenewalHours < cert.inputs.validityPeriodHours,
+                    cert.name,
+                );
             }
         });
 
@@ -525,20 +595,30 @@ describe("names", () => {
         r.object("ConfigMap", "eventbus-prod-js-config");
         r.object("Secret", "eventbus-prod-js-server");
         r.object("Secret", "eventbus-prod-js-client-auth");
-        assert.deepEqual(statefulSet(r).spec.selector.matchLabels, { controller: "eventbus-controller", "eventbus-name": "prod", "owner-name": "prod" });
+        assert.deepEqual(statefulSet(r).spec.selector.matchLabels, {
+            controller: "eventbus-controller",
+            "eventbus-name": "prod",
+            "owner-name": "prod",
+        });
         assert.equal(await resolve(r.bus.url), "nats://eventbus-prod-js-svc.team-a.svc:4222");
     });
 
     it("use an explicit busName over the component name", async () => {
         const r = await renderBus("my-component", { namespace: NS, busName: "main", jetstream: { version: "latest" } });
-        assert.deepEqual(r.kubernetesObjects().map((o) => o.metadata.name).sort(), [
-            "eventbus-main-js",
-            "eventbus-main-js-client-auth",
-            "eventbus-main-js-config",
-            "eventbus-main-js-pdb",
-            "eventbus-main-js-server",
-            "eventbus-main-js-svc",
-        ]);
+        assert.deepEqual(
+            r
+                .kubernetesObjects()
+                .map((o) => o.metadata.name)
+                .sort(),
+            [
+                "eventbus-main-js",
+                "eventbus-main-js-client-auth",
+                "eventbus-main-js-config",
+                "eventbus-main-js-pdb",
+                "eventbus-main-js-server",
+                "eventbus-main-js-svc",
+            ],
+        );
         assert.match(r.configText, /^\s+name: "main"$/m);
         assert.equal(labelsOf(statefulSet(r))["eventbus-name"], "main");
     });
@@ -564,8 +644,14 @@ describe("replicas", () => {
     it("5: five pods, one route per pod, a PodDisruptionBudget", async () => {
         const r = await renderBus("default", { namespace: NS, jetstream: { version: "latest", replicas: 5 } });
         assert.equal(statefulSet(r).spec.replicas, 5);
-        assert.deepEqual(routes(r.configText), [0, 1, 2, 3, 4].map((i) => `nats://eventbus-default-js-${i}.eventbus-default-js-svc.argo-events.svc:6222`));
-        assert.deepEqual(r.object("PodDisruptionBudget").spec, { maxUnavailable: 1, selector: { matchLabels: ARGO_LABELS } });
+        assert.deepEqual(
+            routes(r.configText),
+            [0, 1, 2, 3, 4].map((i) => `nats://eventbus-default-js-${i}.eventbus-default-js-svc.argo-events.svc:6222`),
+        );
+        assert.deepEqual(r.object("PodDisruptionBudget").spec, {
+            maxUnavailable: 1,
+            selector: { matchLabels: ARGO_LABELS },
+        });
     });
 });
 
@@ -583,19 +669,33 @@ describe("persistence", () => {
 
     it("mounts the claim at /data/jetstream instead of the emptyDir", async () => {
         const r = await renderBus("default", { namespace: NS, jetstream: { version: "latest", persistence: {} } });
-        assert.equal(podSpec(r).volumes.find((v: any) => v.name === "js-data"), undefined);
+        assert.equal(
+            podSpec(r).volumes.find((v: any) => v.name === "js-data"),
+            undefined,
+        );
         const mount = container(r, "main").volumeMounts.find((m: any) => m.mountPath === "/data/jetstream");
         assert.equal(mount.name, "eventbus-default-js-vol");
     });
 
     it("retains the claims when deleted or scaled down by default", async () => {
         const r = await renderBus("default", { namespace: NS, jetstream: { version: "latest", persistence: {} } });
-        assert.deepEqual(statefulSet(r).spec.persistentVolumeClaimRetentionPolicy, { whenDeleted: "Retain", whenScaled: "Retain" });
+        assert.deepEqual(statefulSet(r).spec.persistentVolumeClaimRetentionPolicy, {
+            whenDeleted: "Retain",
+            whenScaled: "Retain",
+        });
     });
 
     it("limits max_file_store to a 10Gi volume (10737418240 bytes) when settings are not given", async () => {
-        const r = await renderBus("default", { namespace: NS, jetstream: { version: "latest", persistence: { volumeSize: "10Gi" } } });
-        assert.deepEqual(jetstreamBlock(r.configText), ["key: $JS_KEY", 'store_dir: "/data/jetstream/store"', "max_memory_store: -1", "max_file_store: 10737418240"]);
+        const r = await renderBus("default", {
+            namespace: NS,
+            jetstream: { version: "latest", persistence: { volumeSize: "10Gi" } },
+        });
+        assert.deepEqual(jetstreamBlock(r.configText), [
+            "key: $JS_KEY",
+            'store_dir: "/data/jetstream/store"',
+            "max_memory_store: -1",
+            "max_file_store: 10737418240",
+        ]);
         assert.deepEqual(statefulSet(r).spec.volumeClaimTemplates[0].spec.resources, { requests: { storage: "10Gi" } });
     });
 
@@ -604,7 +704,12 @@ describe("persistence", () => {
             namespace: NS,
             jetstream: {
                 version: "latest",
-                persistence: { storageClassName: "fast-ssd", accessMode: "ReadWriteOncePod", volumeSize: "50Gi", retentionPolicy: { whenDeleted: "Delete", whenScaled: "Delete" } },
+                persistence: {
+                    storageClassName: "fast-ssd",
+                    accessMode: "ReadWriteOncePod",
+                    volumeSize: "50Gi",
+                    retentionPolicy: { whenDeleted: "Delete", whenScaled: "Delete" },
+                },
             },
         });
         const spec = statefulSet(r).spec;
@@ -624,7 +729,10 @@ describe("labels and pod metadata", () => {
             labels: { team: "platform", controller: "someone-else" },
             jetstream: {
                 version: "latest",
-                metadata: { labels: { tier: "messaging", "eventbus-name": "hijack" }, annotations: { "prometheus.io/scrape": "true" } },
+                metadata: {
+                    labels: { tier: "messaging", "eventbus-name": "hijack" },
+                    annotations: { "prometheus.io/scrape": "true" },
+                },
             },
         });
     });
@@ -643,25 +751,35 @@ describe("labels and pod metadata", () => {
     it("puts jetstream.metadata labels and annotations on the pod template, ours winning on conflict", () => {
         const meta = statefulSet(r).spec.template.metadata;
         assert.deepEqual(meta.labels, { ...ALL_LABELS, tier: "messaging" });
-        assert.deepEqual(Object.keys(meta.annotations).sort(), ["jetstream-eventbus/jetstream-settings", "prometheus.io/scrape"]);
+        assert.deepEqual(Object.keys(meta.annotations).sort(), [
+            "jetstream-eventbus/jetstream-settings",
+            "prometheus.io/scrape",
+        ]);
         assert.equal(meta.annotations["prometheus.io/scrape"], "true");
     });
 });
 
 describe("changes nats-server cannot reload", () => {
     const hashOf = async (jetstream: Record<string, unknown>) =>
-        statefulSet(await renderBus("default", { namespace: NS, jetstream: { version: "latest", ...jetstream } })).spec.template.metadata.annotations["jetstream-eventbus/jetstream-settings"];
+        statefulSet(await renderBus("default", { namespace: NS, jetstream: { version: "latest", ...jetstream } })).spec
+            .template.metadata.annotations["jetstream-eventbus/jetstream-settings"];
 
     it("roll the pods: a change of the jetstream block changes the pod template", async () => {
         const before = await hashOf({ settings: "max_file_store: 1TB" });
         assert.match(before, /^[0-9a-f]{16}$/);
         assert.notEqual(await hashOf({ settings: "max_file_store: 2TB" }), before);
-        assert.notEqual(await hashOf({ persistence: { volumeSize: "10Gi" } }), await hashOf({ persistence: { volumeSize: "20Gi" } }));
+        assert.notEqual(
+            await hashOf({ persistence: { volumeSize: "10Gi" } }),
+            await hashOf({ persistence: { volumeSize: "20Gi" } }),
+        );
     });
 
     it("while reloadable changes leave the pod template alone (the reloader applies them)", async () => {
         const before = await hashOf({ settings: "max_file_store: 1TB" });
-        assert.equal(await hashOf({ settings: "max_file_store: 1TB", maxPayload: "8MB", lameDuckDuration: "45s" }), before);
+        assert.equal(
+            await hashOf({ settings: "max_file_store: 1TB", maxPayload: "8MB", lameDuckDuration: "45s" }),
+            before,
+        );
     });
 });
 
@@ -684,26 +802,46 @@ describe("versions and images", () => {
     });
 
     it("images.registry prefixes all three images", async () => {
-        const r = await renderBus("default", { namespace: NS, jetstream: { version: "latest", images: { registry: "registry.example.com/mirror" } } });
+        const r = await renderBus("default", {
+            namespace: NS,
+            jetstream: { version: "latest", images: { registry: "registry.example.com/mirror" } },
+        });
         assert.equal(container(r, "main").image, "registry.example.com/mirror/nats:2.14.4");
-        assert.equal(container(r, "reloader").image, "registry.example.com/mirror/natsio/nats-server-config-reloader:0.23.0");
-        assert.equal(container(r, "metrics").image, "registry.example.com/mirror/natsio/prometheus-nats-exporter:0.20.1");
+        assert.equal(
+            container(r, "reloader").image,
+            "registry.example.com/mirror/natsio/nats-server-config-reloader:0.23.0",
+        );
+        assert.equal(
+            container(r, "metrics").image,
+            "registry.example.com/mirror/natsio/prometheus-nats-exporter:0.20.1",
+        );
     });
 
     it("images.nats wins over images.registry", async () => {
         const r = await renderBus("default", {
             namespace: NS,
-            jetstream: { version: "latest", images: { registry: "registry.example.com/mirror", nats: "internal.example.com/nats:2.14.4-patched" } },
+            jetstream: {
+                version: "latest",
+                images: { registry: "registry.example.com/mirror", nats: "internal.example.com/nats:2.14.4-patched" },
+            },
         });
         assert.equal(container(r, "main").image, "internal.example.com/nats:2.14.4-patched");
-        assert.equal(container(r, "reloader").image, "registry.example.com/mirror/natsio/nats-server-config-reloader:0.23.0");
+        assert.equal(
+            container(r, "reloader").image,
+            "registry.example.com/mirror/natsio/nats-server-config-reloader:0.23.0",
+        );
     });
 });
 
 describe("container templates", () => {
     let r: RenderedBus;
     const mainSecurity = { runAsNonRoot: true, allowPrivilegeEscalation: false, readOnlyRootFilesystem: false };
-    const metricsSecurity = { runAsNonRoot: true, allowPrivilegeEscalation: false, capabilities: { drop: ["ALL"] }, runAsUser: 65534 };
+    const metricsSecurity = {
+        runAsNonRoot: true,
+        allowPrivilegeEscalation: false,
+        capabilities: { drop: ["ALL"] },
+        runAsUser: 65534,
+    };
     before(async () => {
         r = await renderBus("default", {
             namespace: NS,
@@ -714,7 +852,10 @@ describe("container templates", () => {
                     imagePullPolicy: "Always",
                     securityContext: mainSecurity,
                 },
-                reloaderContainerTemplate: { resources: { limits: { cpu: "50m", memory: "64Mi" } }, imagePullPolicy: "IfNotPresent" },
+                reloaderContainerTemplate: {
+                    resources: { limits: { cpu: "50m", memory: "64Mi" } },
+                    imagePullPolicy: "IfNotPresent",
+                },
                 metricsContainerTemplate: { imagePullPolicy: "Never", securityContext: metricsSecurity },
             },
         });
@@ -750,11 +891,17 @@ describe("container templates", () => {
     it("keeps Argo's variables on main and the reloader next to GOMEMLIMIT", () => {
         const mainEnv = container(r, "main").env.filter((e: any) => e.name !== "GOMEMLIMIT");
         assert.deepEqual(mainEnv, SERVER_ENV);
-        assert.deepEqual(container(r, "reloader").env.filter((e: any) => e.name !== "GOMEMLIMIT"), SERVER_ENV);
+        assert.deepEqual(
+            container(r, "reloader").env.filter((e: any) => e.name !== "GOMEMLIMIT"),
+            SERVER_ENV,
+        );
     });
 
     it("sets no GOMEMLIMIT when main has only a memory request", async () => {
-        const other = await renderBus("default", { namespace: NS, jetstream: { version: "latest", containerTemplate: { resources: { requests: { memory: "1Gi" } } } } });
+        const other = await renderBus("default", {
+            namespace: NS,
+            jetstream: { version: "latest", containerTemplate: { resources: { requests: { memory: "1Gi" } } } },
+        });
         assert.equal(envOf(container(other, "main"), "GOMEMLIMIT"), undefined);
     });
 });
@@ -763,15 +910,27 @@ describe("pod pass-through fields", () => {
     const affinity = {
         nodeAffinity: {
             requiredDuringSchedulingIgnoredDuringExecution: {
-                nodeSelectorTerms: [{ matchExpressions: [{ key: "node-role", operator: "In", values: ["messaging"] }] }],
+                nodeSelectorTerms: [
+                    { matchExpressions: [{ key: "node-role", operator: "In", values: ["messaging"] }] },
+                ],
             },
         },
     };
     const tolerations = [{ key: "dedicated", operator: "Equal", value: "nats", effect: "NoSchedule" }];
     const topologySpreadConstraints = [
-        { maxSkew: 1, topologyKey: "topology.kubernetes.io/zone", whenUnsatisfiable: "ScheduleAnyway", labelSelector: { matchLabels: { "eventbus-name": "default" } } },
+        {
+            maxSkew: 1,
+            topologyKey: "topology.kubernetes.io/zone",
+            whenUnsatisfiable: "ScheduleAnyway",
+            labelSelector: { matchLabels: { "eventbus-name": "default" } },
+        },
     ];
-    const securityContext = { runAsNonRoot: true, runAsUser: 2000, fsGroup: 3000, seccompProfile: { type: "RuntimeDefault" } };
+    const securityContext = {
+        runAsNonRoot: true,
+        runAsUser: 2000,
+        fsGroup: 3000,
+        seccompProfile: { type: "RuntimeDefault" },
+    };
     let r: RenderedBus;
     before(async () => {
         r = await renderBus("default", {
@@ -829,31 +988,52 @@ describe("server configuration options", () => {
     });
 
     it("pastes settings into the jetstream block after key and store_dir", async () => {
-        const r = await renderBus("default", { namespace: NS, jetstream: { version: "latest", settings: "max_memory_store: 256MB\nmax_file_store: 2GB\n" } });
-        assert.deepEqual(jetstreamBlock(r.configText), ["key: $JS_KEY", 'store_dir: "/data/jetstream/store"', "max_memory_store: 256MB", "max_file_store: 2GB"]);
+        const r = await renderBus("default", {
+            namespace: NS,
+            jetstream: { version: "latest", settings: "max_memory_store: 256MB\nmax_file_store: 2GB\n" },
+        });
+        assert.deepEqual(jetstreamBlock(r.configText), [
+            "key: $JS_KEY",
+            'store_dir: "/data/jetstream/store"',
+            "max_memory_store: 256MB",
+            "max_file_store: 2GB",
+        ]);
     });
 
     it("a longer lame duck gets a longer termination grace period", async () => {
-        const r = await renderBus("default", { namespace: NS, jetstream: { version: "latest", lameDuckDuration: "2m", lameDuckGracePeriod: "20s" } });
+        const r = await renderBus("default", {
+            namespace: NS,
+            jetstream: { version: "latest", lameDuckDuration: "2m", lameDuckGracePeriod: "20s" },
+        });
         assert.match(r.configText, /^lame_duck_duration: "2m"$/m);
         assert.match(r.configText, /^lame_duck_grace_period: "20s"$/m);
         assert.ok(podSpec(r).terminationGracePeriodSeconds > 120, String(podSpec(r).terminationGracePeriodSeconds));
     });
 
     it("an explicit terminationGracePeriodSeconds is used as given", async () => {
-        const r = await renderBus("default", { namespace: NS, jetstream: { version: "latest", terminationGracePeriodSeconds: 45 } });
+        const r = await renderBus("default", {
+            namespace: NS,
+            jetstream: { version: "latest", terminationGracePeriodSeconds: 45 },
+        });
         assert.equal(podSpec(r).terminationGracePeriodSeconds, 45);
     });
 
     it("podDisruptionBudget false drops the PodDisruptionBudget", async () => {
-        const r = await renderBus("default", { namespace: NS, jetstream: { version: "latest", podDisruptionBudget: false } });
+        const r = await renderBus("default", {
+            namespace: NS,
+            jetstream: { version: "latest", podDisruptionBudget: false },
+        });
         assert.equal(r.kubernetesObjects().filter((o) => o.kind === "PodDisruptionBudget").length, 0);
     });
 });
 
 describe("clusterDomain", () => {
     it("changes the last server SAN and the second route wildcard, not the routes", async () => {
-        const r = await renderBus("default", { namespace: NS, clusterDomain: "corp.example", jetstream: { version: "latest" } });
+        const r = await renderBus("default", {
+            namespace: NS,
+            clusterDomain: "corp.example",
+            jetstream: { version: "latest" },
+        });
         assert.deepEqual(certificateFacts(r.serverSecret.cert).dnsNames, [
             "eventbus-default-js-svc",
             "eventbus-default-js-svc.argo-events",
@@ -864,14 +1044,16 @@ describe("clusterDomain", () => {
             "*.eventbus-default-js-svc.argo-events.svc",
             "*.eventbus-default-js-svc.argo-events.svc.corp.example",
         ]);
-        assert.equal(routes(r.configText)[0], "nats://eventbus-default-js-0.eventbus-default-js-svc.argo-events.svc:6222");
+        assert.equal(
+            routes(r.configText)[0],
+            "nats://eventbus-default-js-0.eventbus-default-js-svc.argo-events.svc:6222",
+        );
     });
 });
 
 // ---------------------------------------------------------------------------------------------
 // The examples, run as programs under the same mocks
 // ---------------------------------------------------------------------------------------------
-
 
 interface ProgramRun {
     exports: any;
@@ -889,8 +1071,14 @@ async function runProgram(modulePath: string): Promise<ProgramRun> {
     await rpcSettings.waitForRPCs();
     const objects = mocks.resources
         .filter((x) => KUBERNETES_KINDS[x.type])
-        .map((x) => ({ apiVersion: x.type.split(":")[1].replace(/^core\//, ""), kind: KUBERNETES_KINDS[x.type], ...x.inputs }));
-    const streams = mocks.resources.filter((x) => x.type === "pulumi-nodejs:dynamic/jetstream:Stream").map((x) => x.inputs);
+        .map((x) => ({
+            apiVersion: x.type.split(":")[1].replace(/^core\//, ""),
+            kind: KUBERNETES_KINDS[x.type],
+            ...x.inputs,
+        }));
+    const streams = mocks.resources
+        .filter((x) => x.type === "pulumi-nodejs:dynamic/jetstream:Stream")
+        .map((x) => x.inputs);
     return { exports, objects, streams };
 }
 
@@ -952,7 +1140,11 @@ describe("examples/involved (Argo's more involved EventBus)", () => {
 
     it("writes max_file_store 1GB from settings and routes to 5 pods", () => {
         const config = only(run.objects, "ConfigMap").data["nats-js"];
-        assert.deepEqual(jetstreamBlock(config), ["key: $JS_KEY", 'store_dir: "/data/jetstream/store"', "max_file_store: 1GB"]);
+        assert.deepEqual(jetstreamBlock(config), [
+            "key: $JS_KEY",
+            'store_dir: "/data/jetstream/store"',
+            "max_file_store: 1GB",
+        ]);
         assert.equal(routes(config).length, 5);
     });
 
@@ -1002,13 +1194,38 @@ describe("the bus's JetStream stream", () => {
         const r = await renderBus("default", { namespace: "argo-events", jetstream: { version: "latest" } });
         const config = streamInputs(r).config;
         assert.deepEqual(
-            { name: config.name, subjects: config.subjects, maxMsgs: config.maxMsgs, maxAge: config.maxAge, maxBytes: config.maxBytes, replicas: config.replicas, duplicates: config.duplicates, retention: config.retention, discard: config.discard, storage: config.storage },
-            { name: "default", subjects: ["default.*.*"], maxMsgs: 50000, maxAge: "168h", maxBytes: "unlimited", replicas: 3, duplicates: "5m", retention: "limits", discard: "old", storage: "file" },
+            {
+                name: config.name,
+                subjects: config.subjects,
+                maxMsgs: config.maxMsgs,
+                maxAge: config.maxAge,
+                maxBytes: config.maxBytes,
+                replicas: config.replicas,
+                duplicates: config.duplicates,
+                retention: config.retention,
+                discard: config.discard,
+                storage: config.storage,
+            },
+            {
+                name: "default",
+                subjects: ["default.*.*"],
+                maxMsgs: 50000,
+                maxAge: "168h",
+                maxBytes: "unlimited",
+                replicas: 3,
+                duplicates: "5m",
+                retention: "limits",
+                discard: "old",
+                storage: "file",
+            },
         );
     });
 
     it("is R1 on a 1-replica bus (Argo #2743)", async () => {
-        const r = await renderBus("default", { namespace: "argo-events", jetstream: { version: "latest", replicas: 1 } });
+        const r = await renderBus("default", {
+            namespace: "argo-events",
+            jetstream: { version: "latest", replicas: 1 },
+        });
         assert.equal(streamInputs(r).config.replicas, 1);
     });
 
@@ -1037,11 +1254,16 @@ describe("the bus's JetStream stream", () => {
 });
 
 describe("how the stream provider reaches the bus", () => {
-    const connectionOf = (r: RenderedBus) => r.resources.find((x) => x.type === "pulumi-nodejs:dynamic/jetstream:Stream")!.inputs.connection;
+    const connectionOf = (r: RenderedBus) =>
+        r.resources.find((x) => x.type === "pulumi-nodejs:dynamic/jetstream:Stream")!.inputs.connection;
 
     it("keeps an explicit kubeconfig and context for the port-forward, the kubeconfig as a secret", async () => {
         const kubeconfig = "apiVersion: v1\nkind: Config\nclusters: []\n";
-        const r = await renderBus("default", { namespace: "argo-events", jetstream: { version: "latest" }, connection: { mode: "portForward", kubeconfig, context: "staging" } });
+        const r = await renderBus("default", {
+            namespace: "argo-events",
+            jetstream: { version: "latest" },
+            connection: { mode: "portForward", kubeconfig, context: "staging" },
+        });
         const connection = connectionOf(r);
         assert.equal(connection.mode, "portForward");
         assert.equal(connection.kubernetes.kubeconfig, kubeconfig);
@@ -1049,13 +1271,21 @@ describe("how the stream provider reaches the bus", () => {
     });
 
     it("connects to explicit servers in direct mode, checking the certificate against the service name unless told otherwise", async () => {
-        const r = await renderBus("default", { namespace: "argo-events", jetstream: { version: "latest" }, connection: { mode: "direct", servers: ["nats://nats.example.com:4222"] } });
+        const r = await renderBus("default", {
+            namespace: "argo-events",
+            jetstream: { version: "latest" },
+            connection: { mode: "direct", servers: ["nats://nats.example.com:4222"] },
+        });
         const connection = connectionOf(r);
         assert.equal(connection.mode, "direct");
         assert.deepEqual(connection.servers, ["nats://nats.example.com:4222"]);
         assert.equal(connection.serverName, "eventbus-default-js-svc.argo-events.svc");
         assert.equal(connection.kubernetes, undefined);
-        const named = await renderBus("default", { namespace: "argo-events", jetstream: { version: "latest" }, connection: { mode: "direct", servers: ["tls://10.0.0.1:4222"], serverName: "eventbus-default-js-svc" } });
+        const named = await renderBus("default", {
+            namespace: "argo-events",
+            jetstream: { version: "latest" },
+            connection: { mode: "direct", servers: ["tls://10.0.0.1:4222"], serverName: "eventbus-default-js-svc" },
+        });
         assert.equal(connectionOf(named).serverName, "eventbus-default-js-svc");
     });
 });
@@ -1064,10 +1294,16 @@ describe("persistence.encryptionKey: a key the user keeps, so data on retained v
     const KEY = "KeptOutsideTheStackForRestores";
 
     it("goes into the server Secret as a secret, and no key is generated", async () => {
-        const r = await renderBus("default", { namespace: NS, jetstream: { version: "latest", persistence: { volumeSize: "10Gi", encryptionKey: pulumiSecret(KEY) } } });
+        const r = await renderBus("default", {
+            namespace: NS,
+            jetstream: { version: "latest", persistence: { volumeSize: "10Gi", encryptionKey: pulumiSecret(KEY) } },
+        });
         assert.equal(r.serverSecret.encryption, KEY);
         assert.deepEqual(
-            r.resources.filter((x) => x.type === "random:index/randomPassword:RandomPassword").map((x) => x.name).sort(),
+            r.resources
+                .filter((x) => x.type === "random:index/randomPassword:RandomPassword")
+                .map((x) => x.name)
+                .sort(),
             ["default-password", "default-system-password"],
         );
         assert.ok(!r.configText.includes(KEY));
@@ -1078,10 +1314,16 @@ describe("persistence.encryptionKey: a key the user keeps, so data on retained v
         assert.throws(
             () => checkEncryptionKey("9startsWithADigitAndIsLong", "jetstream.persistence.encryptionKey"),
             (err: Error) => {
-                assert.equal(err.message, "jetstream.persistence.encryptionKey: must be at least 16 letters (A-Z, a-z) and nothing else; got a value of 26 character(s) with characters other than letters");
+                assert.equal(
+                    err.message,
+                    "jetstream.persistence.encryptionKey: must be at least 16 letters (A-Z, a-z) and nothing else; got a value of 26 character(s) with characters other than letters",
+                );
                 return true;
             },
         );
-        assert.throws(() => checkEncryptionKey("OnlyFifteenChar", "f"), /at least 16 letters.*got a value of 15 character\(s\)$/);
+        assert.throws(
+            () => checkEncryptionKey("OnlyFifteenChar", "f"),
+            /at least 16 letters.*got a value of 15 character\(s\)$/,
+        );
     });
 });

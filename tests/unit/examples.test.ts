@@ -63,7 +63,10 @@ watchMonitor();
  */
 function watchMonitor(): void {
     const monitor = pulumi.runtime.getMonitor() as any;
-    for (const [method, kind] of [["registerResource", "register"], ["readResource", "read"]] as const) {
+    for (const [method, kind] of [
+        ["registerResource", "register"],
+        ["readResource", "read"],
+    ] as const) {
         const original = monitor[method].bind(monitor);
         monitor[method] = (req: any, callback: unknown) => {
             calls.push({
@@ -110,16 +113,27 @@ function onlyOfType(run: { resources: RecordedResource[] }, type: string): Recor
 
 /** `Kind namespace/name` of every Kubernetes object of a type, sorted. */
 function objectsOf(run: ExampleRun, type: string): string[] {
-    return ofType(run, type).map((r) => `${r.inputs.metadata.namespace}/${r.inputs.metadata.name}`).sort();
+    return ofType(run, type)
+        .map((r) => `${r.inputs.metadata.namespace}/${r.inputs.metadata.name}`)
+        .sort();
 }
 
 describe("examples/simple and examples/involved (smoke)", () => {
-    for (const [example, replicas] of [["simple", 3], ["involved", 5]] as const) {
+    for (const [example, replicas] of [
+        ["simple", 3],
+        ["involved", 5],
+    ] as const) {
         it(`${example} registers one EventBus "default" with its StatefulSet and stream`, async () => {
             const run = await runExample(example);
-            assert.deepEqual(ofType(run, EVENTBUS_TYPE).map((r) => r.name), ["default"]);
+            assert.deepEqual(
+                ofType(run, EVENTBUS_TYPE).map((r) => r.name),
+                ["default"],
+            );
             const sts = onlyOfType(run, "kubernetes:apps/v1:StatefulSet");
-            assert.equal(`${sts.inputs.metadata.namespace}/${sts.inputs.metadata.name}`, "argo-events/eventbus-default-js");
+            assert.equal(
+                `${sts.inputs.metadata.namespace}/${sts.inputs.metadata.name}`,
+                "argo-events/eventbus-default-js",
+            );
             assert.equal(sts.inputs.spec.replicas, replicas);
             assert.equal(onlyOfType(run, STREAM_TYPE).inputs.config.name, "default");
             assert.equal(await resolve(run.exports.url as any), "nats://eventbus-default-js-svc.argo-events.svc:4222");
@@ -142,7 +156,10 @@ describe("examples/exotic (Argo's exotic EventBus: a server you run)", () => {
     });
 
     it("deploys nothing: no Kubernetes object is created, only the accessSecret is read", () => {
-        assert.deepEqual(run.calls.filter((c) => c.kind === "register" && c.type.startsWith("kubernetes:")), []);
+        assert.deepEqual(
+            run.calls.filter((c) => c.kind === "register" && c.type.startsWith("kubernetes:")),
+            [],
+        );
         assert.deepEqual(
             run.calls.filter((c) => c.kind === "read").map((c) => `${c.type} ${c.id}`),
             ["kubernetes:core/v1:Secret argo-events/my-secret-name"],
@@ -181,7 +198,12 @@ describe("examples/exotic (Argo's exotic EventBus: a server you run)", () => {
 
     it("reaches the server at the URL directly, with the user and password of the accessSecret and no TLS", () => {
         const connection = onlyOfType(run, STREAM_TYPE).inputs.connection;
-        assert.deepEqual(connection, { mode: "direct", servers: ["nats://nats.nats.svc:4222"], username: "argo", password: "s3cret-Pa55" });
+        assert.deepEqual(connection, {
+            mode: "direct",
+            servers: ["nats://nats.nats.svc:4222"],
+            username: "argo",
+            password: "s3cret-Pa55",
+        });
     });
 
     it("exports the URL, the stream name and the user", async () => {
@@ -193,13 +215,20 @@ describe("examples/exotic (Argo's exotic EventBus: a server you run)", () => {
     it("is the same bus as Argo's manifest in eventbus.yaml, read by fromArgoEventBus", async () => {
         const manifest = fs.readFileSync(path.join(REPO, "examples", "exotic", "eventbus.yaml"), "utf8");
         const { name, args } = fromArgoEventBus(manifest);
-        assert.deepEqual({ name, args }, {
-            name: "default",
-            args: {
-                namespace: "argo-events",
-                jetstreamExotic: { url: "nats://nats.nats.svc:4222", accessSecret: { name: "my-secret-name", key: "secret-key" }, streamConfig: "" },
+        assert.deepEqual(
+            { name, args },
+            {
+                name: "default",
+                args: {
+                    namespace: "argo-events",
+                    jetstreamExotic: {
+                        url: "nats://nats.nats.svc:4222",
+                        accessSecret: { name: "my-secret-name", key: "secret-key" },
+                        streamConfig: "",
+                    },
+                },
             },
-        });
+        );
         mocks.reset();
         const bus = new EventBus(name, args);
         await resolve(bus.streamName);
@@ -226,22 +255,44 @@ describe("examples/platform (two buses, an explicit provider, Argo Events intero
     it("creates one Kubernetes provider, inside the platform component, from the kubeconfig of the stack configuration", () => {
         assert.equal(provider.name, "eventing-cluster");
         assert.equal(provider.inputs.kubeconfig, KUBECONFIG);
-        assert.match(provider.urn, /::example:platform:EventingPlatform\$pulumi:providers:kubernetes::eventing-cluster$/);
+        assert.match(
+            provider.urn,
+            /::example:platform:EventingPlatform\$pulumi:providers:kubernetes::eventing-cluster$/,
+        );
     });
 
     it("creates the namespaces payments and orders", () => {
-        assert.deepEqual(ofType(run, "kubernetes:core/v1:Namespace").map((r) => r.inputs.metadata.name).sort(), ["orders", "payments"]);
+        assert.deepEqual(
+            ofType(run, "kubernetes:core/v1:Namespace")
+                .map((r) => r.inputs.metadata.name)
+                .sort(),
+            ["orders", "payments"],
+        );
     });
 
     it("runs one bus in each namespace, as children of the platform", () => {
-        assert.deepEqual(ofType(run, EVENTBUS_TYPE).map((r) => r.name).sort(), ["eventing-orders", "eventing-payments"]);
-        assert.deepEqual(objectsOf(run, "kubernetes:apps/v1:StatefulSet"), ["orders/eventbus-orders-js", "payments/eventbus-payments-js"]);
+        assert.deepEqual(
+            ofType(run, EVENTBUS_TYPE)
+                .map((r) => r.name)
+                .sort(),
+            ["eventing-orders", "eventing-payments"],
+        );
+        assert.deepEqual(objectsOf(run, "kubernetes:apps/v1:StatefulSet"), [
+            "orders/eventbus-orders-js",
+            "payments/eventbus-payments-js",
+        ]);
         // The mock monitor's URNs carry the parent's type only, so the chain is checked one link at a time.
         for (const bus of ofType(run, EVENTBUS_TYPE)) {
-            assert.match(bus.urn, /::example:platform:EventingPlatform\$jetstream-eventbus:index:EventBus::eventing-(payments|orders)$/);
+            assert.match(
+                bus.urn,
+                /::example:platform:EventingPlatform\$jetstream-eventbus:index:EventBus::eventing-(payments|orders)$/,
+            );
         }
         for (const sts of ofType(run, "kubernetes:apps/v1:StatefulSet")) {
-            assert.match(sts.urn, /::jetstream-eventbus:index:EventBus\$kubernetes:apps\/v1:StatefulSet::eventing-(payments|orders)-js$/);
+            assert.match(
+                sts.urn,
+                /::jetstream-eventbus:index:EventBus\$kubernetes:apps\/v1:StatefulSet::eventing-(payments|orders)-js$/,
+            );
         }
     });
 
@@ -258,14 +309,21 @@ describe("examples/platform (two buses, an explicit provider, Argo Events intero
 
     it("port-forwards each stream into the same cluster, with the kubeconfig of the stack configuration", () => {
         const streams = ofType(run, STREAM_TYPE).map((r) => r.inputs.connection);
-        assert.deepEqual(streams.map((c) => [c.mode, c.kubernetes.namespace, c.kubernetes.statefulSet, c.kubernetes.kubeconfig]).sort(), [
-            ["auto", "orders", "eventbus-orders-js", KUBECONFIG],
-            ["auto", "payments", "eventbus-payments-js", KUBECONFIG],
-        ]);
+        assert.deepEqual(
+            streams
+                .map((c) => [c.mode, c.kubernetes.namespace, c.kubernetes.statefulSet, c.kubernetes.kubeconfig])
+                .sort(),
+            [
+                ["auto", "orders", "eventbus-orders-js", KUBECONFIG],
+                ["auto", "payments", "eventbus-payments-js", KUBECONFIG],
+            ],
+        );
     });
 
     it("puts an Argo EventBus named default in every application namespace, pointing at the domain's bus", () => {
-        const argo = ofType(run, ARGO_EVENTBUS_TYPE).map((r) => [r.inputs.metadata.namespace, r.inputs.metadata.name, r.inputs.spec.jetstreamExotic.url]).sort();
+        const argo = ofType(run, ARGO_EVENTBUS_TYPE)
+            .map((r) => [r.inputs.metadata.namespace, r.inputs.metadata.name, r.inputs.spec.jetstreamExotic.url])
+            .sort();
         assert.deepEqual(argo, [
             ["orders", "default", "nats://eventbus-orders-js-svc.orders.svc:4222"],
             ["payments-api", "default", "nats://eventbus-payments-js-svc.payments.svc:4222"],
@@ -273,7 +331,10 @@ describe("examples/platform (two buses, an explicit provider, Argo Events intero
         ]);
         for (const r of ofType(run, ARGO_EVENTBUS_TYPE)) {
             const exotic = r.inputs.spec.jetstreamExotic;
-            const secret = r.inputs.metadata.namespace === "orders" ? "eventbus-orders-js-client-auth" : "eventbus-payments-js-client-auth";
+            const secret =
+                r.inputs.metadata.namespace === "orders"
+                    ? "eventbus-orders-js-client-auth"
+                    : "eventbus-payments-js-client-auth";
             assert.deepEqual(exotic.accessSecret, { name: secret, key: "client-auth" });
             assert.deepEqual(exotic.tls, { caCertSecret: { name: secret, key: "ca.crt" } });
         }
@@ -304,14 +365,17 @@ describe("each example is a Pulumi TypeScript program a user can copy out of the
         peerDependencies: Record<string, string>;
         devDependencies: Record<string, string>;
     };
-    /** What `pulumi new typescript` puts in devDependencies: the compiler and Node's types, which no program imports. */
+    /**
+     * What `pulumi new typescript` puts in devDependencies: the compiler and Node's types, which no program imports.
+     */
     const TOOLING = ["@types/node", "typescript"];
 
     /** Every .ts file of the example, as paths relative to its folder (a user's `npm install` output left out). */
     function programFiles(dir: string, under = ""): string[] {
         return fs.readdirSync(path.join(dir, under), { withFileTypes: true }).flatMap((entry) => {
             const relative = path.join(under, entry.name);
-            if (entry.isDirectory()) return entry.name === "node_modules" || entry.name === "bin" ? [] : programFiles(dir, relative);
+            if (entry.isDirectory())
+                return entry.name === "node_modules" || entry.name === "bin" ? [] : programFiles(dir, relative);
             return entry.name.endsWith(".ts") ? [relative] : [];
         });
     }
@@ -323,7 +387,10 @@ describe("each example is a Pulumi TypeScript program a user can copy out of the
         return specifier.startsWith("@") ? parts.slice(0, 2).join("/") : parts[0];
     }
 
-    /** The packages the example's files import, and its relative imports as absolute paths (with the file that makes each). */
+    /**
+     * The packages the example's files import, and its relative imports as absolute paths (with the file that makes
+     * each).
+     */
     function importsOf(dir: string): { packages: Set<string>; relative: { from: string; target: string }[] } {
         const packages = new Set<string>();
         const relative: { from: string; target: string }[] = [];
@@ -345,12 +412,21 @@ describe("each example is a Pulumi TypeScript program a user can copy out of the
     function checkExample(example: string): void {
         const dir = path.join(REPO, "examples", example);
 
-        // Pulumi runs index.ts itself, through its TypeScript support: no compiled entry point, nothing outside the folder.
-        const project = parseYaml(fs.readFileSync(path.join(dir, "Pulumi.yaml"), "utf8")) as { runtime: unknown; main?: unknown };
-        assert.equal(typeof project.runtime === "string" ? project.runtime : (project.runtime as { name?: string }).name, "nodejs");
+        // Pulumi runs index.ts itself, through its TypeScript support: no compiled entry point, nothing outside the
+        // folder.
+        const project = parseYaml(fs.readFileSync(path.join(dir, "Pulumi.yaml"), "utf8")) as {
+            runtime: unknown;
+            main?: unknown;
+        };
+        assert.equal(
+            typeof project.runtime === "string" ? project.runtime : (project.runtime as { name?: string }).name,
+            "nodejs",
+        );
         assert.equal(project.main, undefined, "Pulumi.yaml sets no main: Pulumi starts from the folder's package.json");
         assert.deepEqual(
-            typeof project.runtime === "object" ? (project.runtime as { options?: Record<string, unknown> }).options?.typescript : undefined,
+            typeof project.runtime === "object"
+                ? (project.runtime as { options?: Record<string, unknown> }).options?.typescript
+                : undefined,
             undefined,
             "TypeScript support stays on",
         );
@@ -364,26 +440,43 @@ describe("each example is a Pulumi TypeScript program a user can copy out of the
         assert.equal(pkg.main, "index.ts");
         assert.ok(fs.existsSync(path.join(dir, "index.ts")), "index.ts");
         assert.ok(!fs.existsSync(path.join(dir, "main.js")), "no main.js");
-        const tsconfig = JSON.parse(fs.readFileSync(path.join(dir, "tsconfig.json"), "utf8")) as { compilerOptions?: { strict?: boolean } };
+        const tsconfig = JSON.parse(fs.readFileSync(path.join(dir, "tsconfig.json"), "utf8")) as {
+            compilerOptions?: { strict?: boolean };
+        };
         assert.equal(tsconfig.compilerOptions?.strict, true, "tsconfig.json, strict");
 
         // Every import resolves inside the folder or to a declared package.
         const { packages, relative } = importsOf(dir);
         for (const { from, target } of relative) {
-            assert.ok(target.startsWith(dir + path.sep), `${from} imports ${path.relative(dir, target)}, outside the example`);
-            assert.ok([".ts", "/index.ts"].some((ext) => fs.existsSync(target + ext)), `${from} imports ${path.relative(dir, target)}, a file of the example`);
+            assert.ok(
+                target.startsWith(dir + path.sep),
+                `${from} imports ${path.relative(dir, target)}, outside the example`,
+            );
+            assert.ok(
+                [".ts", "/index.ts"].some((ext) => fs.existsSync(target + ext)),
+                `${from} imports ${path.relative(dir, target)}, a file of the example`,
+            );
         }
         assert.ok(packages.has(rootPackage.name), `the example imports ${rootPackage.name}`);
-        // The packages imported, and the peers of the package (npm installs them, but a user's package.json names them).
+        // The packages imported, and the peers of the package (npm installs them, but a user's package.json names
+        // them).
         const needed = new Set([...packages, ...Object.keys(rootPackage.peerDependencies)]);
         const dependencies = pkg.dependencies ?? {};
-        assert.deepEqual(Object.keys(dependencies).sort(), [...needed].sort(), "dependencies: what the program imports and the package's peers, nothing else");
+        assert.deepEqual(
+            Object.keys(dependencies).sort(),
+            [...needed].sort(),
+            "dependencies: what the program imports and the package's peers, nothing else",
+        );
         // In the repository the package is the repository's own build; the peers accept what the package accepts.
         assert.equal(dependencies[rootPackage.name], "file:../..");
         for (const [name, range] of Object.entries(rootPackage.peerDependencies)) {
             assert.equal(dependencies[name], range, `${name}: the package's peer range`);
         }
-        assert.deepEqual(pkg.devDependencies, Object.fromEntries(TOOLING.map((name) => [name, rootPackage.devDependencies[name]])), "devDependencies: the compiler and Node's types only");
+        assert.deepEqual(
+            pkg.devDependencies,
+            Object.fromEntries(TOOLING.map((name) => [name, rootPackage.devDependencies[name]])),
+            "devDependencies: the compiler and Node's types only",
+        );
     }
 
     for (const example of ["simple", "involved", "exotic", "platform"]) {
@@ -391,7 +484,10 @@ describe("each example is a Pulumi TypeScript program a user can copy out of the
     }
 
     it("the four are every example", () => {
-        const folders = fs.readdirSync(path.join(REPO, "examples"), { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => e.name);
+        const folders = fs
+            .readdirSync(path.join(REPO, "examples"), { withFileTypes: true })
+            .filter((e) => e.isDirectory())
+            .map((e) => e.name);
         assert.deepEqual(folders.sort(), ["exotic", "involved", "platform", "simple"]);
     });
 });

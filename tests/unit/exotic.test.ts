@@ -58,29 +58,57 @@ describe("an exotic bus deploys nothing", () => {
     it("registers only the component, reads of the Secrets it is pointed at, and the Stream", async () => {
         existingSecret(NS, "nats-creds", { "client-auth": "username: alice\npassword: wonderland\n" });
         existingSecret(NS, "nats-tls", { "ca.crt": "CA PEM", "tls.crt": "CERT PEM", "tls.key": "KEY PEM" });
-        const run = await runBus("shared", exotic({
-            accessSecret: ACCESS,
-            tls: {
-                caCertSecret: { name: "nats-tls", key: "ca.crt" },
-                clientCertSecret: { name: "nats-tls", key: "tls.crt" },
-                clientKeySecret: { name: "nats-tls", key: "tls.key" },
-            },
-        }));
+        const run = await runBus(
+            "shared",
+            exotic({
+                accessSecret: ACCESS,
+                tls: {
+                    caCertSecret: { name: "nats-tls", key: "ca.crt" },
+                    clientCertSecret: { name: "nats-tls", key: "tls.crt" },
+                    clientKeySecret: { name: "nats-tls", key: "tls.key" },
+                },
+            }),
+        );
         assertSucceeded(run);
-        assert.deepEqual(run.resources.filter((r) => r.type !== SECRET_TYPE).map((r) => r.type).sort(), [COMPONENT_TYPE, STREAM_TYPE]);
+        assert.deepEqual(
+            run.resources
+                .filter((r) => r.type !== SECRET_TYPE)
+                .map((r) => r.type)
+                .sort(),
+            [COMPONENT_TYPE, STREAM_TYPE],
+        );
         const reads = run.byType(SECRET_TYPE);
         // Reads carry the object's id and no inputs: nothing is written to the cluster.
-        assert.deepEqual(reads.map((r) => r.id).sort(), ["team-a/nats-creds", "team-a/nats-tls", "team-a/nats-tls", "team-a/nats-tls"]);
+        assert.deepEqual(reads.map((r) => r.id).sort(), [
+            "team-a/nats-creds",
+            "team-a/nats-tls",
+            "team-a/nats-tls",
+            "team-a/nats-tls",
+        ]);
         for (const r of reads) {
             assert.deepEqual(r.inputs, {}, `${r.name} is a read, not a Secret of its own`);
         }
-        for (const kind of ["StatefulSet", "Service", "ConfigMap", "PodDisruptionBudget", "Deployment", "tls:", "random:"]) {
-            assert.ok(!run.resources.some((r) => r.type.includes(kind)), `no ${kind}: ${run.resources.map((r) => r.type).join(", ")}`);
+        for (const kind of [
+            "StatefulSet",
+            "Service",
+            "ConfigMap",
+            "PodDisruptionBudget",
+            "Deployment",
+            "tls:",
+            "random:",
+        ]) {
+            assert.ok(
+                !run.resources.some((r) => r.type.includes(kind)),
+                `no ${kind}: ${run.resources.map((r) => r.type).join(", ")}`,
+            );
         }
     });
 
     it("with credentials and TLS given as inputs, reads nothing at all", async () => {
-        const run = await runBus("shared", exotic({ username: "alice", password: pulumi.secret("wonderland"), caCert: "CA PEM" }));
+        const run = await runBus(
+            "shared",
+            exotic({ username: "alice", password: pulumi.secret("wonderland"), caCert: "CA PEM" }),
+        );
         assertSucceeded(run);
         assert.deepEqual(run.resources.map((r) => r.type).sort(), [COMPONENT_TYPE, STREAM_TYPE]);
     });
@@ -92,7 +120,12 @@ describe("the Stream's inputs", () => {
         const run = await runBus("shared", exotic({ accessSecret: ACCESS }));
         assertSucceeded(run);
         // Plaintext: no TLS setting at all, so the provider dials plain TCP (Argo after #4114).
-        assert.deepEqual(run.streamInputs().connection, { mode: "direct", servers: [URL], username: "alice", password: "wonderland" });
+        assert.deepEqual(run.streamInputs().connection, {
+            mode: "direct",
+            servers: [URL],
+            username: "alice",
+            password: "wonderland",
+        });
     });
 
     it("accept Argo's YAML with quoted values and extra keys such as token", async () => {
@@ -106,7 +139,12 @@ describe("the Stream's inputs", () => {
     it("take username and password inputs instead", async () => {
         const run = await runBus("shared", exotic({ username: "bob", password: pulumi.secret("builder") }));
         assertSucceeded(run);
-        assert.deepEqual(run.streamInputs().connection, { mode: "direct", servers: [URL], username: "bob", password: "builder" });
+        assert.deepEqual(run.streamInputs().connection, {
+            mode: "direct",
+            servers: [URL],
+            username: "bob",
+            password: "builder",
+        });
     });
 
     it("have no credentials when none are given", async () => {
@@ -120,16 +158,19 @@ describe("the Stream's inputs", () => {
         const client = await issueTestCert(ca, { commonName: "argo", usage: "client" });
         existingSecret(NS, "nats-ca", { "ca.crt": ca.certPem });
         existingSecret(NS, "nats-client", { "tls.crt": client.certPem, "tls.key": client.keyPem });
-        const run = await runBus("shared", exotic({
-            url: "tls://nats.shared.svc:4222",
-            username: "alice",
-            password: "wonderland",
-            tls: {
-                caCertSecret: { name: "nats-ca", key: "ca.crt" },
-                clientCertSecret: { name: "nats-client", key: "tls.crt" },
-                clientKeySecret: { name: "nats-client", key: "tls.key" },
-            },
-        }));
+        const run = await runBus(
+            "shared",
+            exotic({
+                url: "tls://nats.shared.svc:4222",
+                username: "alice",
+                password: "wonderland",
+                tls: {
+                    caCertSecret: { name: "nats-ca", key: "ca.crt" },
+                    clientCertSecret: { name: "nats-client", key: "tls.crt" },
+                    clientKeySecret: { name: "nats-client", key: "tls.key" },
+                },
+            }),
+        );
         assertSucceeded(run);
         assert.deepEqual(run.streamInputs().connection, {
             mode: "direct",
@@ -144,7 +185,15 @@ describe("the Stream's inputs", () => {
     });
 
     it("carry the CA, client certificate and key given as inputs, and the serverName", async () => {
-        const run = await runBus("shared", exotic({ caCert: "CA PEM", clientCert: "CERT PEM", clientKey: pulumi.secret("KEY PEM"), serverName: "nats.internal" }));
+        const run = await runBus(
+            "shared",
+            exotic({
+                caCert: "CA PEM",
+                clientCert: "CERT PEM",
+                clientKey: pulumi.secret("KEY PEM"),
+                serverName: "nats.internal",
+            }),
+        );
         assertSucceeded(run);
         assert.deepEqual(run.streamInputs().connection, {
             mode: "direct",
@@ -159,12 +208,15 @@ describe("the Stream's inputs", () => {
     it("pass insecureSkipVerify and enabled (system CAs) through", async () => {
         const insecure = await runBus("shared", exotic({ tls: { insecureSkipVerify: true } }));
         assertSucceeded(insecure);
-        assert.deepEqual(insecure.streamInputs().connection, { mode: "direct", servers: [URL], insecureSkipVerify: true });
+        assert.deepEqual(insecure.streamInputs().connection, {
+            mode: "direct",
+            servers: [URL],
+            insecureSkipVerify: true,
+        });
         const system = await runBus("shared", exotic({ tls: { enabled: true } }));
         assertSucceeded(system);
         assert.deepEqual(system.streamInputs().connection, { mode: "direct", servers: [URL], tls: true });
     });
-
 });
 
 describe("the Stream's configuration", () => {
@@ -213,7 +265,10 @@ describe("the Stream's configuration", () => {
     });
 
     it("passes the lifecycle and the declared server version", async () => {
-        const run = await runBus("shared", exotic({ serverVersion: "2.9.10", streamLifecycle: { deletionPolicy: "delete", createTimeout: "30s" } }));
+        const run = await runBus(
+            "shared",
+            exotic({ serverVersion: "2.9.10", streamLifecycle: { deletionPolicy: "delete", createTimeout: "30s" } }),
+        );
         assertSucceeded(run);
         const inputs = run.streamInputs();
         assert.equal(inputs.serverVersion, "2.9.10");
@@ -226,7 +281,10 @@ describe("the outputs", () => {
     it("are the URL, the credentials, the CA, the accessSecret's name and the stream name", async () => {
         existingSecret(NS, "nats-creds", { "client-auth": "username: alice\npassword: wonderland\n" });
         existingSecret(NS, "nats-ca", { "ca.crt": "CA PEM" });
-        const run = await runBus("shared", exotic({ accessSecret: ACCESS, tls: { caCertSecret: { name: "nats-ca", key: "ca.crt" } } }));
+        const run = await runBus(
+            "shared",
+            exotic({ accessSecret: ACCESS, tls: { caCertSecret: { name: "nats-ca", key: "ca.crt" } } }),
+        );
         assertSucceeded(run);
         const bus = run.bus!;
         assert.equal(await resolve(bus.url), URL);
@@ -266,7 +324,10 @@ describe("the accessSecret must hold Argo's YAML", () => {
             assert.match(all, /#2980/);
             assert.ok(!all.includes(plain), `the secret value leaks into: ${all}`);
             for (const r of run.resources) {
-                assert.ok(!JSON.stringify(r.inputs).includes(plain), `the secret value is sent with ${r.type} ${r.name}`);
+                assert.ok(
+                    !JSON.stringify(r.inputs).includes(plain),
+                    `the secret value is sent with ${r.type} ${r.name}`,
+                );
             }
         });
     }
@@ -312,25 +373,115 @@ interface BadInput {
 }
 
 const BAD_INPUTS: BadInput[] = [
-    { what: "no url", args: { namespace: NS, jetstreamExotic: {} }, field: "jetstreamExotic.url", allowed: /is required.*nats:\/\// },
+    {
+        what: "no url",
+        args: { namespace: NS, jetstreamExotic: {} },
+        field: "jetstreamExotic.url",
+        allowed: /is required.*nats:\/\//,
+    },
     { what: "an empty url", args: exotic({ url: "" }), field: "jetstreamExotic.url", allowed: /is required/ },
-    { what: "an http url", args: exotic({ url: "http://nats:4222" }), field: "jetstreamExotic.url", allowed: /not a NATS URL like nats:\/\// },
-    { what: "a url with a bad port", args: exotic({ url: "nats://nats:99999" }), field: "jetstreamExotic.url", allowed: /port 99999, out of range: ports go from 1 to 65535/ },
-    { what: "accessSecret with username", args: exotic({ accessSecret: ACCESS, username: "a", password: "b" }), field: "jetstreamExotic.accessSecret", allowed: /cannot be combined with username\/password/ },
-    { what: "username without password", args: exotic({ username: "a" }), field: "jetstreamExotic.password", allowed: /go together/ },
-    { what: "password without username", args: exotic({ password: "b" }), field: "jetstreamExotic.username", allowed: /go together/ },
-    { what: "accessSecret without key", args: exotic({ accessSecret: { name: "nats-creds" } }), field: "jetstreamExotic.accessSecret.key", allowed: /must be a key of the Secret \(at most 253 letters, digits, '-', '_' and '\.'\), got nothing/ },
-    { what: "clientCertSecret without clientKeySecret", args: exotic({ tls: { clientCertSecret: { name: "c", key: "tls.crt" } } }), field: "jetstreamExotic.tls.clientKeySecret", allowed: /client certificate and its key go together/ },
-    { what: "clientKeySecret without clientCertSecret", args: exotic({ tls: { clientKeySecret: { name: "c", key: "tls.key" } } }), field: "jetstreamExotic.tls.clientCertSecret", allowed: /go together/ },
-    { what: "caCert with tls.caCertSecret", args: exotic({ caCert: "PEM", tls: { caCertSecret: { name: "c", key: "ca.crt" } } }), field: "jetstreamExotic.caCert", allowed: /cannot be combined with tls\.caCertSecret/ },
-    { what: "insecureSkipVerify as a string", args: exotic({ tls: { insecureSkipVerify: "yes" } }), field: "jetstreamExotic.tls.insecureSkipVerify", allowed: /true or false/ },
-    { what: "an unknown exotic field", args: exotic({ urls: ["nats://x:4222"] }), field: "jetstreamExotic.urls", allowed: /did you mean "url"\?/ },
-    { what: "an unknown tls field", args: exotic({ tls: { caSecret: { name: "c", key: "ca.crt" } } }), field: "jetstreamExotic.tls.caSecret", allowed: /allowed fields: caCertSecret/ },
-    { what: "an unknown streamConfig key", args: exotic({ streamConfig: "retetention: 1\n" }), field: "jetstreamExotic.streamConfig.retetention", allowed: /did you mean "retention"\?/ },
-    { what: "a server version that is not one", args: exotic({ serverVersion: "latest" }), field: "jetstreamExotic.serverVersion", allowed: /like "2\.10\.29"/ },
-    { what: "compression on a 2.9 server", args: exotic({ serverVersion: "2.9.10", stream: { compression: "s2" } }), field: "jetstreamExotic.stream.compression", allowed: /needs nats-server 2\.10/ },
-    { what: "both kinds", args: { namespace: NS, jetstream: { version: "latest" }, jetstreamExotic: { url: URL } }, field: "jetstream", allowed: /set exactly one/ },
-    { what: "a connection with exotic", args: exotic({}, { connection: { mode: "direct", servers: [URL] } }), field: "connection", allowed: /jetstreamExotic\.url/ },
+    {
+        what: "an http url",
+        args: exotic({ url: "http://nats:4222" }),
+        field: "jetstreamExotic.url",
+        allowed: /not a NATS URL like nats:\/\//,
+    },
+    {
+        what: "a url with a bad port",
+        args: exotic({ url: "nats://nats:99999" }),
+        field: "jetstreamExotic.url",
+        allowed: /port 99999, out of range: ports go from 1 to 65535/,
+    },
+    {
+        what: "accessSecret with username",
+        args: exotic({ accessSecret: ACCESS, username: "a", password: "b" }),
+        field: "jetstreamExotic.accessSecret",
+        allowed: /cannot be combined with username\/password/,
+    },
+    {
+        what: "username without password",
+        args: exotic({ username: "a" }),
+        field: "jetstreamExotic.password",
+        allowed: /go together/,
+    },
+    {
+        what: "password without username",
+        args: exotic({ password: "b" }),
+        field: "jetstreamExotic.username",
+        allowed: /go together/,
+    },
+    {
+        what: "accessSecret without key",
+        args: exotic({ accessSecret: { name: "nats-creds" } }),
+        field: "jetstreamExotic.accessSecret.key",
+        allowed: /must be a key of the Secret \(at most 253 letters, digits, '-', '_' and '\.'\), got nothing/,
+    },
+    {
+        what: "clientCertSecret without clientKeySecret",
+        args: exotic({ tls: { clientCertSecret: { name: "c", key: "tls.crt" } } }),
+        field: "jetstreamExotic.tls.clientKeySecret",
+        allowed: /client certificate and its key go together/,
+    },
+    {
+        what: "clientKeySecret without clientCertSecret",
+        args: exotic({ tls: { clientKeySecret: { name: "c", key: "tls.key" } } }),
+        field: "jetstreamExotic.tls.clientCertSecret",
+        allowed: /go together/,
+    },
+    {
+        what: "caCert with tls.caCertSecret",
+        args: exotic({ caCert: "PEM", tls: { caCertSecret: { name: "c", key: "ca.crt" } } }),
+        field: "jetstreamExotic.caCert",
+        allowed: /cannot be combined with tls\.caCertSecret/,
+    },
+    {
+        what: "insecureSkipVerify as a string",
+        args: exotic({ tls: { insecureSkipVerify: "yes" } }),
+        field: "jetstreamExotic.tls.insecureSkipVerify",
+        allowed: /true or false/,
+    },
+    {
+        what: "an unknown exotic field",
+        args: exotic({ urls: ["nats://x:4222"] }),
+        field: "jetstreamExotic.urls",
+        allowed: /did you mean "url"\?/,
+    },
+    {
+        what: "an unknown tls field",
+        args: exotic({ tls: { caSecret: { name: "c", key: "ca.crt" } } }),
+        field: "jetstreamExotic.tls.caSecret",
+        allowed: /allowed fields: caCertSecret/,
+    },
+    {
+        what: "an unknown streamConfig key",
+        args: exotic({ streamConfig: "retetention: 1\n" }),
+        field: "jetstreamExotic.streamConfig.retetention",
+        allowed: /did you mean "retention"\?/,
+    },
+    {
+        what: "a server version that is not one",
+        args: exotic({ serverVersion: "latest" }),
+        field: "jetstreamExotic.serverVersion",
+        allowed: /like "2\.10\.29"/,
+    },
+    {
+        what: "compression on a 2.9 server",
+        args: exotic({ serverVersion: "2.9.10", stream: { compression: "s2" } }),
+        field: "jetstreamExotic.stream.compression",
+        allowed: /needs nats-server 2\.10/,
+    },
+    {
+        what: "both kinds",
+        args: { namespace: NS, jetstream: { version: "latest" }, jetstreamExotic: { url: URL } },
+        field: "jetstream",
+        allowed: /set exactly one/,
+    },
+    {
+        what: "a connection with exotic",
+        args: exotic({}, { connection: { mode: "direct", servers: [URL] } }),
+        field: "connection",
+        allowed: /jetstreamExotic\.url/,
+    },
 ];
 
 describe("bad input fails before anything is registered", () => {
@@ -341,7 +492,10 @@ describe("bad input fails before anything is registered", () => {
             assert.equal(run.thrown.field, bad.field, run.thrown.message);
             assert.ok(run.thrown.message.startsWith(`${bad.field}: `), run.thrown.message);
             assert.match(run.thrown.message, bad.allowed);
-            assert.deepEqual(run.resources.map((r) => `${r.type} ${r.name}`), []);
+            assert.deepEqual(
+                run.resources.map((r) => `${r.type} ${r.name}`),
+                [],
+            );
             assert.deepEqual(run.failures, []);
         });
     }
@@ -356,7 +510,8 @@ describe("bad input fails before anything is registered", () => {
 });
 
 describe("Argo manifests of other kinds, imported", () => {
-    const manifest = (spec: string) => `apiVersion: argoproj.io/v1alpha1\nkind: EventBus\nmetadata:\n  name: default\nspec:\n${spec}`;
+    const manifest = (spec: string) =>
+        `apiVersion: argoproj.io/v1alpha1\nkind: EventBus\nmetadata:\n  name: default\nspec:\n${spec}`;
     const refused = (spec: string, field: string, allowed: RegExp) => {
         let error: unknown;
         try {
@@ -370,7 +525,11 @@ describe("Argo manifests of other kinds, imported", () => {
     };
 
     it("nats (NATS Streaming) is refused at spec.nats, pointing at jetstreamExotic for an exotic one", () => {
-        refused("  nats:\n    exotic:\n      url: nats://stan:4222\n", "spec.nats", /JetStream only.*jetstreamExotic\.url/s);
+        refused(
+            "  nats:\n    exotic:\n      url: nats://stan:4222\n",
+            "spec.nats",
+            /JetStream only.*jetstreamExotic\.url/s,
+        );
         refused("  nats:\n    native: {}\n", "spec.nats", /JetStream only/);
     });
 
@@ -379,7 +538,7 @@ describe("Argo manifests of other kinds, imported", () => {
     });
 
     it("jetstreamExotic without url is refused at spec.jetstreamExotic.url", () => {
-        refused("  jetstreamExotic:\n    streamConfig: \"\"\n", "spec.jetstreamExotic.url", /is required/);
+        refused('  jetstreamExotic:\n    streamConfig: ""\n', "spec.jetstreamExotic.url", /is required/);
     });
 
     it("both jetstream and jetstreamExotic are refused", () => {
@@ -387,11 +546,19 @@ describe("Argo manifests of other kinds, imported", () => {
     });
 
     it("an unknown jetstreamExotic field is refused with a suggestion", () => {
-        refused("  jetstreamExotic:\n    url: nats://x:4222\n    accesSecret:\n      name: s\n      key: k\n", "spec.jetstreamExotic.accesSecret", /did you mean "accessSecret"\?/);
+        refused(
+            "  jetstreamExotic:\n    url: nats://x:4222\n    accesSecret:\n      name: s\n      key: k\n",
+            "spec.jetstreamExotic.accesSecret",
+            /did you mean "accessSecret"\?/,
+        );
     });
 
     it("Argo's documented exotic example becomes a bus with the full default stream", async () => {
-        const imported = fromArgoEventBus(manifest("  jetstreamExotic:\n    url: nats://nats.shared.svc:4222\n    accessSecret:\n      name: nats-creds\n      key: client-auth\n    streamConfig: \"\"\n"));
+        const imported = fromArgoEventBus(
+            manifest(
+                '  jetstreamExotic:\n    url: nats://nats.shared.svc:4222\n    accessSecret:\n      name: nats-creds\n      key: client-auth\n    streamConfig: ""\n',
+            ),
+        );
         existingSecret("argo-events", "nats-creds", { "client-auth": "username: alice\npassword: wonderland\n" });
         const run = await runBus(imported.name, { ...imported.args, namespace: "argo-events" });
         assertSucceeded(run);

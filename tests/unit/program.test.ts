@@ -18,7 +18,6 @@ const { testMocks, KUBERNETES_KINDS } = require("../support/bus") as typeof impo
 const { isSecretOutput, resolve } = require("../support/mocks") as typeof import("../support/mocks");
 const rpcSettings = require("@pulumi/pulumi/runtime/settings") as { waitForRPCs(): Promise<void> };
 
-
 describe("index.ts, the stack's own program", () => {
     let program: any;
     let objects: any[];
@@ -34,7 +33,9 @@ describe("index.ts, the stack's own program", () => {
         program = require("../../index.js");
         await resolve(program.url);
         await rpcSettings.waitForRPCs();
-        objects = mocks.resources.filter((r) => KUBERNETES_KINDS[r.type]).map((r) => ({ kind: KUBERNETES_KINDS[r.type], ...r.inputs }));
+        objects = mocks.resources
+            .filter((r) => KUBERNETES_KINDS[r.type])
+            .map((r) => ({ kind: KUBERNETES_KINDS[r.type], ...r.inputs }));
     });
 
     it("names the bus default when config has no name, in the configured namespace", () => {

@@ -288,7 +288,9 @@ describe("round trips and invariants", () => {
     it("parseNatsSize(formatNatsSize(bytes)) === bytes", () => {
         const byteCounts = fc.oneof(
             fc.integer({ min: -1, max: Number.MAX_SAFE_INTEGER }),
-            fc.tuple(fc.integer({ min: 0, max: 8191 }), fc.constantFrom(1, KiB, MiB, GiB, TiB)).map(([n, unit]) => n * unit),
+            fc
+                .tuple(fc.integer({ min: 0, max: 8191 }), fc.constantFrom(1, KiB, MiB, GiB, TiB))
+                .map(([n, unit]) => n * unit),
         );
         fc.assert(
             fc.property(byteCounts, (bytes) => {
@@ -350,7 +352,13 @@ describe("round trips and invariants", () => {
     });
 
     it("parseNatsSize agrees with plain multiplication for integers with a suffix", () => {
-        const suffixes: [string, number][] = [["k", 1000], ["MB", MiB], ["gi", GiB], ["KiB", KiB], ["t", 1e12]];
+        const suffixes: [string, number][] = [
+            ["k", 1000],
+            ["MB", MiB],
+            ["gi", GiB],
+            ["KiB", KiB],
+            ["t", 1e12],
+        ];
         fc.assert(
             fc.property(fc.integer({ min: 0, max: 8000 }), fc.constantFrom(...suffixes), (n, [suffix, unit]) => {
                 assert.equal(parseNatsSize(`${n}${suffix}`, FIELD), n * unit);
