@@ -56,6 +56,13 @@ interface Reachable {
 }
 
 /**
+ * An output every managed bus has, which a `jetstreamExotic` bus may lack (its server may take clients
+ * without a password or TLS, and nothing is deployed): `T` when the arguments' type has `jetstream`,
+ * `T | undefined` otherwise, so `new EventBus(name, { jetstream: {...} })` needs no undefined checks.
+ */
+export type ManagedBusValue<Args, T> = Args extends { jetstream: object } ? T : T | undefined;
+
+/**
  * A NATS JetStream event bus on Kubernetes: what Argo Events' EventBus controller creates for the
  * `jetstream` kind, with TLS that clients verify, certificates that renew, a PodDisruptionBudget,
  * probes that fit JetStream, and image overrides; or, for `jetstreamExotic`, only the stream on a
@@ -64,27 +71,27 @@ interface Reachable {
  * All logic lives in pure helpers (validation, config rendering, object builders); this class only
  * wires them to resources. Bad input throws before anything is registered.
  */
-export class EventBus extends pulumi.ComponentResource {
+export class EventBus<Args extends EventBusArgs = EventBusArgs> extends pulumi.ComponentResource {
     /** Client URL: `nats://eventbus-<n>-js-svc.<ns>.svc:4222` for a managed bus, `jetstreamExotic.url` otherwise. */
     public readonly url: pulumi.Output<string>;
     /** Name of the headless Service (managed bus). */
-    public readonly serviceName: pulumi.Output<string | undefined>;
+    public readonly serviceName: pulumi.Output<ManagedBusValue<Args, string>>;
     /** Name of the StatefulSet (managed bus). */
-    public readonly statefulSetName: pulumi.Output<string | undefined>;
+    public readonly statefulSetName: pulumi.Output<ManagedBusValue<Args, string>>;
     /** Namespace of the bus. */
     public readonly namespace: pulumi.Output<string>;
     /** Secret with `client-auth` (Argo's YAML), `ca.crt` and `url`; for an exotic bus, its `accessSecret`. */
-    public readonly clientSecretName: pulumi.Output<string | undefined>;
+    public readonly clientSecretName: pulumi.Output<ManagedBusValue<Args, string>>;
     /** PEM of the CA that signed the server certificate; clients verify the server with it. */
-    public readonly caCert: pulumi.Output<string | undefined>;
+    public readonly caCert: pulumi.Output<ManagedBusValue<Args, string>>;
     /** Client user name. */
-    public readonly username: pulumi.Output<string | undefined>;
+    public readonly username: pulumi.Output<ManagedBusValue<Args, string>>;
     /** Client password (secret). */
-    public readonly password: pulumi.Output<string | undefined>;
+    public readonly password: pulumi.Output<ManagedBusValue<Args, string>>;
     /** Name of the JetStream stream of the bus. */
     public readonly streamName: pulumi.Output<string>;
 
-    constructor(name: string, args: EventBusArgs, opts?: pulumi.ComponentResourceOptions) {
+    constructor(name: string, args: Args, opts?: pulumi.ComponentResourceOptions) {
         // Validate first, so bad input fails the preview with nothing registered. The stream must
         // reach the cluster the objects go to: that too is decided before anything is registered.
         const spec = resolveBus(name, args);
@@ -120,13 +127,14 @@ export class EventBus extends pulumi.ComponentResource {
         }
 
         this.url = bus.url;
-        this.serviceName = bus.serviceName;
-        this.statefulSetName = bus.statefulSetName;
+        // A managed bus has every one of these; the type says so when `jetstream` is given (see ManagedBusValue).
+        this.serviceName = bus.serviceName as pulumi.Output<ManagedBusValue<Args, string>>;
+        this.statefulSetName = bus.statefulSetName as pulumi.Output<ManagedBusValue<Args, string>>;
         this.namespace = pulumi.output(spec.namespace);
-        this.clientSecretName = bus.clientSecretName;
-        this.caCert = bus.caCert;
-        this.username = bus.username;
-        this.password = pulumi.secret(bus.password);
+        this.clientSecretName = bus.clientSecretName as pulumi.Output<ManagedBusValue<Args, string>>;
+        this.caCert = bus.caCert as pulumi.Output<ManagedBusValue<Args, string>>;
+        this.username = bus.username as pulumi.Output<ManagedBusValue<Args, string>>;
+        this.password = pulumi.secret(bus.password) as pulumi.Output<ManagedBusValue<Args, string>>;
         this.streamName = stream.config.apply((config) => config.name);
 
         this.registerOutputs({

@@ -8,6 +8,7 @@
 
 /** The component: a managed JetStream cluster (`jetstream`) or the stream on your own server (`jetstreamExotic`). */
 export { EventBus, EVENTBUS_TYPE } from "./eventbus";
+export type { ManagedBusValue } from "./eventbus";
 /** Its arguments, field by field as Argo Events' EventBus `spec` names them. */
 export type {
     ArgoEventsArgs,
