@@ -8,7 +8,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import type { EventBusArgs } from "./args";
 import { fromArgoEventBus } from "./argo/import";
-import { InputError } from "./check";
+import { InputError, keysOf } from "./check";
 
 /** The configuration keys of the project (`jetstream-eventbus:<key>`). */
 export interface StackConfig {
@@ -24,7 +24,7 @@ export interface StackConfig {
 }
 
 /** The keys a stack may set; others are refused so that a typo is not ignored. */
-export const STACK_CONFIG_KEYS = [
+export const STACK_CONFIG_KEYS = keysOf<StackConfig>()([
     "name",
     "namespace",
     "busName",
@@ -32,7 +32,7 @@ export const STACK_CONFIG_KEYS = [
     "labels",
     "spec",
     "manifest",
-] as const;
+]);
 
 /** The component name and arguments for `config`; `baseDir` anchors a relative manifest path. */
 export function busFromStackConfig(config: StackConfig, baseDir: string): { name: string; args: EventBusArgs } {
