@@ -327,12 +327,8 @@ export function resolvePersistence(
     const retention = persistence.retentionPolicy ?? {};
     rejectUnknownKeys(retention, RETENTION_POLICY_KEYS, `${field}.retentionPolicy`);
     for (const key of RETENTION_POLICY_KEYS) {
-        const value = retention[key];
-        if (value !== undefined && !RETENTION_CHOICES.includes(value as "Retain")) {
-            throw new InputError(
-                `${field}.retentionPolicy.${key}`,
-                `${JSON.stringify(value)} is not allowed; use Retain or Delete`,
-            );
+        if (retention[key] !== undefined) {
+            checkChoice(retention[key], RETENTION_CHOICES, `${field}.retentionPolicy.${key}`);
         }
     }
     if (persistence.storageClassName !== undefined && !isDnsSubdomain(persistence.storageClassName)) {
@@ -612,6 +608,8 @@ export interface BusIdentity {
     busName: string;
     namespace: string;
     clusterDomain: string;
+    /** EventBus labels, checked. */
+    labels?: Record<string, string>;
 }
 
 /**
@@ -648,10 +646,7 @@ export function normalizeArgs(args: unknown): EventBusArgs {
 }
 
 /** Namespace, bus name and cluster domain of a bus, with their defaults, and its labels checked. */
-export function resolveIdentity(
-    componentName: string,
-    args: EventBusArgs,
-): BusIdentity & { labels?: Record<string, string> } {
+export function resolveIdentity(componentName: string, args: EventBusArgs): BusIdentity {
     rejectUnknownKeys(args, EVENTBUS_KEYS, "");
     checkShape(args.labels, LABELS, "labels");
     return {
@@ -685,7 +680,7 @@ export function resolveBus(componentName: string, rawArgs: EventBusArgs): Resolv
  */
 export function resolveBusSpec(componentName: string, rawArgs: EventBusArgs): BusSpec {
     const args = normalizeArgs(rawArgs);
-    const { labels, ...identity } = resolveIdentity(componentName, args);
+    const identity = resolveIdentity(componentName, args);
     if (args.jetstream !== undefined && args.jetstreamExotic !== undefined) {
         // Argo's controller silently prefers `jetstream`; a user who set both meant one of them.
         throw new InputError("jetstream", "jetstream and jetstreamExotic are both set; set exactly one of them");
@@ -729,7 +724,6 @@ export function resolveBusSpec(componentName: string, rawArgs: EventBusArgs): Bu
     return {
         kind: "managed",
         ...identity,
-        labels,
         names: objectNames(identity.busName),
         replicas,
         version,
@@ -818,7 +812,7 @@ function pemSource(
  */
 export function resolveExoticSpec(componentName: string, rawArgs: EventBusArgs): ExoticSpec {
     const args = normalizeArgs(rawArgs);
-    const { labels, ...identity } = resolveIdentity(componentName, args);
+    const identity = resolveIdentity(componentName, args);
     const exotic = args.jetstreamExotic;
     if (exotic === undefined || exotic === null) {
         throw new InputError("jetstreamExotic", "is required");
@@ -921,7 +915,7 @@ export function resolveExoticSpec(componentName: string, rawArgs: EventBusArgs):
         kind: "exotic",
         busName: identity.busName,
         namespace: identity.namespace,
-        labels,
+        labels: identity.labels,
         url: exotic.url,
         servers,
         credentials: accessSecret

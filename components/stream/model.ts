@@ -6,7 +6,7 @@
  * message starts with the path of the field at fault.
  */
 import { parse as parseYaml } from "yaml";
-import { describeType, didYouMean, InputError, isPlainObject } from "../check";
+import { describeType, didYouMean, InputError, isPlainObject, keysOf } from "../check";
 import { formatDuration, parseDurationMs, parseNatsSize } from "../units";
 
 /** Retention policy of a stream, as JetStream names it. */
@@ -130,7 +130,7 @@ export interface StreamSettingsInput {
 }
 
 /** Every key of {@link StreamSettingsInput}, for unknown-key checks on untyped input. */
-export const STREAM_SETTINGS_KEYS = [
+export const STREAM_SETTINGS_KEYS = keysOf<StreamSettingsInput>()([
     "name",
     "subjects",
     ...ARGO_STREAM_CONFIG_KEYS,
@@ -150,13 +150,7 @@ export const STREAM_SETTINGS_KEYS = [
     "placement",
     "firstSeq",
     "allowWorkqueue",
-] as const satisfies readonly (keyof StreamSettingsInput)[];
-
-// Fails to compile when a field is added to StreamSettingsInput but not to STREAM_SETTINGS_KEYS.
-const everySettingsKeyListed: Exclude<keyof StreamSettingsInput, (typeof STREAM_SETTINGS_KEYS)[number]> extends never
-    ? true
-    : never = true;
-void everySettingsKeyListed;
+]);
 
 /** Normalized placement; an empty cluster and no tags mean "no placement". */
 export interface StreamPlacement {

@@ -2,11 +2,12 @@
  * Which changes of a stream the server accepts in place, which need a replacement, and which need a
  * newer server. Pure: no network, so `pulumi preview` never connects.
  */
+import { keysOf } from "../check";
 import { StreamSpec } from "./model";
 import { atLeast } from "../versions";
 
 /** The fields of {@link StreamSpec}, in display order. */
-export const STREAM_FIELDS: readonly (keyof StreamSpec)[] = [
+export const STREAM_FIELDS = keysOf<StreamSpec>()([
     "name",
     "subjects",
     "retention",
@@ -31,7 +32,7 @@ export const STREAM_FIELDS: readonly (keyof StreamSpec)[] = [
     "metadata",
     "placement",
     "firstSeq",
-];
+]);
 
 function sameValue(a: unknown, b: unknown): boolean {
     if (Array.isArray(a) || Array.isArray(b) || (typeof a === "object" && a !== null)) {

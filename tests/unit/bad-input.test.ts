@@ -10,6 +10,7 @@ import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import * as path from "node:path";
 import { fromArgoEventBus, InputError } from "../../components";
+import { ARGO_JETSTREAM_KEYS } from "../../components/argo/import";
 import { BAD_INPUTS, NULL_MEANS_UNSET } from "../fixtures/bad-inputs";
 import { attemptEventBus } from "../support/bus";
 
@@ -67,36 +68,13 @@ function manifestWith(jetstream: Record<string, unknown>): object {
     };
 }
 
-/** Argo's `JetStreamBus` fields: only these can come through a manifest. */
-const ARGO_FIELDS = [
-    "version",
-    "replicas",
-    "containerTemplate",
-    "reloaderContainerTemplate",
-    "metricsContainerTemplate",
-    "persistence",
-    "metadata",
-    "nodeSelector",
-    "tolerations",
-    "securityContext",
-    "imagePullSecrets",
-    "priorityClassName",
-    "priority",
-    "affinity",
-    "serviceAccountName",
-    "settings",
-    "startArgs",
-    "streamConfig",
-    "maxPayload",
-];
-
 describe("the same checks through an Argo manifest", () => {
     const kubernetes = BAD_INPUTS.filter(
         (input) => input.kind === "Kubernetes fields" || input.what === "memory limit 1GB",
     );
     for (const input of kubernetes) {
         const jetstream = (input.args as { jetstream: Record<string, unknown> }).jetstream;
-        if (!Object.keys(jetstream).every((key) => ARGO_FIELDS.includes(key))) {
+        if (!Object.keys(jetstream).every((key) => (ARGO_JETSTREAM_KEYS as readonly string[]).includes(key))) {
             continue;
         }
         it(`${input.what}: refused at spec.${input.field}`, () => {

@@ -435,6 +435,26 @@ const BAD_INPUTS: BadInput[] = [
         allowed: /cannot be combined with tls\.caCertSecret/,
     },
     {
+        what: "clientCert with tls.clientCertSecret",
+        args: exotic({
+            clientCert: "PEM",
+            clientKey: "PEM",
+            tls: { clientCertSecret: { name: "c", key: "tls.crt" } },
+        }),
+        field: "jetstreamExotic.clientCert",
+        allowed: /cannot be combined with tls\.clientCertSecret; use one of them/,
+    },
+    {
+        what: "clientKey with tls.clientKeySecret",
+        args: exotic({
+            clientCert: "PEM",
+            clientKey: "PEM",
+            tls: { clientKeySecret: { name: "c", key: "tls.key" } },
+        }),
+        field: "jetstreamExotic.clientKey",
+        allowed: /cannot be combined with tls\.clientKeySecret; use one of them/,
+    },
+    {
         what: "insecureSkipVerify as a string",
         args: exotic({ tls: { insecureSkipVerify: "yes" } }),
         field: "jetstreamExotic.tls.insecureSkipVerify",
