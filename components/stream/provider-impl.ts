@@ -25,7 +25,8 @@ import {
     serverUrlProblem,
     tlsOptions,
 } from "./connection";
-import { openTunnel, Tunnel, TunnelError } from "./tunnel";
+import { listBusPods, openTunnel, Tunnel, TunnelError } from "./tunnel";
+import { describeLeftOut, evictPod, LeftOut, readServerViews, serverLeftOut } from "./meta-group";
 
 export type { ConnectionProps } from "./connection";
 
@@ -228,6 +229,26 @@ export function describeError(err: unknown): string {
     return `${e?.message ?? String(err)}${code}${cause}`;
 }
 
+/**
+ * What to check when an operation gave up on a transient error: the pods, the meta leader, the
+ * route. Empty for errors that say it themselves.
+ */
+export function whatToCheck(err: unknown): string {
+    const e = err as { name?: string; code?: unknown; status?: unknown; message?: string };
+    if (err instanceof TunnelError || e?.code === 10005 || e?.code === 10074 || e?.code === 10065) return "";
+    if (
+        e?.status === 503 ||
+        /NoResponders|JetStreamNotEnabled/.test(e?.name ?? "") ||
+        /no responders/i.test(String(e?.message))
+    ) {
+        return "; no JetStream server answered: check that a majority of the bus's pods are Ready and that they elected a meta leader (nats server report jetstream)";
+    }
+    if (isTransient(err)) {
+        return "; check that the bus's pods are Ready and reachable from where pulumi up runs, and that they elected a meta leader (nats server report jetstream)";
+    }
+    return "";
+}
+
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 interface Session {
@@ -312,36 +333,139 @@ async function withJetStream<T>(
     }
 }
 
+/** Where progress lines go: the plugin's stderr, which the engine shows as `pulumi up` runs. */
+export type ProgressReporter = (line: string) => void;
+
+export const reportToEngine: ProgressReporter = (line) => {
+    process.stderr.write(`${line}\n`);
+};
+
+/** A duration for people: "45s", "4m10s". */
+export function humanDuration(ms: number): string {
+    const seconds = Math.max(0, Math.round(ms / 1000));
+    return seconds < 60 ? `${seconds}s` : `${Math.floor(seconds / 60)}m${seconds % 60 ? `${seconds % 60}s` : ""}`;
+}
+
+/** The line `pulumi up` shows while an operation waits: what, through which pod or address, why, and for how long. */
+export function waitingLine(
+    what: string,
+    via: string,
+    attempt: number,
+    elapsedMs: number,
+    timeoutMs: number,
+    failure: string,
+): string {
+    return `${what}: waiting (attempt ${attempt}, ${humanDuration(elapsedMs)} of ${humanDuration(timeoutMs)}) through ${via}: ${failure}`;
+}
+
+/** Progress lines no more often than this, unless what is seen changes. */
+const REPORT_EVERY_MS = 10_000;
+/** A server left out of the meta group for this long is restarted: a forming cluster settles within seconds. */
+const LEFT_OUT_STABLE_MS = 20_000;
+/** Restarts of left-out servers one operation may make. */
+const MAX_EVICTIONS = 2;
+
 /**
- * Retries `work` on transient errors until `timeoutMs` has passed, then fails saying what was tried and the last error.
+ * Watches for a server left out of the meta group while placements fail (error 10005), and restarts
+ * it once the state has lasted {@link LEFT_OUT_STABLE_MS}: what an operator would do, and what the
+ * server needs to join. Only through a port-forward: elsewhere the pods' monitoring ports are not known.
+ */
+class MetaGroupWatch {
+    private seen?: { server: string; pod: string; since: number };
+    private evictions = 0;
+    private lastLook = 0;
+    /** The last left-out state seen, for the final error. */
+    last?: LeftOut;
+
+    constructor(
+        private readonly what: string,
+        private readonly report: ProgressReporter,
+    ) {}
+
+    /** Looks at the cluster after `err`; returns the error to stop with when the restart it needs was refused. */
+    async look(connection: ConnectionProps, err: unknown): Promise<TunnelError | undefined> {
+        const route = chooseRoute(connection, process.env);
+        if ((err as { code?: unknown })?.code !== 10005 || route.kind !== "portForward") return undefined;
+        if (Date.now() - this.lastLook < 4_000) return undefined;
+        this.lastLook = Date.now();
+        const target = route.target;
+        const found = await listBusPods(target).catch(() => undefined);
+        const read = found && (await readServerViews(target, found).catch(() => undefined));
+        const left = read ? serverLeftOut(read.views) : undefined;
+        this.last = left;
+        if (!left) {
+            this.seen = undefined;
+            return undefined;
+        }
+        if (this.seen?.server !== left.server || this.seen.pod !== left.pod) {
+            this.seen = { server: left.server, pod: left.pod, since: Date.now() };
+            this.report(
+                `${this.what}: ${describeLeftOut(left)}; restarting pod ${left.pod} if it stays so for ${humanDuration(LEFT_OUT_STABLE_MS)}`,
+            );
+            return;
+        }
+        if (Date.now() - this.seen.since < LEFT_OUT_STABLE_MS || this.evictions >= MAX_EVICTIONS) return;
+        const eviction = await evictPod(found!, target.namespace, left.pod);
+        if (eviction.evicted) {
+            this.evictions++;
+            this.seen = undefined;
+            this.report(
+                `${this.what}: evicted pod ${left.pod} in namespace ${target.namespace} so that its server restarts and joins the meta group (its volume stays)`,
+            );
+        } else if (!eviction.retry) {
+            return new TunnelError(
+                `${describeLeftOut(left)}. Restart it (kubectl delete pod -n ${target.namespace} ${left.pod}) and run pulumi up again; ${eviction.reason}`,
+                false,
+            );
+        } else {
+            this.report(`${this.what}: could not evict pod ${left.pod} yet: ${eviction.reason}`);
+        }
+        return undefined;
+    }
+}
+
+/**
+ * Retries `work` on transient errors until `timeoutMs` has passed, then fails saying what was tried,
+ * the last error and what to check. While it waits it reports, through `report`, what it waits on.
  */
 async function withRetries<T>(
     what: string,
     connection: ConnectionProps,
     timeoutMs: number,
     work: (session: Session) => Promise<T>,
+    report: ProgressReporter = reportToEngine,
 ): Promise<T> {
-    const deadline = Date.now() + timeoutMs;
+    const started = Date.now();
+    const deadline = started + timeoutMs;
     const attempts: Attempts = { failedPods: new Set(), via: connection.servers.join(", ") };
+    const metaGroup = new MetaGroupWatch(what, report);
     let delay = 250;
     let count = 0;
+    let lastReport: { at: number; text: string } | undefined;
     for (;;) {
         count++;
         try {
             return await withJetStream(connection, deadline, attempts, work);
         } catch (err) {
-            const left = deadline - Date.now();
-            const retry = err instanceof TunnelError ? err.retry : isTransient(err);
-            if (!retry || left <= 0) {
-                const retried =
-                    count > 1 ? ` after ${count} attempts over ${Math.round((timeoutMs - left) / 1000)}s` : "";
+            const transient = err instanceof TunnelError ? err.retry : isTransient(err);
+            // A server left out of the meta group that cannot be restarted from here ends the wait at once.
+            const refused = transient && deadline > Date.now() ? await metaGroup.look(connection, err) : undefined;
+            const failure = refused ?? err;
+            if (!transient || refused || deadline - Date.now() <= 0) {
+                const retried = count > 1 ? ` after ${count} attempts over ${humanDuration(Date.now() - started)}` : "";
+                const leftOut = metaGroup.last && failure === err ? `; ${describeLeftOut(metaGroup.last)}` : "";
                 throw new Error(
-                    `${what} through ${attempts.via} failed${retried}: ${explainConnectionError(describeError(err), connection.serverName)}`,
+                    `${what} through ${attempts.via} failed${retried}: ${explainConnectionError(describeError(failure), connection.serverName)}${leftOut}${whatToCheck(failure)}`,
                     { cause: err },
                 );
             }
+            const text = explainConnectionError(describeError(err), connection.serverName);
+            if (!lastReport || lastReport.text !== text || Date.now() - lastReport.at >= REPORT_EVERY_MS) {
+                report(waitingLine(what, attempts.via, count, Date.now() - started, timeoutMs, text));
+                lastReport = { at: Date.now(), text };
+            }
             // Keep trying until the deadline itself, so a slow election still succeeds.
-            await sleep(Math.min(delay, left));
+            await sleep(Math.min(delay, Math.max(0, deadline - Date.now())));
             delay = Math.min(delay * 2, 5_000);
         }
     }
@@ -425,7 +549,10 @@ function streamName(props: StreamProps): string {
 }
 
 /** create: retried while the cluster forms; a stream that exists already is adopted. */
-export async function createStream(props: StreamProps): Promise<{ id: string; outs: StreamOutputs }> {
+export async function createStream(
+    props: StreamProps,
+    report: ProgressReporter = reportToEngine,
+): Promise<{ id: string; outs: StreamOutputs }> {
     return withRetries(
         `creating stream "${streamName(props)}"`,
         props.connection,
@@ -434,11 +561,16 @@ export async function createStream(props: StreamProps): Promise<{ id: string; ou
             const info = await reconcile(session, props);
             return { id: streamName(props), outs: outputs(props, info, session.serverVersion) };
         },
+        report,
     );
 }
 
 /** update: the full desired configuration. */
-export async function updateStream(olds: StreamOutputs, news: StreamProps): Promise<{ outs: StreamOutputs }> {
+export async function updateStream(
+    olds: StreamOutputs,
+    news: StreamProps,
+    report: ProgressReporter = reportToEngine,
+): Promise<{ outs: StreamOutputs }> {
     return withRetries(
         `updating stream "${streamName(news)}"`,
         news.connection,
@@ -451,6 +583,7 @@ export async function updateStream(olds: StreamOutputs, news: StreamProps): Prom
             );
             return { outs: outputs(news, info, session.serverVersion) };
         },
+        report,
     );
 }
 

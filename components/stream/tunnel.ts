@@ -125,13 +125,25 @@ export async function loadKubeConfig(target: Pick<KubernetesTarget, "kubeconfig"
     return { k8s, kc };
 }
 
+/** The bus's pods as the API server lists them, with the client to reach them. */
+export interface BusPods {
+    /** Every pod the selector finds, Ready or not. */
+    pods: any[];
+    /** Names of the Ready pods, sorted. */
+    ready: string[];
+    /** The API server's URL, for messages. */
+    server: string;
+    k8s: any;
+    kc: any;
+}
+
 /**
- * Opens a tunnel to a Ready pod of `target`, preferring pods not in `avoid` (ones that failed in
- * this operation already). Throws a {@link TunnelError} saying what was tried.
+ * Lists the pods of `target` through the API server its kubeconfig names. Throws a {@link TunnelError}
+ * when the listing is refused or the pods are another StatefulSet's.
  */
-export async function openTunnel(target: KubernetesTarget, avoid: ReadonlySet<string>): Promise<Tunnel> {
+export async function listBusPods(target: KubernetesTarget): Promise<BusPods> {
     const { k8s, kc } = await loadKubeConfig(target);
-    const server = kc.getCurrentCluster()?.server;
+    const server = String(kc.getCurrentCluster()?.server);
     const core = kc.makeApiClient(k8s.CoreV1Api);
     let pods: any[];
     try {
@@ -151,7 +163,7 @@ export async function openTunnel(target: KubernetesTarget, avoid: ReadonlySet<st
             true,
         );
     }
-    const foreign = foreignPods(pods, target, String(server));
+    const foreign = foreignPods(pods, target, server);
     if (foreign !== undefined) {
         throw new TunnelError(foreign, false);
     }
@@ -159,6 +171,16 @@ export async function openTunnel(target: KubernetesTarget, avoid: ReadonlySet<st
         .filter(isReady)
         .map((p) => String(p.metadata.name))
         .sort();
+    return { pods, ready, server, k8s, kc };
+}
+
+/**
+ * Opens a tunnel to a Ready pod of `target`, preferring pods not in `avoid` (ones that failed in
+ * this operation already). Throws a {@link TunnelError} saying what was tried.
+ */
+export async function openTunnel(target: KubernetesTarget, avoid: ReadonlySet<string>): Promise<Tunnel> {
+    const found = await listBusPods(target);
+    const { pods, ready, server } = found;
     if (ready.length === 0) {
         const seen = pods.map((p) => `${p.metadata?.name} (${p.status?.phase ?? "unknown"}, not ready)`).join(", ");
         const where = seen
@@ -167,7 +189,19 @@ export async function openTunnel(target: KubernetesTarget, avoid: ReadonlySet<st
         throw new TunnelError(`no Ready pod of ${target.statefulSet} in namespace ${target.namespace}${where}`, true);
     }
     const pod = ready.find((name) => !avoid.has(name)) ?? ready[0];
+    return forwardPort(found, target.namespace, pod, target.port);
+}
 
+/**
+ * Forwards an ephemeral loopback port to `port` of `pod`, as `kubectl port-forward` does; each
+ * connection to it opens its own stream through the API server.
+ */
+export async function forwardPort(
+    { k8s, kc }: Pick<BusPods, "k8s" | "kc">,
+    namespace: string,
+    pod: string,
+    port: number,
+): Promise<Tunnel> {
     const forward = new k8s.PortForward(kc);
     const sockets = new Set<net.Socket>();
     const webSockets = new Set<any>();
@@ -188,7 +222,7 @@ export async function openTunnel(target: KubernetesTarget, avoid: ReadonlySet<st
             },
         });
         forward
-            .portForward(target.namespace, pod, [target.port], socket, errors, socket)
+            .portForward(namespace, pod, [port], socket, errors, socket)
             .then((ws: any) => {
                 webSockets.add(ws);
                 // The pod went away or the API server closed the stream: end the client's connection too.
@@ -196,7 +230,7 @@ export async function openTunnel(target: KubernetesTarget, avoid: ReadonlySet<st
             })
             .catch((err: any) => {
                 failure ??= new TunnelError(
-                    explainPortForwardRefusal(statusOf(err), pod, target.namespace, String(err?.message ?? err)),
+                    explainPortForwardRefusal(statusOf(err), pod, namespace, String(err?.message ?? err)),
                     statusOf(err) !== 401 && statusOf(err) !== 403,
                 );
                 socket.destroy();
@@ -206,9 +240,9 @@ export async function openTunnel(target: KubernetesTarget, avoid: ReadonlySet<st
         listener.once("error", reject);
         listener.listen(0, "127.0.0.1", () => resolve());
     });
-    const port = (listener.address() as net.AddressInfo).port;
+    const localPort = (listener.address() as net.AddressInfo).port;
     return {
-        url: `nats://127.0.0.1:${port}`,
+        url: `nats://127.0.0.1:${localPort}`,
         pod,
         failure: () => failure,
         close: async () => {

@@ -8,6 +8,7 @@ import { after, before, describe, it } from "node:test";
 import type { JetStreamManager } from "@nats-io/jetstream";
 import { Cleanup } from "../support/nats";
 import {
+    CLI_TIMEOUT_MS,
     createProgramFolder,
     EngineTools,
     exoticTargetSkipReason,
@@ -107,7 +108,7 @@ describe(
             const result = await run(
                 process.execPath,
                 ["deploy.js", operation, JSON.stringify({ ...config, ...extra })],
-                { cwd: program.dir, env: program.env, timeoutMs: 300_000 },
+                { cwd: program.dir, env: program.env, timeoutMs: CLI_TIMEOUT_MS },
             );
             assert.equal(result.code, 0, `deploy.js ${operation} failed\n${result.stdout}\n${result.stderr}`);
             return JSON.parse(result.stdout.trim().split("\n").pop()!);

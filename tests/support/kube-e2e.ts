@@ -68,11 +68,31 @@ export async function startKubernetesTarget(
                 .slice(-12)
                 .map((e) => `${new Date(e.at).toISOString()} ${e.pod} ${e.what}${e.detail ? `: ${e.detail}` : ""}`);
             throw new Error(
-                `pulumi up failed with exit code ${result.code}\n--- stdout\n${result.stdout}\n--- stderr\n${result.stderr}\n--- pod servers\n${pods.problems().slice(-5).join("\n")}\n${events.join("\n")}`,
+                `pulumi up failed with exit code ${result.code}\n--- stdout\n${result.stdout}\n--- stderr\n${result.stderr}\n--- pod servers\n${pods.problems().slice(-5).join("\n")}\n${events.join("\n")}\n${(await meshSummary(pods)).join("\n")}`,
             );
         }
     };
     return { plane, pods, program, pulumi, pulumiOk, up };
+}
+
+/** Each running pod server's routes and view of the JetStream meta group, for failure messages. */
+async function meshSummary(pods: PodServers): Promise<string[]> {
+    const get = async (base: string, endpoint: string) =>
+        (await fetch(`${base}${endpoint}`, { signal: AbortSignal.timeout(5_000) })).json() as Promise<any>;
+    return Promise.all(
+        [...pods.running().values()].map(async (server) => {
+            try {
+                const [routez, jsz] = await Promise.all([
+                    get(server.monitorUrl, "/routez"),
+                    get(server.monitorUrl, "/jsz"),
+                ]);
+                const routed = new Set((routez.routes ?? []).map((r: any) => r.remote_name ?? r.remote_id));
+                return `${server.pod}: routes to [${[...routed].join(", ")}], meta ${JSON.stringify(jsz.meta_cluster ?? {})}`;
+            } catch (err) {
+                return `${server.pod}: ${(err as Error).message}`;
+            }
+        }),
+    );
 }
 
 /**

@@ -12,6 +12,8 @@ import * as path from "node:path";
 import { jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
 import { privateHostsProblem, connectClient, LocalCluster, startCluster } from "./cluster";
 import { STREAM_TYPE } from "./exotic";
+import { DEFAULT_CREATE_TIMEOUT } from "../../components/stream/view";
+import { parseDurationMs } from "../../components/units";
 import { cacheDir, Cleanup, findNatsServers, killAtExit } from "./nats";
 
 const REPO = path.resolve(__dirname, "../../..");
@@ -123,6 +125,43 @@ export interface ProgramFolder {
     /** Every file the backend has written (state, backups, history) as text. */
     stateFiles(): { file: string; text: string }[];
 }
+
+/** The environment variable that marks the processes of one program folder's CLI runs. */
+export const PROGRAM_MARK = "JETSTREAM_EVENTBUS_TEST_PROGRAM";
+
+/** The processes whose environment carries `PROGRAM_MARK=<mark>` (Linux: /proc/<pid>/environ). */
+export function markedProcesses(mark: string): number[] {
+    const wanted = `${PROGRAM_MARK}=${mark}`;
+    const found: number[] = [];
+    for (const entry of fs.readdirSync("/proc")) {
+        const pid = Number(entry);
+        if (!Number.isInteger(pid) || pid === process.pid) continue;
+        try {
+            if (fs.readFileSync(`/proc/${pid}/environ`, "latin1").split("\0").includes(wanted)) found.push(pid);
+        } catch {
+            // Gone, or not ours to read.
+        }
+    }
+    return found;
+}
+
+/** Kills every process marked with `mark` (see {@link markedProcesses}). */
+export function killMarkedProcesses(mark: string): void {
+    for (const pid of markedProcesses(mark)) {
+        try {
+            process.kill(pid, "SIGKILL");
+        } catch {
+            // Gone already.
+        }
+    }
+}
+
+/**
+ * How long one CLI command may run: above the Stream's default create timeout, so a stream that cannot
+ * be created fails with the provider's own error (what it waited on, through which pod) rather than
+ * with the test's limit.
+ */
+export const CLI_TIMEOUT_MS = parseDurationMs(DEFAULT_CREATE_TIMEOUT, "createTimeout") + 120_000;
 
 /** Passphrase of the test stacks' secrets provider. */
 const PASSPHRASE = "end-to-end test passphrase";
@@ -271,8 +310,13 @@ export async function createProgramFolder(
 
     const stateDir = path.join(dir, ".state");
     fs.mkdirSync(stateDir);
+    // Every process the CLI starts inherits this mark: the plugins run in process groups of their own,
+    // and one the CLI leaves behind (killed at a time limit) is found by it and stopped.
+    const mark = `${path.basename(dir)}-${process.pid}`;
+    cleanup.defer(() => killMarkedProcesses(mark));
     const env: NodeJS.ProcessEnv = {
         ...process.env,
+        [PROGRAM_MARK]: mark,
         PATH: [binDir, path.dirname(process.execPath), process.env.PATH].join(path.delimiter),
         PULUMI_HOME: path.join(dir, ".pulumi"),
         PULUMI_BACKEND_URL: `file://${stateDir}`,
@@ -288,7 +332,7 @@ export async function createProgramFolder(
         run(tools.pulumi, ["--non-interactive", ...args], {
             cwd: dir,
             env: { ...env, ...options.env },
-            timeoutMs: options.timeoutMs ?? 300_000,
+            timeoutMs: options.timeoutMs ?? CLI_TIMEOUT_MS,
         });
     return {
         dir,
@@ -349,6 +393,9 @@ export function run(
             clearTimeout(timer);
             // Whatever the command left behind in its group goes with it.
             killGroup(child.pid);
+            // The CLI's plugins run in groups of their own: killed with it, it cannot stop them itself.
+            const mark = options.env[PROGRAM_MARK];
+            if (timedOut && mark) killMarkedProcesses(mark);
             resolve({
                 code: timedOut ? 1 : (code ?? 1),
                 stdout,
