@@ -61,6 +61,10 @@ export interface FakeKubeApiOptions {
     forbidPortForward?: boolean;
     /** answer 403 to pod listing */
     forbidList?: boolean;
+    /** answer 403 to evictions, like RBAC without pods/eviction create */
+    forbidEviction?: boolean;
+    /** called after an eviction was accepted (the pod is then not Ready, its streams cut, as killPod does) */
+    onEviction?: (pod: FakePod) => void;
 }
 
 export interface FakeKubeRequest {
@@ -114,6 +118,8 @@ export interface FakeKubeApi {
     setReady(name: string, ready: boolean): void;
     /** the pod dies: its open port-forward streams are cut (socket destroyed) and it is no longer Ready */
     killPod(name: string): void;
+    /** the pods evicted so far, as `namespace/name` */
+    evictions(): string[];
     close(): Promise<void>;
 }
 
@@ -456,6 +462,7 @@ interface LiveSession {
 const POD_LIST = /^\/api\/v1\/namespaces\/([^/]+)\/pods$/;
 const POD_GET = /^\/api\/v1\/namespaces\/([^/]+)\/pods\/([^/]+)$/;
 const POD_PORTFORWARD = /^\/api\/v1\/namespaces\/([^/]+)\/pods\/([^/]+)\/portforward$/;
+const POD_EVICTION = /^\/api\/v1\/namespaces\/([^/]+)\/pods\/([^/]+)\/eviction$/;
 
 /** Target → WebSocket: pause the target while this much is queued on the WebSocket. */
 const HIGH_WATER = 1 << 20;
@@ -505,6 +512,7 @@ export async function startFakeKubeApi(opts: FakeKubeApiOptions): Promise<FakeKu
     };
 
     const requests: FakeKubeRequest[] = [];
+    const evicted: string[] = [];
     const sessions: LiveSession[] = [];
     const sockets = new Set<Duplex>();
     const targets = new Set<net.Socket>();
@@ -629,6 +637,31 @@ export async function startFakeKubeApi(opts: FakeKubeApiOptions): Promise<FakeKu
             return s
                 ? send(200, podJson(s, resourceVersion))
                 : send(404, status(404, `pods "${name}" not found`, { name, kind: "pods" }));
+        }
+        if ((m = p.match(POD_EVICTION))) {
+            if (req.method !== "POST") {
+                return send(405, status(405, "the server does not allow this method on the requested resource"));
+            }
+            const [ns, name] = [decodeURIComponent(m[1]), decodeURIComponent(m[2])];
+            if (opts.forbidEviction) {
+                return send(
+                    403,
+                    status(
+                        403,
+                        `pods "${name}" is forbidden: User "system:serviceaccount:default:fake" cannot create resource "pods/eviction" in API group "" in the namespace "${ns}"`,
+                        { name, kind: "pods" },
+                    ),
+                );
+            }
+            const s = pods.get(keyOf(ns, name));
+            if (!s) {
+                return send(404, status(404, `pods "${name}" not found`, { name, kind: "pods" }));
+            }
+            evicted.push(keyOf(ns, name));
+            api.killPod(keyOf(ns, name));
+            send(201, { kind: "Status", apiVersion: "v1", metadata: {}, status: "Success", code: 201 });
+            opts.onEviction?.({ ...s.pod });
+            return;
         }
         if ((m = p.match(POD_PORTFORWARD))) {
             const [ns, name] = [decodeURIComponent(m[1]), decodeURIComponent(m[2])];
@@ -930,7 +963,7 @@ export async function startFakeKubeApi(opts: FakeKubeApiOptions): Promise<FakeKu
     ].join("\n");
 
     let closed = false;
-    return {
+    const api: FakeKubeApi = {
         url,
         caPem: tls.caPem,
         token,
@@ -952,6 +985,7 @@ export async function startFakeKubeApi(opts: FakeKubeApiOptions): Promise<FakeKu
                 resourceVersion++;
             }
         },
+        evictions: () => [...evicted],
         killPod(name: string) {
             const s = podNamed(name);
             s.pod.ready = false;
@@ -984,4 +1018,5 @@ export async function startFakeKubeApi(opts: FakeKubeApiOptions): Promise<FakeKu
             await new Promise<void>((resolve) => server.close(() => resolve()));
         },
     };
+    return api;
 }
