@@ -148,19 +148,18 @@ describe("a stream on a cluster with a server left out of the meta group", { ski
     it("reports what it waits on, evicts the pod left out once, and creates the stream when its server is back", async () => {
         await leaveServerZeroOut();
         const lines: string[] = [];
-        let api: FakeKubeApi | undefined;
-        api = await startFakeKubeApi({
+        const api: FakeKubeApi = await startFakeKubeApi({
             pods: pods(),
             onEviction: (pod) => {
                 // The StatefulSet starts the pod again on its volume: server 0 comes back and joins.
                 void cluster.restart(0, server!).then(() => {
                     healed = true;
-                    api!.setPods(pods());
-                    api!.setReady(pod.name, true);
+                    api.setPods(pods());
+                    api.setReady(pod.name, true);
                 });
             },
         });
-        cleanup.defer(() => api!.close());
+        cleanup.defer(() => api.close());
 
         const { outs } = await createStream(props(api), (line) => lines.push(line));
 
