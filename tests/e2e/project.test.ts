@@ -18,7 +18,9 @@ import {
     EngineTools,
     exoticTargetSkipReason,
     findEngineTools,
+    markedProcesses,
     previewJson,
+    PROGRAM_MARK,
     ProgramFolder,
     startExoticTarget,
     stepType,
@@ -266,6 +268,35 @@ describe(
             await program.pulumiOk(["up", "--yes", "--skip-preview", "--stack", "dev"]);
             await program.pulumiOk(["destroy", "--yes", "--skip-preview", "--stack", "dev"]);
             await assert.rejects(jsm.streams.info("orders"), /stream not found/);
+        });
+
+        it("a server that never answers: `pulumi up` says what it waits on, and a run stopped at its limit leaves no plugin behind", async () => {
+            // Accepts connections and says nothing, as a server behind a broken route would.
+            const silent = net.createServer(() => undefined);
+            await new Promise<void>((resolve) => silent.listen(0, "127.0.0.1", resolve));
+            cleanup.defer(() => new Promise((resolve) => silent.close(resolve)));
+            const port = (silent.address() as net.AddressInfo).port;
+            const stack = ["--stack", "silent"];
+            await program.pulumiOk(["stack", "init", "silent"]);
+            for (const key of ["username", "caCert", "serverName"]) {
+                const value = await program.pulumiOk(["config", "get", "--stack", "dev", key]);
+                await program.pulumiOk(["config", "set", ...stack, key, "--", value.stdout.trim()]);
+            }
+            await program.pulumiOk(["config", "set", ...stack, "--secret", "password", "--", password]);
+            await program.pulumiOk(["config", "set", ...stack, "url", `nats://127.0.0.1:${port}`]);
+
+            // Well inside the stream's 5-minute create timeout: the test's limit stops the CLI.
+            const result = await program.pulumi(["up", "--yes", "--skip-preview", ...stack], { timeoutMs: 40_000 });
+
+            assert.match(result.stderr, /timed out after 40000 ms/);
+            assert.match(
+                result.stdout,
+                new RegExp(
+                    `creating stream "orders": waiting \\(attempt 1, \\d+s of 5m\\) through nats://127\\.0\\.0\\.1:${port}: \\S`,
+                ),
+            );
+            assert.ok(!result.stdout.includes(password), "no password in what pulumi up printed");
+            assert.deepEqual(markedProcesses(program.env[PROGRAM_MARK]!), [], "plugins left running");
         });
     },
 );

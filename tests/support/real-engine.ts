@@ -145,14 +145,18 @@ export function markedProcesses(mark: string): number[] {
     return found;
 }
 
-/** Kills every process marked with `mark` (see {@link markedProcesses}). */
-export function killMarkedProcesses(mark: string): void {
-    for (const pid of markedProcesses(mark)) {
-        try {
-            process.kill(pid, "SIGKILL");
-        } catch {
-            // Gone already.
+/** Kills every process marked with `mark` (see {@link markedProcesses}) and waits, up to 10 s, until they are gone. */
+export async function killMarkedProcesses(mark: string): Promise<void> {
+    const until = Date.now() + 10_000;
+    for (let pids = markedProcesses(mark); pids.length > 0 && Date.now() < until; pids = markedProcesses(mark)) {
+        for (const pid of pids) {
+            try {
+                process.kill(pid, "SIGKILL");
+            } catch {
+                // Gone already.
+            }
         }
+        await new Promise((resolve) => setTimeout(resolve, 100));
     }
 }
 
@@ -389,13 +393,13 @@ export function run(
             killGroup(child.pid);
         }, options.timeoutMs);
         child.once("error", (err) => (stderr += `\n${err.message}`));
-        child.once("close", (code) => {
+        child.once("close", async (code) => {
             clearTimeout(timer);
             // Whatever the command left behind in its group goes with it.
             killGroup(child.pid);
             // The CLI's plugins run in groups of their own: killed with it, it cannot stop them itself.
             const mark = options.env[PROGRAM_MARK];
-            if (timedOut && mark) killMarkedProcesses(mark);
+            if (timedOut && mark) await killMarkedProcesses(mark);
             resolve({
                 code: timedOut ? 1 : (code ?? 1),
                 stdout,
