@@ -16,7 +16,7 @@ import {
 } from "./control-plane";
 import { Cleanup, findNatsServers } from "./nats";
 import { PodServerEvent, PodServers, startPodServers } from "./pod-servers";
-import { createProgramFolder, EngineTools, findEngineTools, ProgramFolder } from "./real-engine";
+import { CommandResult, createProgramFolder, EngineTools, findEngineTools, ProgramFolder } from "./real-engine";
 
 /** Why the tests on a real control plane cannot run here, or false when they can. */
 export function kubernetesSkipReason(): string | false {
@@ -36,7 +36,7 @@ export interface KubernetesTarget {
     pulumi: ProgramFolder["pulumi"];
     pulumiOk: ProgramFolder["pulumiOk"];
     /** `pulumi up --yes --skip-preview`; a failure says what the pod servers met. */
-    up(): Promise<void>;
+    up(): Promise<CommandResult>;
 }
 
 /**
@@ -71,8 +71,18 @@ export async function startKubernetesTarget(
                 `pulumi up failed with exit code ${result.code}\n--- stdout\n${result.stdout}\n--- stderr\n${result.stderr}\n--- pod servers\n${pods.problems().slice(-5).join("\n")}\n${events.join("\n")}\n${(await meshSummary(pods)).join("\n")}`,
             );
         }
+        return result;
     };
     return { plane, pods, program, pulumi, pulumiOk, up };
+}
+
+/** The lines the stream provider printed while it waited, once each (the CLI repeats them in its summary). */
+export function streamProgressLines(output: string): string[] {
+    const lines = output
+        .split("\n")
+        .map((line) => /((creating|updating|reading|deleting) stream "[^"]+": .*)$/.exec(line)?.[1]?.trim())
+        .filter((line): line is string => line !== undefined);
+    return [...new Set(lines)];
 }
 
 /** Each running pod server's routes and view of the JetStream meta group, for failure messages. */
