@@ -4,7 +4,7 @@
  * with podManagementPolicy Parallel) now and then elects a meta leader that never takes the third
  * server in, although that server is routed to every other and follows the leader: the group stays at
  * two, every R3 stream fails with "no suitable peers for placement" (error 10005), and it does not heal
- * by itself. Restarting the server left out brings it in. Seen here in about 1 of 30 fresh 3-node
+ * by itself. Restarting the server left out brings it in. Seen in 1 of 90 fresh 3-node
  * 2.10.29 clusters, never in 40 of 2.14.4.
  *
  * The pure part reads the servers' monitoring endpoints (/varz, /routez, /jsz); the rest reaches them

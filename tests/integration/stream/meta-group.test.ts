@@ -6,10 +6,11 @@
  * server is back; where it may not evict, it stops at once and says which pod to restart.
  *
  * The cluster is real (3 TLS servers) and the stream's placement really fails: server 0 is stopped,
- * as the left-out server is absent from placement. The defect itself comes at random (about 1 fresh
- * 2.10.29 cluster in 30 here), so the pods' monitoring answers that show it are a double: the views
- * the three servers gave in that state, all routed, following one leader whose group holds two. The
- * Kubernetes API is the port-forward double, with evictions; an eviction restarts server 0.
+ * as the left-out server is absent from placement. The defect itself comes at random (1 fresh
+ * 2.10.29 cluster in 90 started on one machine), so the pods' monitoring answers that show it are a
+ * double: the views the three servers gave in that state, all routed, following one leader whose group
+ * holds two. The Kubernetes API is the port-forward double, with evictions; an eviction restarts
+ * server 0.
  */
 import { after, afterEach, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
