@@ -166,9 +166,18 @@ export async function freePorts(n: number, host = "127.0.0.1"): Promise<number[]
 
 const liveChildren = new Set<ChildProcess>();
 const liveTempDirs = new Set<string>();
+const exitKillers = new Set<() => void>();
 let exitHooksInstalled = false;
 
 function killLeftovers(): void {
+    for (const kill of exitKillers) {
+        try {
+            kill();
+        } catch {
+            // Best effort at exit.
+        }
+    }
+    exitKillers.clear();
     for (const child of liveChildren) {
         try {
             child.kill("SIGKILL");
@@ -187,7 +196,14 @@ function killLeftovers(): void {
     liveTempDirs.clear();
 }
 
-/** A crashed or interrupted test run must not leave servers holding ports and disk. */
+/** How often a test process checks that the runner which started it is still there. */
+const ORPHAN_CHECK_MS = 1_000;
+
+/**
+ * A crashed or interrupted test run must not leave servers holding ports and disk. `node --test`
+ * passes a SIGTERM or SIGINT on to its test files; a runner killed outright (SIGKILL, a crash)
+ * cannot, so each test process also watches for its parent to go and then cleans up and exits.
+ */
 function installExitHooks(): void {
     if (exitHooksInstalled) {
         return;
@@ -200,6 +216,26 @@ function installExitHooks(): void {
             process.kill(process.pid, signal);
         });
     }
+    const parent = process.ppid;
+    if (parent > 1) {
+        setInterval(() => {
+            if (process.ppid === parent) return;
+            console.error(`# the test runner (pid ${parent}) is gone: stopping this test's processes`);
+            killLeftovers();
+            process.exit(1);
+        }, ORPHAN_CHECK_MS).unref();
+    }
+}
+
+/**
+ * Runs `kill` (synchronous, best effort) if this test process exits, is interrupted or loses its
+ * runner first: for processes it does not hold as children, such as plugins in process groups of
+ * their own. Returns a function that withdraws it once the test has cleaned up normally.
+ */
+export function killAtExitWith(kill: () => void): () => void {
+    installExitHooks();
+    exitKillers.add(kill);
+    return () => exitKillers.delete(kill);
 }
 
 /** Kills `child` if this test process exits before it does (a crash or Ctrl-C must not leave it running). */

@@ -14,7 +14,7 @@ import { privateHostsProblem, connectClient, LocalCluster, startCluster } from "
 import { STREAM_TYPE } from "./exotic";
 import { DEFAULT_CREATE_TIMEOUT } from "../../components/stream/view";
 import { parseDurationMs } from "../../components/units";
-import { cacheDir, Cleanup, findNatsServers, killAtExit } from "./nats";
+import { cacheDir, Cleanup, findNatsServers, killAtExit, killAtExitWith } from "./nats";
 
 const REPO = path.resolve(__dirname, "../../..");
 
@@ -145,17 +145,23 @@ export function markedProcesses(mark: string): number[] {
     return found;
 }
 
+/** Sends SIGKILL to every process marked with `mark`; returns how many there were. */
+export function signalMarkedProcesses(mark: string): number {
+    const pids = markedProcesses(mark);
+    for (const pid of pids) {
+        try {
+            process.kill(pid, "SIGKILL");
+        } catch {
+            // Gone already.
+        }
+    }
+    return pids.length;
+}
+
 /** Kills every process marked with `mark` (see {@link markedProcesses}) and waits, up to 10 s, until they are gone. */
 export async function killMarkedProcesses(mark: string): Promise<void> {
     const until = Date.now() + 10_000;
-    for (let pids = markedProcesses(mark); pids.length > 0 && Date.now() < until; pids = markedProcesses(mark)) {
-        for (const pid of pids) {
-            try {
-                process.kill(pid, "SIGKILL");
-            } catch {
-                // Gone already.
-            }
-        }
+    while (signalMarkedProcesses(mark) > 0 && Date.now() < until) {
         await new Promise((resolve) => setTimeout(resolve, 100));
     }
 }
@@ -317,7 +323,12 @@ export async function createProgramFolder(
     // Every process the CLI starts inherits this mark: the plugins run in process groups of their own,
     // and one the CLI leaves behind (killed at a time limit) is found by it and stopped.
     const mark = `${path.basename(dir)}-${process.pid}`;
-    cleanup.defer(() => killMarkedProcesses(mark));
+    // A test process stopped from outside (the runner interrupted or killed) stops them too.
+    const withdraw = killAtExitWith(() => signalMarkedProcesses(mark));
+    cleanup.defer(async () => {
+        await killMarkedProcesses(mark);
+        withdraw();
+    });
     const env: NodeJS.ProcessEnv = {
         ...process.env,
         [PROGRAM_MARK]: mark,
