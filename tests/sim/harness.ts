@@ -806,6 +806,77 @@ export async function localStreamState(
     return undefined;
 }
 
+/** One pod's own copy of a stream, as its /jsz reports it. */
+export interface StreamCopy {
+    pod: string;
+    messages: number;
+    lastSeq: number;
+}
+
+/**
+ * Every pod's copy of `stream` once the copies have settled: all agree (followers apply the leader's
+ * last entries a moment after the ack), or they stayed the same for `stableMs` (copies that
+ * diverged, see nats-server#6415), or `timeoutMs` passed.
+ */
+export async function streamCopies(
+    cluster: SimCluster,
+    stream: string,
+    { stableMs = 5_000, timeoutMs = 30_000 } = {},
+): Promise<StreamCopy[]> {
+    const deadline = Date.now() + timeoutMs;
+    let previous = "";
+    let sameSince = Date.now();
+    for (;;) {
+        const copies: StreamCopy[] = [];
+        for (const pod of cluster.pods) {
+            const local = await localStreamState(cluster, pod.index, stream).catch(() => undefined);
+            copies.push({ pod: pod.name, messages: local?.messages ?? -1, lastSeq: local?.lastSeq ?? -1 });
+        }
+        const now = Date.now();
+        const seen = JSON.stringify(copies);
+        if (seen !== previous) [previous, sameSince] = [seen, now];
+        if (copiesAgree(copies) || now - sameSince >= stableMs || now >= deadline) return copies;
+        await new Promise<void>((r) => setTimeout(r, 500));
+    }
+}
+
+/** True when every copy holds the same messages up to the same last sequence. */
+export function copiesAgree(copies: StreamCopy[]): boolean {
+    return copies.every((c) => c.messages >= 0 && c.messages === copies[0].messages && c.lastSeq === copies[0].lastSeq);
+}
+
+/**
+ * What is wrong with each pod's copy after a roll restarted every pod, compared with the copies
+ * before it: a restarted server holds what its store held, or what it caught up from the stream's
+ * leader; and where the copies agreed before, nothing may move at all. Empty when all is well.
+ */
+export function restartedCopyProblems(before: StreamCopy[], after: StreamCopy[], leader: string): string[] {
+    const leaderCopy = after.find((c) => c.pod === leader);
+    if (!leaderCopy) return [`the stream's leader ${leader} is none of the pods`];
+    const same = (a: StreamCopy, b: StreamCopy) => a.messages === b.messages && a.lastSeq === b.lastSeq;
+    const problems: string[] = [];
+    const agreed = copiesAgree(before);
+    for (const copy of after) {
+        const own = before.find((c) => c.pod === copy.pod);
+        if (!own) {
+            problems.push(`${copy.pod} had no copy before the roll`);
+        } else if (agreed ? !same(copy, own) : !same(copy, own) && !same(copy, leaderCopy)) {
+            problems.push(
+                `${copy.pod} holds ${copy.messages} messages to seq ${copy.lastSeq} after its restart: ` +
+                    (agreed
+                        ? `every copy held ${own.messages} to seq ${own.lastSeq} before`
+                        : `neither its own copy from before (${own.messages} to seq ${own.lastSeq}) nor the leader's (${leaderCopy.messages} to seq ${leaderCopy.lastSeq})`),
+            );
+        }
+    }
+    return problems;
+}
+
+/** "pod-0 10000 msgs to seq 10000, ..." for a test's log. */
+export function describeCopies(copies: StreamCopy[]): string {
+    return copies.map((c) => `${c.pod} ${c.messages} msgs to seq ${c.lastSeq}`).join(", ");
+}
+
 /**
  * Waits until `index` holds a current copy of `stream`: it is the leader or a current replica with no
  * lag, and its own store has the leader's last sequence. Returns the ms it took.

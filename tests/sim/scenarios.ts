@@ -9,6 +9,8 @@ import type { NatsConnection } from "@nats-io/transport-node";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { createStream, readStream, updateStream, type StreamOutputs } from "../../components/stream/provider-impl";
 import {
+    copiesAgree,
+    describeCopies,
     publishWithRetries,
     waitCopiesEqual,
     RollReport,
@@ -19,6 +21,7 @@ import {
     waitCaughtUp,
     within,
     type PublishReport,
+    type StreamCopy,
 } from "./harness";
 import { compareVersions, waitFor, type Cleanup, type NatsServerBinary } from "../support/nats";
 import { printRoll } from "./common";
@@ -48,6 +51,22 @@ export function assertNotDoubled(t: TestContext | undefined, doubled: string[], 
         );
     }
     assert.deepEqual(doubled, [], "messages stored twice");
+}
+
+/**
+ * A load scenario's other known-limitation check: every server's copy of the stream holds the same
+ * messages. Before 2.11 a retried message can be stored on some copies and not others (the same
+ * nats-server#6415), invisible through the leader until leadership moves; the test is then marked
+ * TODO with the reason and still reports the failure.
+ */
+export function assertCopiesAgree(t: TestContext | undefined, copies: StreamCopy[], versions: string[]): void {
+    const old = [...new Set(versions)].filter((v) => compareVersions(v, DETERMINISTIC_DEDUPE) < 0);
+    if (!copiesAgree(copies) && old.length > 0 && t) {
+        t.todo(
+            `nats-server ${old.join(", ")} can store a retried Nats-Msg-Id on some copies of the stream only (nats-server#6415, fixed in ${DETERMINISTIC_DEDUPE})`,
+        );
+    }
+    assert.ok(copiesAgree(copies), `the servers' copies of the stream differ: ${describeCopies(copies)}`);
 }
 
 /**

@@ -16,8 +16,8 @@ import { losesEncryptedStreamKey } from "../../components/stream/rules";
 import { Cleanup } from "../support/nats";
 import { watchStreamWrites } from "../support/cluster";
 import { versionEntryFor } from "../support/local-layout";
-import { secs, SimCluster } from "./harness";
-import { assertClusterFormed, rollUnderLoad } from "./scenarios";
+import { copiesAgree, describeCopies, restartedCopyProblems, secs, SimCluster, streamCopies } from "./harness";
+import { assertClusterFormed, assertCopiesAgree, rollUnderLoad } from "./scenarios";
 import { OLDEST, renderBus, SKIP, upgradeTarget } from "./common";
 
 const TARGET = OLDEST ? upgradeTarget(OLDEST) : undefined;
@@ -80,6 +80,9 @@ describe(
                 assert.equal((await cluster.monitor(pod.index, "/varz")).version, TARGET!.version);
             }
             await assertClusterFormed(cluster);
+            const copies = await streamCopies(cluster, "default");
+            console.log(`# after the upgrade roll: ${describeCopies(copies)}`);
+            assertCopiesAgree(t, copies, [OLDEST!.version, TARGET!.version]);
             assertExactlyOnce();
         });
 
@@ -126,15 +129,30 @@ describe(
                 annotation(cluster.rendered.object("StatefulSet")),
             );
             const jsm = await jetstreamManager(nc, { timeout: 20_000 });
-            const messages = (await jsm.streams.info("default")).state.messages;
             const storeFailures = () =>
                 cluster.allLogs().filter((l) => /Error decrypting|could not be recovered/.test(l));
             assert.deepEqual(storeFailures(), []);
+            // Each server's own copy, not only the leader's count: a message stored twice during the
+            // upgrade roll (before 2.11, nats-server#6415) can be in some copies and not others, and
+            // the leader after this roll may be another server.
+            const copiesBefore = await streamCopies(cluster, "default");
+            console.log(
+                `# before the settings roll: ${describeCopies(copiesBefore)}${copiesAgree(copiesBefore) ? "" : ` (the copies differ: a message stored twice during the upgrade, nats-server#6415)`}`,
+            );
             const roll = await cluster.rollingUpdate({ binary: TARGET!, statefulSet: changed.object("StatefulSet") });
             assert.ok(roll.maxUnavailable <= 1);
             // The first restarts after the upgrade: every server recovers the stream from its own store.
             assert.deepEqual(storeFailures(), []);
-            assert.equal((await jsm.streams.info("default")).state.messages, messages);
+            const copiesAfter = await streamCopies(cluster, "default");
+            console.log(`# after the settings roll: ${describeCopies(copiesAfter)}`);
+            const info = await jsm.streams.info("default");
+            const leader = info.cluster?.leader ?? "(none)";
+            assert.deepEqual(restartedCopyProblems(copiesBefore, copiesAfter, leader), []);
+            assert.equal(
+                info.state.messages,
+                copiesAfter.find((c) => c.pod === leader)!.messages,
+                "the leader serves its own copy",
+            );
             const varz = await cluster.monitor(0, "/varz");
             console.log(
                 `# after the roll: max_file_store ${varz.jetstream?.config?.max_storage} (was ${before.jetstream?.config?.max_storage}), max_payload ${varz.max_payload} (was ${before.max_payload}), ${secs(roll.totalMs)}`,
