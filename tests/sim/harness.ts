@@ -813,6 +813,16 @@ export interface StreamCopy {
     lastSeq: number;
 }
 
+/** Every pod's copy of `stream` now; a pod that holds none, or does not answer, shows -1. */
+async function readCopies(cluster: SimCluster, stream: string): Promise<StreamCopy[]> {
+    return Promise.all(
+        cluster.pods.map(async (pod) => {
+            const local = await localStreamState(cluster, pod.index, stream).catch(() => undefined);
+            return { pod: pod.name, messages: local?.messages ?? -1, lastSeq: local?.lastSeq ?? -1 };
+        }),
+    );
+}
+
 /**
  * Every pod's copy of `stream` once the copies have settled: all agree (followers apply the leader's
  * last entries a moment after the ack), or they stayed the same for `stableMs` (copies that
@@ -827,11 +837,7 @@ export async function streamCopies(
     let previous = "";
     let sameSince = Date.now();
     for (;;) {
-        const copies: StreamCopy[] = [];
-        for (const pod of cluster.pods) {
-            const local = await localStreamState(cluster, pod.index, stream).catch(() => undefined);
-            copies.push({ pod: pod.name, messages: local?.messages ?? -1, lastSeq: local?.lastSeq ?? -1 });
-        }
+        const copies = await readCopies(cluster, stream);
         const now = Date.now();
         const seen = JSON.stringify(copies);
         if (seen !== previous) [previous, sameSince] = [seen, now];
@@ -927,12 +933,10 @@ export async function waitCopiesEqual(
     let last: string;
     for (;;) {
         const c = await streamCluster(jsm, stream).catch(() => undefined);
-        const states = await Promise.all(
-            cluster.pods.map((p) => localStreamState(cluster, p.index, stream).catch(() => undefined)),
-        );
-        const held = states.filter((s) => s !== undefined);
-        last = `leader last_seq ${c?.lastSeq}, copies ${JSON.stringify(states)}`;
-        if (c && held.length === Math.min(cluster.pods.length, 3) && held.every((s) => s!.lastSeq === c.lastSeq))
+        const copies = await readCopies(cluster, stream);
+        const held = copies.filter((copy) => copy.lastSeq >= 0);
+        last = `leader last_seq ${c?.lastSeq}, copies ${describeCopies(copies)}`;
+        if (c && held.length === Math.min(cluster.pods.length, 3) && held.every((copy) => copy.lastSeq === c.lastSeq))
             return { lastSeq: c.lastSeq, copies: held.length };
         if (Date.now() - t0 > timeoutMs)
             throw new Error(`the copies of ${stream} differ after ${timeoutMs}ms: ${last}`);
